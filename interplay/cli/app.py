@@ -1,0 +1,21 @@
+"""The `interplay` command: one typer app assembling the command groups."""
+
+from __future__ import annotations
+
+import typer
+
+from interplay.cli.kb_commands import kb_app, list_entities
+
+app = typer.Typer(
+    name="interplay",
+    help="Unintended interactions among ML defenses and risks: knowledge base, reasoner, validators, exports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(kb_app, name="kb")
+app.command("list")(list_entities)
+
+
+def main() -> None:
+    app()

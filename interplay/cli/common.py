@@ -1,0 +1,49 @@
+"""Shared CLI plumbing: common options, KB loading, JSON output and clean error exits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from interplay.kb import KB, KBError, UnknownName, load_kb
+
+console = Console()
+err_console = Console(stderr=True)
+
+KBDir = Annotated[Path | None, typer.Option("--kb", help="Use this KB directory instead of the built-in one.")]
+Overlay = Annotated[
+    list[Path] | None, typer.Option("--overlay", help="A KB directory that adds objects to the base (repeatable).")
+]
+Json = Annotated[bool, typer.Option("--json", help="Write exactly one JSON document to stdout.")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print an error (no traceback) and exit; 2 is a usage error."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def open_kb(kb_dir: Path | None = None, overlay: list[Path] | None = None) -> KB:
+    try:
+        return load_kb(kb_dir, overlay or ())
+    except KBError as exc:
+        err_console.print(f"[bold red]The knowledge base is invalid[/] ({len(exc.problems)} problem(s)):")
+        for p in exc.problems:
+            err_console.print(f"  {p}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+
+
+def resolve(kb: KB, name: str, kind: str | None = None) -> str:
+    try:
+        return kb.resolve(name, kind)
+    except UnknownName as exc:
+        fail(str(exc))
+
+
+def emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")

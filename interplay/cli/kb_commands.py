@@ -1,0 +1,78 @@
+"""`interplay kb ...` and `interplay list ...`: inspect and validate the knowledge base."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+from rich.table import Table
+
+from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, open_kb, resolve
+from interplay.kb.integrity import cycles
+
+kb_app = typer.Typer(help="Validate and inspect the knowledge base.", no_args_is_help=True)
+
+
+@kb_app.command("validate")
+def validate(kb: KBDir = None, overlay: Overlay = None, json: Json = False) -> None:
+    """Check the KB's schema and integrity; exit 0 when valid, 1 with file/id/field/reason when not."""
+    k = open_kb(kb, overlay)
+    loops = cycles(k)
+    if json:
+        emit_json({"valid": True, "stats": k.stats(), "cycles": loops})
+        return
+    console.print(f"[green]valid[/]: {', '.join(f'{v} {n}' for n, v in k.stats().items())}")
+    for c in loops:
+        console.print(f"[yellow]cycle[/] (reported, not an error): {' -> '.join([*c, c[0]])}")
+
+
+@kb_app.command("stats")
+def stats(kb: KBDir = None, overlay: Overlay = None, json: Json = False) -> None:
+    """Count the KB's objects."""
+    s = open_kb(kb, overlay).stats()
+    if json:
+        emit_json(s)
+        return
+    t = Table("object", "count", title="Knowledge base")
+    for n, v in s.items():
+        t.add_row(n, str(v))
+    console.print(t)
+
+
+@kb_app.command("show")
+def show(name: str, kb: KBDir = None, overlay: Overlay = None, json: Json = False) -> None:
+    """Show one entity (by slug, SoK code or alias) with the edges that touch it."""
+    k = open_kb(kb, overlay)
+    eid = resolve(k, name)
+    ent = k.entity(eid)
+    edges = [e for e in k.edges if eid in (e.source, e.target)]
+    if json:
+        emit_json({"kind": k.kind_of(eid), **ent.model_dump(), "edges": [e.model_dump() for e in edges]})
+        return
+    console.print(f"[bold]{ent.name}[/] ({k.kind_of(eid)} [cyan]{eid}[/]{', ' + ent.code if ent.code else ''})")
+    if ent.aliases:
+        console.print(f"aliases: {', '.join(ent.aliases)}")
+    console.print(ent.description)
+    t = Table("edge", "sign", "reading", "evidence")
+    for e in edges:
+        t.add_row(f"{e.source} -> {e.target}", e.sign, e.interpretation, ", ".join(v.ref for v in e.evidence))
+    console.print(t)
+
+
+class Listable(str, Enum):
+    defenses = "defenses"
+    risks = "risks"
+    factors = "factors"
+
+
+def list_entities(what: Listable, kb: KBDir = None, overlay: Overlay = None, json: Json = False) -> None:
+    """List defenses, risks or factors."""
+    k = open_kb(kb, overlay)
+    items = list(getattr(k, what.value).values())
+    if json:
+        emit_json([i.model_dump() for i in items])
+        return
+    t = Table("slug", "code", "name", "aliases", title=what.value.capitalize())
+    for i in items:
+        t.add_row(i.id, i.code or "", i.name, ", ".join(i.aliases))
+    console.print(t)

@@ -1,0 +1,1 @@
+"""Exports for papers: LaTeX, BibTeX, graph figures and data formats."""

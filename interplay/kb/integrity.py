@@ -1,0 +1,125 @@
+"""Integrity checks that cross objects: unique ids and aliases, endpoints, references, contexts, cycles."""
+
+from __future__ import annotations
+
+import networkx as nx
+from pydantic import BaseModel
+
+from interplay.kb.errors import Problem
+from interplay.kb.model import KB, _norm
+from interplay.kb.schema import Edge, Observation
+
+
+def _check_context(file: str, oid: str, fld: str, cond: dict[str, str], contexts, out: list[Problem]) -> None:
+    for key, value in cond.items():
+        if key not in contexts:
+            out.append(Problem(file, oid, f"{fld}.{key}", f"unknown context key (known: {', '.join(contexts)})"))
+        elif value not in contexts[key].values:
+            out.append(Problem(file, oid, f"{fld}.{key}", f"unknown value {value!r} (allowed: {contexts[key].values})"))
+
+
+def check(objects: dict[str, list[tuple[str, BaseModel]]]) -> tuple[KB, list[Problem]]:
+    """Build the KB from parsed objects and return it with every cross-object problem found."""
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    tables: dict[str, dict] = {}
+    sources: dict[str, str] = {}
+    for section in ("defenses", "risks", "factors", "nodes", "references", "contexts", "edges", "observations"):
+        tables[section] = {}
+        for file, obj in objects[section]:
+            oid = obj.key if section == "references" else obj.id
+            scope = "entity" if section in ("defenses", "risks", "factors", "nodes") else section
+            if (scope, oid) in seen:
+                problems.append(Problem(file, oid, "id", f"duplicate id (first defined in {seen[(scope, oid)]})"))
+                continue
+            seen[(scope, oid)] = file
+            sources[f"{section}:{oid}"] = file
+            tables[section][oid] = obj
+    refs, contexts = tables["references"], tables["contexts"]
+    entity_ids = {k for s in ("defenses", "risks", "factors", "nodes") for k in tables[s]}
+
+    owner: dict[str, str] = {}
+    for section in ("defenses", "risks", "factors", "nodes"):
+        for ent in tables[section].values():
+            for n in {_norm(x) for x in ent.names}:
+                if n in owner and owner[n] != ent.id:
+                    problems.append(
+                        Problem(sources[f"{section}:{ent.id}"], ent.id, "aliases", f"name {n!r} also used by {owner[n]}")
+                    )
+                owner.setdefault(n, ent.id)
+
+    for d in tables["defenses"].values():
+        for t in d.targets:
+            if t not in tables["risks"]:
+                problems.append(Problem(sources[f"defenses:{d.id}"], d.id, "targets", f"unknown risk {t!r}"))
+    for f in tables["factors"].values():
+        for m in f.drives:
+            node = tables["nodes"].get(m)
+            if node is None or node.kind != "mediator":
+                problems.append(Problem(sources[f"factors:{f.id}"], f.id, "drives", f"unknown mediator {m!r}"))
+    for c in contexts.values():
+        if c.default not in c.values:
+            problems.append(Problem(sources[f"contexts:{c.id}"], c.id, "default", "default is not one of the values"))
+
+    for e in tables["edges"].values():
+        problems += _edge_problems(sources[f"edges:{e.id}"], e, entity_ids, refs, contexts)
+    for o in tables["observations"].values():
+        problems += _observation_problems(sources[f"observations:{o.id}"], o, tables, refs, contexts)
+    seen_cells: dict[tuple[str, str], str] = {}
+    for o in tables["observations"].values():
+        if (o.defense, o.risk) in seen_cells:
+            problems.append(
+                Problem(sources[f"observations:{o.id}"], o.id, "risk", f"cell already observed by {seen_cells[(o.defense, o.risk)]}")
+            )
+        seen_cells[(o.defense, o.risk)] = o.id
+
+    kb = KB(
+        defenses=tables["defenses"],
+        risks=tables["risks"],
+        factors=tables["factors"],
+        nodes=tables["nodes"],
+        edges=list(tables["edges"].values()),
+        observations=list(tables["observations"].values()),
+        references=refs,
+        contexts=contexts,
+        sources=sources,
+    )
+    return kb, problems
+
+
+def _edge_problems(file: str, e: Edge, entity_ids: set[str], refs: dict, contexts: dict) -> list[Problem]:
+    out: list[Problem] = []
+    for end in ("source", "target"):
+        if getattr(e, end) not in entity_ids:
+            out.append(Problem(file, e.id, end, f"edge to a missing node {getattr(e, end)!r}"))
+    for i, ev in enumerate(e.evidence):
+        if ev.ref not in refs:
+            out.append(Problem(file, e.id, f"evidence.{i}.ref", f"unknown reference {ev.ref!r}"))
+        _check_context(file, e.id, f"evidence.{i}.conditions", ev.conditions, contexts, out)
+    _check_context(file, e.id, "conditions", e.conditions, contexts, out)
+    return out
+
+
+def _observation_problems(file: str, o: Observation, tables: dict, refs: dict, contexts: dict) -> list[Problem]:
+    out: list[Problem] = []
+    if o.defense not in tables["defenses"]:
+        out.append(Problem(file, o.id, "defense", f"unknown defense {o.defense!r}"))
+    if o.risk not in tables["risks"]:
+        out.append(Problem(file, o.id, "risk", f"unknown risk {o.risk!r}"))
+    for f in o.factors:
+        if f not in tables["factors"]:
+            out.append(Problem(file, o.id, f"factors.{f}", "unknown factor"))
+    cited = [("refs", r) for r in o.refs] + [("source", o.source)]
+    cited += [(f"exceptions.{i}.refs", r) for i, x in enumerate(o.exceptions) for r in x.refs]
+    for fld, r in cited:
+        if r not in refs:
+            out.append(Problem(file, o.id, fld, f"unknown reference {r!r}"))
+    for i, x in enumerate(o.exceptions):
+        _check_context(file, o.id, f"exceptions.{i}.context", x.context, contexts, out)
+    return out
+
+
+def cycles(kb: KB) -> list[list[str]]:
+    """Directed cycles among the traversable (effect) edges; reported, not fatal."""
+    g = nx.DiGraph((e.source, e.target) for e in kb.edges if e.interpretation == "effect")
+    return [c for c in nx.simple_cycles(g)]

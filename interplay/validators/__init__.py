@@ -1,0 +1,1 @@
+"""Empirical validators: small PyTorch experiments that confirm or refute a predicted interaction."""
