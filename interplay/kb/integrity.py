@@ -44,7 +44,9 @@ def check(objects: dict[str, list[tuple[str, BaseModel]]]) -> tuple[KB, list[Pro
             for n in {_norm(x) for x in ent.names}:
                 if n in owner and owner[n] != ent.id:
                     problems.append(
-                        Problem(sources[f"{section}:{ent.id}"], ent.id, "aliases", f"name {n!r} also used by {owner[n]}")
+                        Problem(
+                            sources[f"{section}:{ent.id}"], ent.id, "aliases", f"name {n!r} also used by {owner[n]}"
+                        )
                     )
                 owner.setdefault(n, ent.id)
 
@@ -52,6 +54,10 @@ def check(objects: dict[str, list[tuple[str, BaseModel]]]) -> tuple[KB, list[Pro
         for t in d.targets:
             if t not in tables["risks"]:
                 problems.append(Problem(sources[f"defenses:{d.id}"], d.id, "targets", f"unknown risk {t!r}"))
+    for r in tables["risks"].values():
+        for f in r.exploits:
+            if f not in tables["factors"]:
+                problems.append(Problem(sources[f"risks:{r.id}"], r.id, "exploits", f"unknown factor {f!r}"))
     for f in tables["factors"].values():
         for m in f.drives:
             node = tables["nodes"].get(m)
@@ -69,7 +75,12 @@ def check(objects: dict[str, list[tuple[str, BaseModel]]]) -> tuple[KB, list[Pro
     for o in tables["observations"].values():
         if (o.defense, o.risk) in seen_cells:
             problems.append(
-                Problem(sources[f"observations:{o.id}"], o.id, "risk", f"cell already observed by {seen_cells[(o.defense, o.risk)]}")
+                Problem(
+                    sources[f"observations:{o.id}"],
+                    o.id,
+                    "risk",
+                    f"cell already observed by {seen_cells[(o.defense, o.risk)]}",
+                )
             )
         seen_cells[(o.defense, o.risk)] = o.id
 

@@ -41,6 +41,9 @@ class Defense(Entity):
 
 class Risk(Entity):
     category: RiskCategory
+    exploits: list[str] = Field(
+        [], description="factors whose observable the attack measures by definition (e.g. O2.1 for membership)"
+    )
 
 
 class Factor(Entity):

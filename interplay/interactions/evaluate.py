@@ -1,0 +1,144 @@
+"""Honest evaluation of the reasoner against reported interactions.
+
+``leave_one_paper_out``: for each directed observed cell, hide the cell and every reference it cites (its
+own references and its exceptions'); mechanism edges left with no evidence disappear from the graph; then
+predict the cell. ``score_file``: predictions against any YAML/CSV of reported interactions.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from interplay.interactions.reasoner import METHODS, predict
+from interplay.kb import KB, UnknownName
+
+PREDICTED = ("increase", "decrease", "none", "ambiguous", "unknown")
+COVERED = ("increase", "decrease", "none", "ambiguous")
+_DIRECTION_WORDS = {
+    "increase": "increase", "increases": "increase", "up": "increase", "red": "increase",
+    "decrease": "decrease", "decreases": "decrease", "down": "decrease", "green": "decrease",
+    "none": "none", "no effect": "none", "mixed": "ambiguous", "ambiguous": "ambiguous",
+}  # fmt: skip
+
+
+@dataclass
+class Case:
+    defense: str
+    risk: str
+    truth: str
+    predicted: str
+    source: str | None = None
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted == self.truth
+
+
+@dataclass
+class Score:
+    method: str
+    cases: list[Case]
+    unresolved: list[dict] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.cases)
+
+    @property
+    def covered(self) -> int:
+        return sum(c.predicted in COVERED for c in self.cases)
+
+    @property
+    def correct(self) -> int:
+        return sum(c.correct for c in self.cases)
+
+    def confusion(self) -> dict[str, dict[str, int]]:
+        truths = sorted({c.truth for c in self.cases})
+        counts = Counter((c.truth, c.predicted) for c in self.cases)
+        return {t: {p: counts[(t, p)] for p in PREDICTED} for t in truths}
+
+    def to_dict(self) -> dict:
+        from scipy.stats import binomtest
+
+        ci = binomtest(self.correct, self.n).proportion_ci(method="exact") if self.n else None
+        return {
+            "method": self.method,
+            "n": self.n,
+            "covered": self.covered,
+            "correct": self.correct,
+            "accuracy": self.correct / self.n if self.n else 0.0,
+            "accuracy_ci95": [ci.low, ci.high] if ci else None,
+            "accuracy_on_covered": self.correct / self.covered if self.covered else 0.0,
+            "coverage": self.covered / self.n if self.n else 0.0,
+            "confusion": self.confusion(),
+            "errors": [c.__dict__ for c in self.cases if not c.correct],
+            "unresolved": self.unresolved,
+        }
+
+
+def cell_references(kb: KB, defense: str, risk: str) -> set[str]:
+    obs = kb.observation(defense, risk)
+    if obs is None:
+        return set()
+    return set(obs.refs) | {r for x in obs.exceptions for r in x.refs}
+
+
+def _majority(kb: KB) -> str:
+    counts = Counter(o.direction for o in kb.observations if o.direction != "unexplored")
+    return counts.most_common(1)[0][0]
+
+
+def leave_one_paper_out(kb: KB, method: str = "graph") -> Score:
+    """Predict each directed observed cell with the cell and its references hidden."""
+    cells = [o for o in kb.observations if o.direction != "unexplored"]
+    cases = []
+    for o in cells:
+        if method == "majority":
+            predicted = _majority(kb)
+        else:
+            predicted = predict(
+                kb, o.defense, o.risk, method, excluded_refs=cell_references(kb, o.defense, o.risk)
+            ).direction
+        cases.append(Case(o.defense, o.risk, o.direction, predicted, o.id))
+    return Score(method, cases)
+
+
+BASELINES = ("majority", *METHODS)
+
+
+def read_records(path: Path) -> list[dict]:
+    """Records with fields defense, risk, direction (and optionally source) from YAML or CSV."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".csv":
+        return [dict(r) for r in csv.DictReader(text.splitlines())]
+    doc = yaml.safe_load(text)
+    if isinstance(doc, dict):
+        doc = doc.get("records") or doc.get("interactions") or doc.get("observations")
+    if not isinstance(doc, list):
+        raise ValueError(f"{path}: expected a list of records (or a mapping with a 'records' list)")
+    return doc
+
+
+def score_records(kb: KB, records: list[dict], method: str = "graph") -> Score:
+    """Score predictions against reported records; unresolvable records are listed, not fatal."""
+    cases, unresolved = [], []
+    for i, rec in enumerate(records):
+        try:
+            if not isinstance(rec, dict):
+                raise ValueError("not a mapping")
+            d = kb.resolve(str(rec.get("defense", "")), "defense")
+            r = kb.resolve(str(rec.get("risk", "")), "risk")
+            truth = _DIRECTION_WORDS.get(str(rec.get("direction", "")).strip().lower())
+            if truth is None:
+                raise ValueError(f"unknown direction {rec.get('direction')!r}")
+        except (UnknownName, ValueError) as exc:
+            unresolved.append({"record": i, "reason": str(exc)})
+            continue
+        predicted = predict(kb, d, r, method).direction
+        cases.append(Case(d, r, truth, predicted, rec.get("source")))
+    return Score(method, cases, unresolved)

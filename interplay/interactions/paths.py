@@ -1,0 +1,84 @@
+"""Signed paths from a defense to a risk, with the evidence behind each edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from interplay.interactions.signs import FROM_WORD, Sign, path_sign
+
+MAX_EDGES = 5
+
+
+@dataclass(frozen=True)
+class PathEdge:
+    id: str
+    source: str
+    target: str
+    sign: str
+    weight: float
+    evidence: tuple[dict, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "target": self.target,
+            "sign": self.sign,
+            "weight": round(self.weight, 3),
+            "evidence": list(self.evidence),
+        }
+
+
+@dataclass(frozen=True)
+class Path:
+    edges: tuple[PathEdge, ...]
+    sign: Sign
+    weight: float
+    active: bool
+    contextual: bool = False
+
+    @property
+    def nodes(self) -> list[str]:
+        return [self.edges[0].source, *(e.target for e in self.edges)]
+
+    @property
+    def references(self) -> set[str]:
+        return {ev["ref"] for e in self.edges for ev in e.evidence}
+
+    def to_dict(self, role: str) -> dict:
+        return {
+            "nodes": self.nodes,
+            "sign": self.sign,
+            "weight": round(self.weight, 3),
+            "active": self.active,
+            "contextual": self.contextual,
+            "role": role,
+            "edges": [e.to_dict() for e in self.edges],
+        }
+
+
+def _edge(g: nx.MultiDiGraph, u: str, v: str, key: str) -> PathEdge:
+    d = g.edges[u, v, key]
+    evidence = tuple(
+        ev.model_dump(exclude_none=True, exclude_defaults=True) | {"kind": ev.kind} for ev in d["evidence"]
+    )
+    return PathEdge(key, u, v, d["sign"], d["weight"], evidence)
+
+
+def signed_paths(g: nx.MultiDiGraph, defense: str, risk: str, max_edges: int = MAX_EDGES) -> list[Path]:
+    """Every directed simple path defense -> risk whose inner nodes are factors, mediators or mechanisms."""
+    inner = [n for n, k in g.nodes(data="kind") if k not in ("defense", "risk")]
+    sub = g.subgraph([defense, risk, *inner])
+    paths = []
+    for edge_path in nx.all_simple_edge_paths(sub, defense, risk, cutoff=max_edges):
+        edges = tuple(_edge(g, u, v, k) for u, v, k in edge_path)
+        weight = 1.0
+        for e in edges:
+            weight *= e.weight
+        active = any(g.nodes[e.target]["active"] for e in edges[:-1])
+        contextual = any(g.edges[u, v, k]["edge"].conditions for u, v, k in edge_path)
+        paths.append(Path(edges, path_sign(FROM_WORD[e.sign] for e in edges), weight, active, contextual))
+    paths.sort(key=lambda p: (-p.weight, len(p.edges)))
+    return paths

@@ -1,0 +1,191 @@
+"""Predict the direction of a defense -> risk interaction by traversing the mechanism graph.
+
+Methods:
+
+``graph`` (default): qualitative-probabilistic-network sign propagation over every directed simple path
+  defense -> factors/mediators/mechanisms -> risk. The strict QPN sum is reported as ``qpn_sign``; a
+  conflict (``?``) is resolved by the ladder: (1) *context*: the context selected the conditional edges,
+  and paths through a conditional edge that holds (the specific adversary model asked about) decide when
+  they agree; (2) *unanimous*: every informative path has one sign; (3) *dominant*: the paths through a
+  factor the risk's attack measures by definition (``Risk.exploits``) agree, else the paths through any
+  active node (O1, O2.x, O3 or an active mechanism) agree; (4) *weighted*: the evidence-weighted vote of
+  the active paths (all paths if none is active) leaves a margin of at least ``MARGIN``; else ``ambiguous``.
+``guideline``: the SoK's own Sec. 4.4 procedure over its Table 2 arrows (see :mod:`.guideline`).
+``shortest-path``: the sign of the shortest paths alone (a baseline).
+
+Observations are never read to predict; they are attached as ``known`` for comparison only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from interplay.interactions.graph import build_graph, full_context
+from interplay.interactions.paths import Path, signed_paths
+from interplay.interactions.signs import DIRECTION, Sign, total
+from interplay.kb import KB
+
+METHODS = ("graph", "guideline", "shortest-path")
+MARGIN = 0.2
+
+
+@dataclass
+class Prediction:
+    defense: str
+    risk: str
+    method: str
+    direction: str
+    resolution: str
+    confidence: float
+    supporting: list[Path] = field(default_factory=list)
+    opposing: list[Path] = field(default_factory=list)
+    neutral: list[Path] = field(default_factory=list)
+    qpn_sign: Sign = "0"
+    context: dict[str, str] = field(default_factory=dict)
+    known: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [*self.supporting, *self.opposing, *self.neutral]
+
+    def to_dict(self) -> dict:
+        roles = [("supporting", self.supporting), ("opposing", self.opposing), ("neutral", self.neutral)]
+        return {
+            "defense": self.defense,
+            "risk": self.risk,
+            "method": self.method,
+            "prediction": self.direction,
+            "resolution": self.resolution,
+            "confidence": round(self.confidence, 3),
+            "qpn_sign": self.qpn_sign,
+            "context": self.context,
+            "known": self.known,
+            "notes": self.notes,
+            "paths": [p.to_dict(role) for role, ps in roles for p in ps],
+        }
+
+
+def known_direction(kb: KB, defense: str, risk: str, ctx: dict[str, str]) -> dict | None:
+    """The reported direction of a cell under ``ctx`` (an exception whose context holds overrides)."""
+    obs = kb.observation(defense, risk)
+    if obs is None:
+        return None
+    doc = {"direction": obs.direction, "refs": obs.refs, "intended": obs.intended, "observation": obs.id}
+    if obs.conjecture:
+        doc["conjecture"] = obs.conjecture.direction
+    for x in obs.exceptions:
+        if x.context and all(ctx.get(k) == v for k, v in x.context.items()):
+            doc.update(direction=x.direction, refs=x.refs, exception=x.context)
+    return doc
+
+
+def _noisy_or(paths: Iterable[Path]) -> float:
+    miss = 1.0
+    for p in paths:
+        miss *= 1.0 - p.weight
+    return 1.0 - miss
+
+
+def _split(paths: list[Path], sign: Sign) -> tuple[list[Path], list[Path], list[Path]]:
+    sup = [p for p in paths if p.sign == sign]
+    opp = [p for p in paths if p.sign in ("+", "-") and p.sign != sign]
+    neu = [p for p in paths if p.sign in ("0", "?")]
+    return sup, opp, neu
+
+
+def _agreeing(paths: list[Path]) -> Sign | None:
+    signs = {p.sign for p in paths}
+    return signs.pop() if len(signs) == 1 else None
+
+
+def resolve_paths(paths: list[Path], exploited: frozenset[str] = frozenset()) -> tuple[Sign, str, float]:
+    """Apply the resolution ladder to signed paths: (sign, resolution, confidence).
+
+    ``exploited`` are the factors the risk's attack measures by definition; paths through them dominate
+    first, then paths through any active node.
+    """
+    informative = [p for p in paths if p.sign in ("+", "-")]
+    if not paths:
+        return "?", "no-path", 0.0
+    if not informative:
+        return ("0" if all(p.sign == "0" for p in paths) else "?"), "uninformative", 0.0
+    total_weight = sum(p.weight for p in informative)
+    tiers = [
+        ("context", [p for p in informative if p.contextual]),
+        ("unanimous", informative),
+        ("dominant", [p for p in informative if exploited & set(p.nodes[1:-1])]),
+        ("dominant", [p for p in informative if p.active]),
+    ]
+    for how, tier in tiers:
+        s = _agreeing(tier) if tier else None
+        if s is not None:
+            share = 1.0 if how == "unanimous" else sum(p.weight for p in informative if p.sign == s) / total_weight
+            return s, how, _noisy_or(tier) * share
+    pool = [p for p in informative if p.active] or informative
+    up = sum(p.weight for p in pool if p.sign == "+")
+    down = sum(p.weight for p in pool if p.sign == "-")
+    margin = (up - down) / (up + down)
+    if abs(margin) >= MARGIN:
+        s = "+" if margin > 0 else "-"
+        return s, "weighted", abs(margin) * _noisy_or(p for p in pool if p.sign == s)
+    return "?", "conflict", 0.0
+
+
+def _graph_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str]) -> Prediction:
+    paths = signed_paths(build_graph(kb, ctx, excluded), defense, risk)
+    sign, how, conf = resolve_paths(paths, frozenset(kb.risks[risk].exploits))
+    return _prediction(defense, risk, "graph", sign, how, conf, paths, ctx)
+
+
+def _shortest_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str]) -> Prediction:
+    paths = signed_paths(build_graph(kb, ctx, excluded), defense, risk)
+    shortest = [p for p in paths if paths and len(p.edges) == min(len(q.edges) for q in paths)]
+    signs = {p.sign for p in shortest}
+    sign: Sign = signs.pop() if len(signs) == 1 else ("?" if shortest else "?")
+    how = "no-path" if not shortest else ("unanimous" if sign in "+-0" else "conflict")
+    conf = _noisy_or(shortest) if sign in "+-" else 0.0
+    return _prediction(defense, risk, "shortest-path", sign, how, conf, shortest, ctx)
+
+
+def _prediction(defense, risk, method, sign, how, conf, paths, ctx) -> Prediction:
+    direction = "unknown" if how == "no-path" else DIRECTION[sign]
+    sup, opp, neu = _split(paths, sign) if sign in ("+", "-") else ([], [], paths)
+    if sign == "?" and how != "no-path":
+        sup = [p for p in paths if p.sign == "+"]
+        opp = [p for p in paths if p.sign == "-"]
+        neu = [p for p in paths if p.sign in ("0", "?")]
+    qpn = total(p.sign for p in paths)
+    return Prediction(defense, risk, method, direction, how, conf, sup, opp, neu, qpn, ctx)
+
+
+def predict(
+    kb: KB,
+    defense: str,
+    risk: str,
+    method: str = "graph",
+    context: dict[str, str] | None = None,
+    excluded_refs: Iterable[str] = (),
+) -> Prediction:
+    """Predict how deploying ``defense`` changes susceptibility to ``risk`` (names may be aliases)."""
+    d, r = kb.resolve(defense, "defense"), kb.resolve(risk, "risk")
+    ctx = full_context(kb, context)
+    excluded = frozenset(excluded_refs)
+    if method == "graph":
+        pred = _graph_method(kb, d, r, ctx, excluded)
+    elif method == "guideline":
+        from interplay.interactions.guideline import guideline
+
+        pred = guideline(kb, d, r, ctx, excluded)
+    elif method == "shortest-path":
+        pred = _shortest_method(kb, d, r, ctx, excluded)
+    else:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    pred.known = known_direction(kb, d, r, ctx)
+    return pred
+
+
+def predict_all(kb: KB, method: str = "graph", context: dict[str, str] | None = None) -> list[Prediction]:
+    """Predictions for every defense x risk cell, defenses and risks in KB order."""
+    return [predict(kb, d, r, method, context) for d in kb.defenses for r in kb.risks]
