@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from interplay.cli.kb_commands import kb_app, list_entities
+from interplay.cli.reason_commands import conflicts_cmd, eval_app, explain_cmd, matrix_cmd, predict_cmd
 
 app = typer.Typer(
     name="interplay",
@@ -15,6 +16,11 @@ app = typer.Typer(
 )
 app.add_typer(kb_app, name="kb")
 app.command("list")(list_entities)
+app.command("predict")(predict_cmd)
+app.command("explain")(explain_cmd)
+app.command("matrix")(matrix_cmd)
+app.command("conflicts")(conflicts_cmd)
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from rich.console import Console
 from interplay.kb import KB, KBError, UnknownName, load_kb
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 KBDir = Annotated[Path | None, typer.Option("--kb", help="Use this KB directory instead of the built-in one.")]
 Overlay = Annotated[

@@ -1,0 +1,35 @@
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from interplay.kb import BUILTIN_DIR, load_kb
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def kb():
+    return load_kb()
+
+
+@pytest.fixture
+def kb_copy(tmp_path) -> Path:
+    """A writable copy of the built-in KB directory."""
+    dst = tmp_path / "kb"
+    shutil.copytree(BUILTIN_DIR, dst)
+    return dst
+
+
+@pytest.fixture
+def cli():
+    from interplay.cli.app import app
+
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(app, [str(a) for a in args])
+
+    return invoke
