@@ -4,8 +4,8 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import SHARED
+
 from interplay.kb import KBError, UnknownName, load_kb
 
 SOK_TABLE = SHARED / "sok" / "sok_table.yaml"
