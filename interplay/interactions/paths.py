@@ -33,6 +33,8 @@ class PathEdge:
 
 @dataclass(frozen=True)
 class Path:
+    """A signed path; ``active``: its last node before the risk is an active factor or mechanism."""
+
     edges: tuple[PathEdge, ...]
     sign: Sign
     weight: float
@@ -77,7 +79,7 @@ def signed_paths(g: nx.MultiDiGraph, defense: str, risk: str, max_edges: int = M
         weight = 1.0
         for e in edges:
             weight *= e.weight
-        active = any(g.nodes[e.target]["active"] for e in edges[:-1])
+        active = len(edges) > 1 and g.nodes[edges[-1].source]["active"]
         contextual = any(g.edges[u, v, k]["edge"].conditions for u, v, k in edge_path)
         paths.append(Path(edges, path_sign(FROM_WORD[e.sign] for e in edges), weight, active, contextual))
     paths.sort(key=lambda p: (-p.weight, len(p.edges)))

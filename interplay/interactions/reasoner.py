@@ -7,8 +7,9 @@ Methods:
   conflict (``?``) is resolved by the ladder: (1) *context*: the context selected the conditional edges,
   and paths through a conditional edge that holds (the specific adversary model asked about) decide when
   they agree; (2) *unanimous*: every informative path has one sign; (3) *dominant*: the paths through a
-  factor the risk's attack measures by definition (``Risk.exploits``) agree, else the paths through any
-  active node (O1, O2.x, O3 or an active mechanism) agree; (4) *weighted*: the evidence-weighted vote of
+  factor the risk's attack measures by definition (``Risk.exploits``) agree, else the paths whose last
+  node before the risk is active (O1, O2.x, O3 or an active mechanism: a factor the attack exploits
+  directly, as the SoK's guideline requires of a dominant factor) agree; (4) *weighted*: the evidence-weighted vote of
   the active paths (all paths if none is active) leaves a margin of at least ``MARGIN``; else ``ambiguous``.
 ``guideline``: the SoK's own Sec. 4.4 procedure over its Table 2 arrows (see :mod:`.guideline`).
 ``shortest-path``: the sign of the shortest paths alone (a baseline).
