@@ -172,3 +172,15 @@ def test_kb_and_reasoner_never_import_torch():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cycles_are_reported_not_fatal(cli, tmp_path):
+    overlay = tmp_path / "loop"
+    overlay.mkdir()
+    (overlay / "loop.yaml").write_text(
+        "edges:\n- id: memorization--tail-length\n  source: memorization\n  target: tail-length\n  sign: increases\n"
+        "  role: mechanism\n  evidence: [{ref: duddu2024sok, kind: conjectured}]\n"
+    )
+    out = cli("kb", "validate", "--overlay", overlay, "--json")
+    assert out.exit_code == 0
+    assert ["tail-length", "memorization"] in [sorted(c, reverse=True) for c in json.loads(out.stdout)["cycles"]]
