@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from interplay.kb.errors import Problem
 from interplay.kb.model import KB, _norm
-from interplay.kb.schema import Edge, Observation
+from interplay.kb.schema import CombinationObservation, Edge, Observation
 
 
 def _check_context(file: str, oid: str, fld: str, cond: dict[str, str], contexts, out: list[Problem]) -> None:
@@ -24,7 +24,8 @@ def check(objects: dict[str, list[tuple[str, BaseModel]]]) -> tuple[KB, list[Pro
     seen: dict[str, str] = {}
     tables: dict[str, dict] = {}
     sources: dict[str, str] = {}
-    for section in ("defenses", "risks", "factors", "nodes", "references", "contexts", "edges", "observations"):
+    sections = ("defenses", "risks", "factors", "nodes", "references", "contexts", "edges", "observations")
+    for section in (*sections, "combinations"):
         tables[section] = {}
         for file, obj in objects[section]:
             oid = obj.key if section == "references" else obj.id
@@ -83,6 +84,14 @@ def check(objects: dict[str, list[tuple[str, BaseModel]]]) -> tuple[KB, list[Pro
                 )
             )
         seen_cells[(o.defense, o.risk)] = o.id
+    seen_pairs: dict[frozenset[str], str] = {}
+    for c in tables["combinations"].values():
+        file = sources[f"combinations:{c.id}"]
+        problems += _combination_problems(file, c, tables["defenses"], refs, contexts)
+        pair = frozenset(c.defenses)
+        if pair in seen_pairs:
+            problems.append(Problem(file, c.id, "defenses", f"pair already observed by {seen_pairs[pair]}"))
+        seen_pairs.setdefault(pair, c.id)
 
     kb = KB(
         defenses=tables["defenses"],
@@ -93,6 +102,7 @@ def check(objects: dict[str, list[tuple[str, BaseModel]]]) -> tuple[KB, list[Pro
         observations=list(tables["observations"].values()),
         references=refs,
         contexts=contexts,
+        combinations=list(tables["combinations"].values()),
         sources=sources,
     )
     return kb, problems
@@ -127,6 +137,22 @@ def _observation_problems(file: str, o: Observation, tables: dict, refs: dict, c
             out.append(Problem(file, o.id, fld, f"unknown reference {r!r}"))
     for i, x in enumerate(o.exceptions):
         _check_context(file, o.id, f"exceptions.{i}.context", x.context, contexts, out)
+    return out
+
+
+def _combination_problems(
+    file: str, c: CombinationObservation, defenses: dict, refs: dict, contexts: dict
+) -> list[Problem]:
+    out = [
+        Problem(file, c.id, f"defenses.{i}", f"unknown defense {d!r}")
+        for i, d in enumerate(c.defenses)
+        if d not in defenses
+    ]
+    for i, ev in enumerate(c.evidence):
+        if ev.ref not in refs:
+            out.append(Problem(file, c.id, f"evidence.{i}.ref", f"unknown reference {ev.ref!r}"))
+        _check_context(file, c.id, f"evidence.{i}.conditions", ev.conditions, contexts, out)
+    _check_context(file, c.id, "context", c.context, contexts, out)
     return out
 
 

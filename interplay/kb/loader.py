@@ -1,7 +1,7 @@
 """Load a knowledge base from YAML directories into one typed, integrity-checked :class:`KB`.
 
 Every ``*.yaml`` file of a directory may hold any of the sections ``defenses``, ``risks``, ``factors``,
-``nodes``, ``edges``, ``observations``, ``references`` and ``contexts`` (each a list of objects). An
+``nodes``, ``edges``, ``observations``, ``references``, ``contexts`` and ``combinations`` (each a list of objects). An
 overlay directory adds objects to the base; reusing an id is an error, never a silent replacement.
 """
 
@@ -17,6 +17,7 @@ from interplay.kb.errors import KBError, Problem
 from interplay.kb.integrity import check
 from interplay.kb.model import KB
 from interplay.kb.schema import (
+    CombinationObservation,
     ContextKey,
     Defense,
     Edge,
@@ -38,6 +39,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "observations": Observation,
     "references": Reference,
     "contexts": ContextKey,
+    "combinations": CombinationObservation,
 }
 _ID_FIELD = {"references": "key"}
 

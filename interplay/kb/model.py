@@ -6,6 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from interplay.kb.schema import (
+    CombinationObservation,
     ContextKey,
     Defense,
     Edge,
@@ -46,6 +47,7 @@ class KB:
     observations: list[Observation]
     references: dict[str, Reference]
     contexts: dict[str, ContextKey]
+    combinations: list[CombinationObservation] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict, repr=False)
     _names: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -93,6 +95,13 @@ class KB:
                 return obs
         return None
 
+    def combination(self, a: str, b: str) -> CombinationObservation | None:
+        """The reported joint deployment of defenses ``a`` and ``b`` (in either order), if any."""
+        for obs in self.combinations:
+            if set(obs.defenses) == {a, b}:
+                return obs
+        return None
+
     def stats(self) -> dict[str, int]:
         return {
             "defenses": len(self.defenses),
@@ -103,4 +112,5 @@ class KB:
             "mechanism_edges": len(self.edges),
             "observations": len(self.observations),
             "references": len(self.references),
+            "combinations": len(self.combinations),
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Sign = Literal["increases", "decreases", "none", "mixed"]
 EvidenceKind = Literal["empirical", "theoretical", "conjectured"]
@@ -13,6 +13,7 @@ RiskCategory = Literal["security", "privacy", "fairness"]
 FactorGroup = Literal["data", "objective", "model"]
 EdgeRole = Literal["defense-factor", "risk-factor", "factor-mediator", "mediator-risk", "mechanism"]
 Interpretation = Literal["effect", "moderator"]
+Effectiveness = Literal["effective", "conflict", "unknown"]
 
 
 class _Strict(BaseModel):
@@ -124,6 +125,29 @@ class Observation(_Strict):
     source: str = "duddu2024sok"
     locator: str = "Table 3"
     note: str | None = None
+
+
+class CombinationObservation(_Strict):
+    """Two defenses deployed together, as reported: does each stay effective? Ground truth, never traversed.
+
+    ``outcome`` maps each defense to ``effective``, ``conflict`` (a significant loss of effectiveness) or
+    ``unknown`` (the source does not say).
+    """
+
+    id: str
+    defenses: list[str] = Field(min_length=2, max_length=2)
+    outcome: dict[str, Effectiveness]
+    evidence: list[Evidence] = Field(min_length=1)
+    context: dict[str, str] = {}
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _outcome_per_defense(self) -> CombinationObservation:
+        if self.defenses[0] == self.defenses[1]:
+            raise ValueError("a combination needs two different defenses")
+        if set(self.outcome) != set(self.defenses):
+            raise ValueError("outcome must give exactly one entry per defense of the combination")
+        return self
 
 
 class Reference(_Strict):
