@@ -27,6 +27,7 @@ ContextOpt = Annotated[
     list[str] | None,
     typer.Option("--context", "-c", help="KEY=VALUE, e.g. adversary=malicious-accuser (repeatable)."),
 ]
+CombosOpt = Annotated[bool, typer.Option("--combos", help="Pairs of defenses deployed together instead of cells.")]
 ARROW = {"increase": "[red]↑ increase[/]", "decrease": "[green]↓ decrease[/]", "none": "– none"}
 
 
@@ -121,12 +122,17 @@ def _agreement(p: Prediction) -> str | None:
 def matrix_cmd(
     method: MethodOpt = Method.graph,
     context: ContextOpt = None,
+    combos: CombosOpt = False,
     json: Json = False,
     kb: KBDir = None,
     overlay: Overlay = None,
 ) -> None:
-    """Every defense x risk cell: prediction, literature, agreement."""
+    """Every defense x risk cell (or, with --combos, every pair of defenses): prediction, literature, agreement."""
     k = open_kb(kb, overlay)
+    if combos:
+        from interplay.cli.combo_commands import combo_matrix
+
+        return combo_matrix(k, _context(context), json)
     try:
         preds = predict_all(k, method.value, _context(context))
     except ContextError as exc:
@@ -235,12 +241,17 @@ def _score_table(title: str, docs: list[dict]) -> Table:
 @eval_app.command("loo")
 def eval_loo(
     method: MethodOpt = Method.graph,
+    combos: CombosOpt = False,
     json: Json = False,
     kb: KBDir = None,
     overlay: Overlay = None,
 ) -> None:
-    """Leave-one-paper-out over the directed cells, with the baselines side by side."""
+    """Leave-one-paper-out over the directed cells (or the combinations), with the baselines side by side."""
     k = open_kb(kb, overlay)
+    if combos:
+        from interplay.cli.combo_commands import combo_loo
+
+        return combo_loo(k, json)
     main = leave_one_paper_out(k, method.value).to_dict()
     baselines = [leave_one_paper_out(k, b).to_dict() for b in BASELINES if b != method.value]
     if json:

@@ -1,1 +1,20 @@
-"""Exports for papers: LaTeX, BibTeX, graph figures and data formats."""
+"""Exports for papers: LaTeX, BibTeX, graph figures and data formats.
+
+``export(kb, fmt, path, method=..., subset=..., include=...)`` builds one :class:`ExportModel` (what to
+export) and hands it to the writer of ``fmt``. Importing this package never imports torch.
+"""
+
+from interplay.export.api import FORMATS, RENDERERS, ExportResult, export, render_text
+from interplay.export.model import INCLUDES, ExportError, ExportModel, build_model
+
+__all__ = [
+    "FORMATS",
+    "INCLUDES",
+    "RENDERERS",
+    "ExportError",
+    "ExportModel",
+    "ExportResult",
+    "build_model",
+    "export",
+    "render_text",
+]

@@ -2,7 +2,9 @@
 
 ``leave_one_paper_out``: for each directed observed cell, hide the cell and every reference it cites (its
 own references and its exceptions'); mechanism edges left with no evidence disappear from the graph; then
-predict the cell. ``score_file``: predictions against any YAML/CSV of reported interactions.
+predict the cell. ``leave_one_paper_out_combos``: the same over the combination observations, one case per
+defense whose reported outcome is known. ``score_file``: predictions against any YAML/CSV of reported
+interactions.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from pathlib import Path
 
 import yaml
 
+from interplay.interactions.combos import predict_combo
 from interplay.interactions.reasoner import METHODS, predict
 from interplay.kb import KB, UnknownName
 
 PREDICTED = ("increase", "decrease", "none", "ambiguous", "unknown")
 COVERED = ("increase", "decrease", "none", "ambiguous")
+COMBO_LABELS = ("effective", "conflict", "ambiguous")
+COMBO_COVERED = ("effective", "conflict")
 _DIRECTION_WORDS = {
     "increase": "increase", "increases": "increase", "up": "increase", "red": "increase",
     "decrease": "decrease", "decreases": "decrease", "down": "decrease", "green": "decrease",
@@ -40,10 +45,27 @@ class Case:
 
 
 @dataclass
+class ComboCase:
+    """Does ``defense`` stay effective combined with ``other``: reported ``truth`` vs ``predicted``."""
+
+    defense: str
+    other: str
+    truth: str
+    predicted: str
+    source: str | None = None
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted == self.truth
+
+
+@dataclass
 class Score:
     method: str
-    cases: list[Case]
+    cases: list[Case] | list[ComboCase]
     unresolved: list[dict] = field(default_factory=list)
+    labels: tuple[str, ...] = PREDICTED
+    covered_labels: tuple[str, ...] = COVERED
 
     @property
     def n(self) -> int:
@@ -51,7 +73,7 @@ class Score:
 
     @property
     def covered(self) -> int:
-        return sum(c.predicted in COVERED for c in self.cases)
+        return sum(c.predicted in self.covered_labels for c in self.cases)
 
     @property
     def correct(self) -> int:
@@ -60,7 +82,7 @@ class Score:
     def confusion(self) -> dict[str, dict[str, int]]:
         truths = sorted({c.truth for c in self.cases})
         counts = Counter((c.truth, c.predicted) for c in self.cases)
-        return {t: {p: counts[(t, p)] for p in PREDICTED} for t in truths}
+        return {t: {p: counts[(t, p)] for p in self.labels} for t in truths}
 
     def to_dict(self) -> dict:
         from scipy.stats import binomtest
@@ -109,6 +131,23 @@ def leave_one_paper_out(kb: KB, method: str = "graph") -> Score:
 
 
 BASELINES = ("majority", *METHODS)
+COMBO_METHODS = ("graph", "majority")
+
+
+def leave_one_paper_out_combos(kb: KB, method: str = "graph") -> Score:
+    """Predict each known side of each combination observation with the observation's references hidden."""
+    known = [(o, d) for o in kb.combinations for d in o.defenses if o.outcome[d] != "unknown"]
+    majority = Counter(o.outcome[d] for o, d in known).most_common(1)[0][0] if known else "effective"
+    cases = []
+    for o, d in known:
+        other = next(x for x in o.defenses if x != d)
+        if method == "majority":
+            predicted = majority
+        else:
+            combo = predict_combo(kb, d, other, o.context, excluded_refs={ev.ref for ev in o.evidence})
+            predicted = combo.sides[0].status
+        cases.append(ComboCase(d, other, o.outcome[d], predicted, o.id))
+    return Score(method, cases, labels=COMBO_LABELS, covered_labels=COMBO_COVERED)
 
 
 def read_records(path: Path) -> list[dict]:

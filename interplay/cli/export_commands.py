@@ -1,0 +1,51 @@
+"""`interplay export FORMAT -o PATH`: the graph, the matrix and the evidence for a paper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from interplay.cli.common import KBDir, Overlay, err_console, fail, open_kb
+from interplay.export import FORMATS, RENDERERS, ExportError, export
+
+
+def export_command(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write (csv: a .csv file or a folder).")],
+    method: Annotated[str, typer.Option("--method", help="Prediction method: graph, guideline, shortest-path.")] = (
+        "graph"
+    ),
+    subset: Annotated[
+        str | None, typer.Option("--subset", help="Comma-separated defenses and risks (slugs, codes, aliases).")
+    ] = None,
+    include: Annotated[
+        str, typer.Option("--include", help="Comma-separated layers: observations, predictions, validations.")
+    ] = "observations,predictions",
+    standalone: Annotated[
+        bool, typer.Option("--standalone", help="latex, tikz: a complete document that compiles with pdflatex.")
+    ] = False,
+    renderer: Annotated[
+        str, typer.Option("--renderer", help=f"svg, pdf: {', '.join(RENDERERS)} (graphviz needs its dot program).")
+    ] = "auto",
+    kb: KBDir = None,
+    overlay: Overlay = None,
+) -> None:
+    """Export as latex, bib, dot, svg, pdf, tikz, graphml, gexf, json, mermaid or csv."""
+    if fmt.lower() not in FORMATS:
+        fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    k = open_kb(kb, overlay)
+    try:
+        result = export(
+            k, fmt, output, method=method, subset=subset.split(",") if subset else None, include=include,
+            standalone=standalone, renderer=renderer,
+        )  # fmt: skip
+    except ExportError as exc:
+        fail(str(exc))
+    for note in result.notes:
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    how = f" (rendered with {result.renderer})" if result.renderer else ""
+    for p in result.paths:
+        err_console.print(f"wrote {p}{how}", highlight=False, markup=False)

@@ -1,0 +1,103 @@
+"""The one entry point: ``export(kb, fmt, path, ...)`` builds the model once and hands it to a writer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from interplay.export import bibtex, dot, graph_formats, latex, tikz
+from interplay.export.model import ExportError, ExportModel, build_model
+from interplay.kb import KB
+
+FORMATS = ("latex", "bib", "dot", "svg", "pdf", "tikz", "graphml", "gexf", "json", "mermaid", "csv")
+RENDERERS = ("auto", "graphviz", "matplotlib")
+STANDALONE_FORMATS = ("latex", "tikz")
+
+
+@dataclass
+class ExportResult:
+    format: str
+    paths: list[Path]
+    renderer: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"format": self.format, "paths": [str(p) for p in self.paths], "renderer": self.renderer,
+                "notes": self.notes}  # fmt: skip
+
+
+def render_text(model: ExportModel, fmt: str, standalone: bool = False) -> str:
+    """The text of a single-file text format (everything but svg, pdf and csv)."""
+    writers = {
+        "latex": lambda: latex.render(model, standalone),
+        "bib": lambda: bibtex.render(model),
+        "dot": lambda: dot.render(model),
+        "tikz": lambda: tikz.render(model, standalone),
+        "mermaid": lambda: graph_formats.render_mermaid(model),
+        "json": lambda: graph_formats.render_json(model),
+    }
+    if fmt not in writers:
+        raise ExportError(f"{fmt} is not a single-file text format")
+    return writers[fmt]()
+
+
+def _figure(model: ExportModel, fmt: str, path: Path, renderer: str) -> str:
+    if renderer == "graphviz" or (renderer == "auto" and dot.available()):
+        dot.render_file(dot.render(model), path, fmt)  # raises with the install hint when dot is missing
+        return "graphviz"
+    from interplay.export import figure
+
+    figure.draw(model, path, fmt)
+    return "matplotlib"
+
+
+def export(
+    kb: KB,
+    fmt: str,
+    path: str | Path,
+    method: str = "graph",
+    subset: Iterable[str] | None = None,
+    include: Iterable[str] | str | None = None,
+    standalone: bool = False,
+    renderer: str = "auto",
+    validations: Mapping[tuple[str, str], str] | None = None,
+) -> ExportResult:
+    """Write ``kb`` in format ``fmt`` to ``path``; raise :class:`ExportError` for a request it cannot satisfy.
+
+    ``subset``: names of defenses and risks (slugs, codes, aliases); ``include``: any of observations,
+    predictions, validations (default observations and predictions); ``validations``: verdicts per
+    (defense, risk) from a results source; ``renderer`` (svg, pdf): auto, graphviz or matplotlib.
+    """
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if renderer not in RENDERERS:
+        raise ExportError(f"unknown renderer {renderer!r}; choose one of {', '.join(RENDERERS)}")
+    model = build_model(kb, method, subset, include, validations)
+    out = Path(path)
+    result = ExportResult(fmt, [out], notes=list(model.notes))
+    if standalone and fmt not in STANDALONE_FORMATS:
+        result.notes.append(f"--standalone applies to {' and '.join(STANDALONE_FORMATS)} only; ignored for {fmt}")
+    if renderer != "auto" and fmt not in ("svg", "pdf"):
+        result.notes.append(f"--renderer applies to svg and pdf only; ignored for {fmt}")
+    if fmt in ("svg", "pdf"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result.renderer = _figure(model, fmt, out, renderer)
+    elif fmt == "graphml":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        graph_formats.write_graphml(model, out)
+    elif fmt == "gexf":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        graph_formats.write_gexf(model, out)
+    elif fmt == "csv":
+        tables = graph_formats.csv_tables(model)
+        where = graph_formats.csv_paths(out, list(tables))
+        for name, text in tables.items():
+            where[name].parent.mkdir(parents=True, exist_ok=True)
+            where[name].write_text(text, encoding="utf-8")
+        result.paths = list(where.values())
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render_text(model, fmt, standalone), encoding="utf-8")
+    return result

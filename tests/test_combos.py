@@ -1,0 +1,117 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from interplay.interactions.combos import SameDefense, predict_all_combos, predict_combo
+from interplay.interactions.evaluate import leave_one_paper_out_combos
+from interplay.kb import KBError, load_kb
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+
+
+def test_combinations_are_loaded_and_counted(kb, cli):
+    assert kb.stats()["combinations"] == len(kb.combinations) >= 3
+    obs = kb.combination("watermarking", "differential-privacy")
+    assert obs.outcome == {"watermarking": "conflict", "differential-privacy": "unknown"}
+    assert all(kb.references[ev.ref].status == "external" for o in kb.combinations for ev in o.evidence)
+    assert json.loads(cli("kb", "stats", "--json").stdout)["combinations"] == len(kb.combinations)
+
+
+@pytest.mark.parametrize(
+    "body,expect",
+    [
+        ("defenses: [differential-privacy, pruning]\n  outcome: {differential-privacy: conflict, pruning: unknown}",
+         ["bad.yaml", "c1", "defenses.1", "unknown defense 'pruning'"]),
+        ("defenses: [watermarking, fingerprinting]\n  outcome: {watermarking: conflict, fingerprinting: unknown}\n"
+         "  evidence: [{ref: nobody2099, kind: empirical}]",
+         ["c1", "evidence.0.ref", "unknown reference 'nobody2099'"]),
+        ("defenses: [watermarking, watermarking]\n  outcome: {watermarking: conflict}", ["two different defenses"]),
+        ("defenses: [watermarking, fingerprinting]\n  outcome: {watermarking: broken, fingerprinting: unknown}",
+         ["c1", "outcome.watermarking"]),
+        ("defenses: [watermarking, differential-privacy]\n"
+         "  outcome: {watermarking: conflict, differential-privacy: unknown}",
+         ["pair already observed by szyller2023-dp-watermarking"]),
+    ],
+)  # fmt: skip
+def test_bad_combination_is_a_located_problem(tmp_path, body, expect):
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    if "evidence" not in body:
+        body += "\n  evidence: [{ref: duddu2024sok, kind: conjectured}]"
+    _write(overlay / "bad.yaml", f"combinations:\n- id: c1\n  {body}\n")
+    with pytest.raises(KBError) as exc:
+        load_kb(None, [overlay])
+    for fragment in expect:
+        assert fragment in str(exc.value)
+
+
+def test_dp_with_watermarking_conflicts_through_capacity(kb):
+    p = predict_combo(kb, "DP-SGD", "watermark")
+    assert (p.a, p.b, p.verdict) == ("differential-privacy", "watermarking", "conflict")
+    wm = next(s for s in p.sides if s.defense == "watermarking")
+    assert wm.status == "conflict" and wm.known == "conflict"
+    assert ["differential-privacy", "model-capacity", "watermarking"] in [q.nodes for q in wm.supporting]
+    assert p.known["observation"] == "szyller2023-dp-watermarking"
+
+
+def test_moderator_arrows_say_when_the_other_defense_works(kb):
+    # watermarking lengthens the tail (an effect); DP works less well on long tails (a moderator arrow)
+    dp = predict_combo(kb, "watermarking", "differential-privacy").sides[1]
+    assert dp.defense == "differential-privacy" and dp.status == "conflict"
+    assert ["watermarking", "tail-length", "differential-privacy"] in [q.nodes for q in dp.supporting]
+
+
+def test_no_shared_factor_means_effective_with_zero_confidence(kb):
+    p = predict_combo(kb, "watermarking", "group-fairness")
+    assert p.verdict == "compatible" and p.confidence == 0
+    assert {s.resolution for s in p.sides} == {"no-path"}
+
+
+def test_combo_document_and_all_pairs(kb):
+    doc = predict_combo(kb, "AT", "RD4").to_dict()
+    assert doc["defenses"] == ["adversarial-training", "fingerprinting"]
+    assert doc["prediction"] in {"conflict", "compatible", "ambiguous"}
+    side = doc["sides"][0]
+    assert {"defense", "with", "prediction", "confidence", "paths", "known"} <= set(side)
+    assert side["paths"][0]["edges"][-1]["target"] == "adversarial-training"
+    pairs = predict_all_combos(kb)
+    assert len(pairs) == 21 and len({frozenset((p.a, p.b)) for p in pairs}) == 21
+
+
+def test_same_or_unknown_defense_is_refused(kb, cli):
+    with pytest.raises(SameDefense):
+        predict_combo(kb, "DP", "differential-privacy")
+    for args, fragment in [(("DP", "dp-sgd"), "two different defenses"), (("DP", "wtermark"), "did you mean")]:
+        out = cli("predict-combo", *args)
+        assert out.exit_code == 2 and fragment in out.output and "Traceback" not in out.output
+
+
+def test_leave_one_paper_out_over_combinations(kb):
+    score = leave_one_paper_out_combos(kb)
+    known = sum(v != "unknown" for o in kb.combinations for v in o.outcome.values())
+    assert score.n == known and score.covered == score.n
+    assert set(score.to_dict()["confusion"]) <= {"effective", "conflict"}
+    assert leave_one_paper_out_combos(kb, "majority").n == known
+
+
+def test_cli_predict_combo_matrix_and_loo(cli):
+    doc = json.loads(cli("predict-combo", "DP", "watermarking", "--json").stdout)
+    assert doc["prediction"] == "conflict" and doc["agreement"] == "agree"
+    rows = json.loads(cli("matrix", "--combos", "--json").stdout)
+    assert len(rows) == 21
+    loo = json.loads(cli("eval", "loo", "--combos", "--json").stdout)
+    assert {"n", "covered", "correct", "accuracy", "coverage", "baselines"} <= set(loo)
+    assert "Combinations" in cli("matrix", "--combos").output
+
+
+def test_combos_never_import_torch():
+    code = (
+        "import sys, interplay;"
+        "from interplay.interactions.combos import predict_all_combos; predict_all_combos(interplay.load_kb());"
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
