@@ -92,7 +92,14 @@ def matrix(model: ExportModel) -> str:
     groups = _ordered_risks(model)
     risks = [r for _, rs in groups for r in rs]
     spec = r">{\raggedright\arraybackslash}p{\iprowwidth}" + r">{\centering\arraybackslash}p{\ipcolwidth}" * len(risks)
-    lines = [r"\begin{table}[tbp]", r"\centering\small", rf"\begin{{tabular}}{{{spec}}}", r"\toprule"]
+    lines = [
+        r"\begin{table}[tbp]",
+        r"\centering\small\renewcommand{\arraystretch}{1.2}",
+        rf"\caption{{{_caption(model)}}}",
+        r"\label{tab:interplay-matrix}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+    ]
     head, rules, col = [""], [], 2
     for cat, rs in groups:
         head.append(rf"\multicolumn{{{len(rs)}}}{{c}}{{\textbf{{{esc(cat.capitalize())}}}}}")
@@ -106,7 +113,7 @@ def matrix(model: ExportModel) -> str:
         lines.append(" & ".join(row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     lines.append(r"\par\smallskip\parbox{\linewidth}{\footnotesize " + _legend(model, risks) + "}")
-    lines += [rf"\caption{{{_caption(model)}}}", r"\label{tab:interplay-matrix}", r"\end{table}"]
+    lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
 
 
