@@ -350,6 +350,22 @@ def test_tikz_and_escaped_latex_compile(kb, evil_model, tmp_path):
     assert "/etc/passwd" not in _opened_files(tmp_path / "evil.log"), "the KB string was executed as \\input"
 
 
+@needs_pdflatex
+def test_fragments_compile_with_the_packages_they_list(model, tmp_path):
+    for fmt in ("latex", "tikz"):
+        frag = render_text(model, fmt)
+        needs = re.search(r"^% (?:Packages this fragment needs|Needs): (.*)$", frag, re.M).group(1)
+        (tmp_path / f"{fmt}-frag.tex").write_text(frag)
+        if fmt == "latex":
+            preamble = f"\\usepackage{{{re.search(r'usepackage[{]([^}]*)[}]', needs).group(1)}}}"
+        else:
+            preamble = needs
+        doc = f"\\documentclass{{article}}\n{preamble}\n\\begin{{document}}\n\\input{{{fmt}-frag}}\n\\end{{document}}\n"
+        (tmp_path / f"{fmt}-doc.tex").write_text(doc)
+        run = _pdflatex(tmp_path / f"{fmt}-doc.tex")
+        assert run.returncode == 0, (fmt, run.stdout[-2000:])
+
+
 def _opened_files(log: Path) -> str:
     return " ".join(re.findall(r"\((/[^\s()]+)", log.read_text(errors="replace")))
 

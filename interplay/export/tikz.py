@@ -1,6 +1,6 @@
 """TikZ: the layered graph as a ``tikzpicture`` (a fragment to ``\\input``, or ``standalone`` a document that
 compiles with pdflatex). Positions come from :mod:`interplay.export.layout`, styles from
-:mod:`interplay.export.style`. Needs ``\\usepackage{tikz}`` and ``\\usetikzlibrary{arrows.meta}``.
+:mod:`interplay.export.style`. Needs ``\\usepackage{tikz}`` and ``\\usetikzlibrary{arrows.meta,shapes.misc}``.
 """
 
 from __future__ import annotations
