@@ -6,10 +6,11 @@ items whose conditions hold, and nothing supported only by excluded references (
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import networkx as nx
 
+from interplay.interactions.validated import marked_weight
 from interplay.kb import KB
 from interplay.kb.schema import Edge, Evidence
 
@@ -54,13 +55,16 @@ def build_graph(
     context: dict[str, str] | None = None,
     excluded_refs: Iterable[str] = (),
     include_moderators: bool = False,
+    marks: Mapping[str, str] | None = None,
 ) -> nx.MultiDiGraph:
     """The graph of every KB entity and every edge usable under ``context``.
 
     Node attributes: ``kind``, ``name``, ``code``, ``active`` (and ``group`` for factors). Edge key: the edge id;
-    attributes: ``sign`` (word), ``role``, ``interpretation``, ``weight``, ``edge`` (the KB object) and
-    ``evidence`` (the usable items). Moderator edges are only included on request.
+    attributes: ``sign`` (word), ``role``, ``interpretation``, ``weight``, ``edge`` (the KB object),
+    ``evidence`` (the usable items) and ``mark``. Moderator edges are only included on request. ``marks``: sweep
+    marks by edge id (``confirmed``/``contradicted``, see :mod:`.validated`) that scale the edges' weights.
     """
+    marks = marks or {}
     ctx = full_context(kb, context)
     excluded = frozenset(excluded_refs)
     g = nx.MultiDiGraph(context=ctx)
@@ -85,8 +89,9 @@ def build_graph(
             sign=e.sign,
             role=e.role,
             interpretation=e.interpretation,
-            weight=edge_weight(evidence),
+            weight=marked_weight(edge_weight(evidence), marks.get(e.id)),
             edge=e,
             evidence=evidence,
+            mark=marks.get(e.id, ""),
         )
     return g

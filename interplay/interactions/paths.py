@@ -19,9 +19,10 @@ class PathEdge:
     sign: str
     weight: float
     evidence: tuple[dict, ...]
+    mark: str = ""  # confirmed | contradicted by factor sweeps (see .validated), "" when unswept
 
     def to_dict(self) -> dict:
-        return {
+        doc = {
             "id": self.id,
             "source": self.source,
             "target": self.target,
@@ -29,6 +30,7 @@ class PathEdge:
             "weight": round(self.weight, 3),
             "evidence": list(self.evidence),
         }
+        return doc | ({"sweep": self.mark} if self.mark else {})
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def _edge(g: nx.MultiDiGraph, u: str, v: str, key: str) -> PathEdge:
     evidence = tuple(
         ev.model_dump(exclude_none=True, exclude_defaults=True) | {"kind": ev.kind} for ev in d["evidence"]
     )
-    return PathEdge(key, u, v, d["sign"], d["weight"], evidence)
+    return PathEdge(key, u, v, d["sign"], d["weight"], evidence, d.get("mark", ""))
 
 
 def signed_paths(g: nx.MultiDiGraph, defense: str, risk: str, max_edges: int = MAX_EDGES) -> list[Path]:

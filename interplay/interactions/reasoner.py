@@ -14,18 +14,24 @@ Methods:
 ``guideline``: the SoK's own Sec. 4.4 procedure over its Table 2 arrows (see :mod:`.guideline`).
 ``shortest-path``: the sign of the shortest paths alone (a baseline).
 
-Observations are never read to predict; they are attached as ``known`` for comparison only.
+Observations are never read to predict; they are attached as ``known`` for comparison only. Validation results
+(``validations``, see :mod:`.validated`) are read back when given: sweep marks scale the graph-based methods'
+edge weights and the cell's experiment is attached as ``validation``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from interplay.interactions.graph import build_graph, full_context
 from interplay.interactions.paths import Path, signed_paths
 from interplay.interactions.signs import DIRECTION, Sign, total
 from interplay.kb import KB
+
+if TYPE_CHECKING:
+    from interplay.interactions.validated import ValidationRecord, Validations
 
 METHODS = ("graph", "guideline", "shortest-path")
 MARGIN = 0.2
@@ -46,6 +52,7 @@ class Prediction:
     context: dict[str, str] = field(default_factory=dict)
     known: dict | None = None
     notes: list[str] = field(default_factory=list)
+    validation: ValidationRecord | None = None
 
     @property
     def paths(self) -> list[Path]:
@@ -53,7 +60,7 @@ class Prediction:
 
     def to_dict(self) -> dict:
         roles = [("supporting", self.supporting), ("opposing", self.opposing), ("neutral", self.neutral)]
-        return {
+        doc = {
             "defense": self.defense,
             "risk": self.risk,
             "method": self.method,
@@ -66,6 +73,7 @@ class Prediction:
             "notes": self.notes,
             "paths": [p.to_dict(role) for role, ps in roles for p in ps],
         }
+        return doc | ({"validation": self.validation.to_dict()} if self.validation else {})
 
 
 def known_direction(kb: KB, defense: str, risk: str, ctx: dict[str, str]) -> dict | None:
@@ -134,14 +142,14 @@ def resolve_paths(paths: list[Path], exploited: frozenset[str] = frozenset()) ->
     return "?", "conflict", 0.0
 
 
-def _graph_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str]) -> Prediction:
-    paths = signed_paths(build_graph(kb, ctx, excluded), defense, risk)
+def _graph_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str], marks=None) -> Prediction:
+    paths = signed_paths(build_graph(kb, ctx, excluded, marks=marks), defense, risk)
     sign, how, conf = resolve_paths(paths, frozenset(kb.risks[risk].exploits))
     return _prediction(defense, risk, "graph", sign, how, conf, paths, ctx)
 
 
-def _shortest_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str]) -> Prediction:
-    paths = signed_paths(build_graph(kb, ctx, excluded), defense, risk)
+def _shortest_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str], marks=None) -> Prediction:
+    paths = signed_paths(build_graph(kb, ctx, excluded, marks=marks), defense, risk)
     shortest = [p for p in paths if paths and len(p.edges) == min(len(q.edges) for q in paths)]
     signs = {p.sign for p in shortest}
     sign: Sign = signs.pop() if len(signs) == 1 else ("?" if shortest else "?")
@@ -168,25 +176,33 @@ def predict(
     method: str = "graph",
     context: dict[str, str] | None = None,
     excluded_refs: Iterable[str] = (),
+    validations: Validations | None = None,
 ) -> Prediction:
-    """Predict how deploying ``defense`` changes susceptibility to ``risk`` (names may be aliases)."""
+    """Predict how deploying ``defense`` changes susceptibility to ``risk`` (names may be aliases).
+
+    ``validations``: the validated-here layer to read back (default none: the curated KB alone).
+    """
     d, r = kb.resolve(defense, "defense"), kb.resolve(risk, "risk")
     ctx = full_context(kb, context)
     excluded = frozenset(excluded_refs)
+    marks = validations.edge_marks if validations else None
     if method == "graph":
-        pred = _graph_method(kb, d, r, ctx, excluded)
+        pred = _graph_method(kb, d, r, ctx, excluded, marks)
     elif method == "guideline":
         from interplay.interactions.guideline import guideline
 
         pred = guideline(kb, d, r, ctx, excluded)
     elif method == "shortest-path":
-        pred = _shortest_method(kb, d, r, ctx, excluded)
+        pred = _shortest_method(kb, d, r, ctx, excluded, marks)
     else:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     pred.known = known_direction(kb, d, r, ctx)
+    pred.validation = validations.cell(d, r) if validations else None
     return pred
 
 
-def predict_all(kb: KB, method: str = "graph", context: dict[str, str] | None = None) -> list[Prediction]:
+def predict_all(
+    kb: KB, method: str = "graph", context: dict[str, str] | None = None, validations: Validations | None = None
+) -> list[Prediction]:
     """Predictions for every defense x risk cell, defenses and risks in KB order."""
-    return [predict(kb, d, r, method, context) for d in kb.defenses for r in kb.risks]
+    return [predict(kb, d, r, method, context, validations=validations) for d in kb.defenses for r in kb.risks]
