@@ -8,6 +8,7 @@ from interplay.cli.combo_commands import predict_combo_cmd
 from interplay.cli.export_commands import export_command
 from interplay.cli.kb_commands import kb_app, list_entities
 from interplay.cli.reason_commands import conflicts_cmd, eval_app, explain_cmd, matrix_cmd, predict_cmd
+from interplay.cli.status_commands import report_cmd, status_cmd
 
 app = typer.Typer(
     name="interplay",
@@ -25,6 +26,8 @@ app.command("matrix")(matrix_cmd)
 app.command("conflicts")(conflicts_cmd)
 app.command("predict-combo")(predict_combo_cmd)
 app.add_typer(eval_app, name="eval")
+app.command("status")(status_cmd)
+app.command("report")(report_cmd)
 
 
 def main() -> None:

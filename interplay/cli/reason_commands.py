@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, fail, open_kb, resolve
+from interplay.cli.evidence import read_store
 from interplay.interactions import ContextError, Prediction, predict, predict_all
 from interplay.interactions.evaluate import BASELINES, leave_one_paper_out, read_records, score_records
 from interplay.kb import KB
@@ -29,6 +30,7 @@ ContextOpt = Annotated[
 ]
 CombosOpt = Annotated[bool, typer.Option("--combos", help="Pairs of defenses deployed together instead of cells.")]
 ARROW = {"increase": "[red]↑ increase[/]", "decrease": "[green]↓ decrease[/]", "none": "– none"}
+SWEEP_MARK = {"confirmed": "  [green]✓ confirmed by a sweep[/]", "contradicted": "  [red]✗ contradicted by a sweep[/]"}
 
 
 def _context(items: list[str] | None) -> dict[str, str]:
@@ -41,10 +43,12 @@ def _context(items: list[str] | None) -> dict[str, str]:
     return ctx
 
 
-def _predict(kb: KB, defense: str, risk: str, method: Method, context: list[str] | None) -> Prediction:
+def _predict(
+    kb: KB, defense: str, risk: str, method: Method, context: list[str] | None, validations=None
+) -> Prediction:
     d, r = resolve(kb, defense, "defense"), resolve(kb, risk, "risk")
     try:
-        return predict(kb, d, r, method.value, _context(context))
+        return predict(kb, d, r, method.value, _context(context), validations=validations)
     except ContextError as exc:
         fail(str(exc))
 
@@ -83,12 +87,13 @@ def explain_cmd(
     method: MethodOpt = Method.graph,
     context: ContextOpt = None,
     json: Json = False,
+    store: Annotated[Path | None, typer.Option("--store", help="Read validation results and sweeps back.")] = None,
     kb: KBDir = None,
     overlay: Overlay = None,
 ) -> None:
     """Show the paths behind a prediction as a tree, with each edge's evidence and references."""
     k = open_kb(kb, overlay)
-    p = _predict(k, defense, risk, method, context)
+    p = _predict(k, defense, risk, method, context, read_store(store) if store else None)
     if json:
         emit_json(p.to_dict())
         return
@@ -105,12 +110,27 @@ def explain_cmd(
                 refs = ", ".join(
                     f"{ev['ref']} ({ev['kind']}{', ' + ev['locator'] if 'locator' in ev else ''})" for ev in e.evidence
                 )
-                node.add(f"{e.source} [bold]{e.sign}[/] {e.target}: {refs}")
+                node.add(f"{e.source} [bold]{e.sign}[/] {e.target}: {refs}{SWEEP_MARK.get(e.mark, '')}")
     if p.known:
         root.add(f"literature: {_direction(p.known['direction'])} {', '.join(p.known['refs'])}")
+    if store:
+        root.add(_validation_line(p))
     for n in p.notes:
         root.add(f"[dim]{n}[/]")
     console.print(root)
+
+
+def _validation_line(p: Prediction) -> str:
+    v = p.validation
+    if v is None:
+        return "validated here: [dim]not validated[/]"
+    e = v.effect
+    ci = e.get("ci95") or [float("nan")] * 2
+    return (
+        f"validated here: observed {_direction(v.observed)}, [bold]{v.verdict}[/] "
+        f"({e.get('metric', 'score')} {e.get('difference', float('nan')):+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}], "
+        f"p {e.get('p_value', float('nan')):.3g}; {v.seeds} seeds on {v.dataset}; config {v.config_hash})"
+    )
 
 
 def _agreement(p: Prediction) -> str | None:

@@ -1,0 +1,72 @@
+"""`interplay status` and `interplay report`: every cell's literature, predictions and experiment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, err_console, fail, open_kb
+from interplay.cli.evidence import Store, read_store
+
+VERDICT_STYLE = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow"}
+AGREEMENT_STYLE = {"all agree": "green", "agree": "green", "disagree": "bold red", "open": "dim"}
+
+
+def _lit(rec: dict) -> str:
+    text = rec["literature"] + (f" [{', '.join(rec['references'])}]" if rec["references"] else "")
+    for x in rec["exceptions"]:
+        ctx = ", ".join(f"{k}={v}" for k, v in x.get("context", {}).items())
+        text += f"; {x['direction']} if {ctx}"
+    return escape(text)
+
+
+def status_cmd(store: Store = None, json: Json = False, kb: KBDir = None, overlay: Overlay = None) -> None:
+    """Every defense x risk cell: literature, prediction per method, experiment verdict, and whether they agree."""
+    from interplay.interactions.status import NOT_VALIDATED, cell_status, summary
+
+    k = open_kb(kb, overlay)
+    records = cell_status(k, read_store(store))
+    if json:
+        emit_json(records)
+        return
+    t = Table("defense", "risk", "literature", "graph", "guideline", "observed", "verdict", "agreement",
+              title="Status of every cell (prediction-experiment disagreements first)")  # fmt: skip
+    for r in records:
+        verdict = r["verdict"] + (" (stale)" if r["stale"] else "")
+        t.add_row(
+            r["defense"], r["risk"], _lit(r), r["predictions"]["graph"], r["predictions"]["guideline"],
+            r["observed"] or "-", f"[{VERDICT_STYLE.get(r['verdict'], 'dim')}]{verdict}[/]",
+            f"[{AGREEMENT_STYLE[r['agreement']]}]{r['agreement']}[/]",
+        )  # fmt: skip
+    console.print(t)
+    c = summary(records)
+    console.print(
+        f"{c['cells']} cells: {c['validated']} validated ({c['confirmed']} confirmed, {c['refuted']} refuted, "
+        f"{c['inconclusive']} inconclusive), {c[NOT_VALIDATED]} not validated; agreement: {c['all agree']} all "
+        f"three agree, {c['agree']} agree where comparable, {c['disagree']} disagree, {c['open']} open"
+    )
+
+
+def report_cmd(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")],
+    method: Annotated[str, typer.Option("--method", help="Prediction method: graph, guideline, shortest-path.")] = (
+        "graph"
+    ),
+    store: Store = None,
+    kb: KBDir = None,
+    overlay: Overlay = None,
+) -> None:
+    """One self-contained HTML page: the matrix as a heat map, each cell's explanation and validation, references."""
+    from interplay.export import ExportError
+    from interplay.export.report import write_report
+
+    k = open_kb(kb, overlay)
+    try:
+        write_report(k, output, method, read_store(store))
+    except ExportError as exc:
+        fail(str(exc))
+    err_console.print(f"wrote {output}", highlight=False, markup=False)
