@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from interplay.cli.common import KBDir, Overlay, err_console, fail, open_kb
+from interplay.cli.evidence import Store, read_store
 from interplay.export import FORMATS, RENDERERS, ExportError, export
 
 
@@ -30,6 +31,7 @@ def export_command(
     renderer: Annotated[
         str, typer.Option("--renderer", help=f"svg, pdf: {', '.join(RENDERERS)} (graphviz needs its dot program).")
     ] = "auto",
+    store: Store = None,
     kb: KBDir = None,
     overlay: Overlay = None,
 ) -> None:
@@ -37,10 +39,11 @@ def export_command(
     if fmt.lower() not in FORMATS:
         fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     k = open_kb(kb, overlay)
+    wants_results = "validations" in {i.strip().lower() for i in include.split(",")}
     try:
         result = export(
             k, fmt, output, method=method, subset=subset.split(",") if subset else None, include=include,
-            standalone=standalone, renderer=renderer,
+            standalone=standalone, renderer=renderer, validations=read_store(store) if wants_results else None,
         )  # fmt: skip
     except ExportError as exc:
         fail(str(exc))

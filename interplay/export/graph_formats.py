@@ -61,6 +61,7 @@ def json_document(model: ExportModel) -> dict:
             doc["prediction"] = c.prediction.to_dict()
         if "validations" in model.include:
             doc["validation"] = c.validation
+            doc["experiment"] = c.record.to_dict() if c.record else None
         cells.append(doc)
     return {
         "format": "interplay-export",
@@ -72,6 +73,7 @@ def json_document(model: ExportModel) -> dict:
         "notes": model.notes,
         "graph": graph,
         "cells": cells,
+        **({"sweeps": [m.to_dict() for m in model.sweeps]} if "validations" in model.include else {}),
         "references": [_reference(k, r) for k, r in sorted(model.references.items())],
     }
 
@@ -138,7 +140,7 @@ EDGE_COLUMNS = ["id", "source", "target", "sign", "role", "interpretation", "con
                 "weight", "refs", "note"]  # fmt: skip
 EVIDENCE_COLUMNS = ["edge", "source", "target", "sign", "ref", "kind", "locator", "conditions", "note"]
 PREDICTION_COLUMNS = ["defense", "risk", "method", "prediction", "resolution", "confidence", "qpn_sign", "reported",
-                      "supporting_paths", "opposing_paths", "strongest_path", "validation"]  # fmt: skip
+                      "supporting_paths", "opposing_paths", "strongest_path", "validation", "observed"]  # fmt: skip
 OBSERVATION_COLUMNS = ["id", "defense", "risk", "direction", "intended", "refs", "exceptions", "conjecture", "note"]
 
 
@@ -169,7 +171,7 @@ def csv_tables(model: ExportModel) -> dict[str, str]:
                 "reported": (c.observation.direction if c.observation else ""),
                 "supporting_paths": len(p.supporting), "opposing_paths": len(p.opposing),
                 "strongest_path": " > ".join(p.paths[0].nodes) if p.paths else "",
-                "validation": c.validation or "",
+                "validation": c.validation or "", "observed": c.record.observed if c.record else "",
             })  # fmt: skip
         tables["predictions"] = _csv(rows, PREDICTION_COLUMNS)
     if "observations" in model.include:

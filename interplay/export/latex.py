@@ -82,14 +82,14 @@ def cell_tex(cell: Cell) -> str:
     return "".join(parts)
 
 
-def _ordered_risks(model: ExportModel) -> list[tuple[str, list[str]]]:
+def ordered_risks(model: ExportModel) -> list[tuple[str, list[str]]]:
     groups = [(cat, [r for r in model.risks if model.risk_categories[r] == cat]) for cat in CATEGORY_ORDER]
     others = [r for r in model.risks if model.risk_categories[r] not in CATEGORY_ORDER]
     return [(c, rs) for c, rs in groups if rs] + ([("other", others)] if others else [])
 
 
 def matrix(model: ExportModel) -> str:
-    groups = _ordered_risks(model)
+    groups = ordered_risks(model)
     risks = [r for _, rs in groups for r in rs]
     spec = r">{\raggedright\arraybackslash}p{\iprowwidth}" + r">{\centering\arraybackslash}p{\ipcolwidth}" * len(risks)
     lines = [

@@ -11,7 +11,8 @@ What the model holds:
   method does not traverse) and context-conditional edges included and flagged as such;
 * **cells**: one per defense x risk, with the observation (``--include observations``), the prediction of
   ``method`` (``--include predictions``) and a validation verdict (``--include validations``, when a
-  results source is given);
+  results source is given: a verdict mapping, or the validated-here layer of :mod:`interplay.interactions.validated`,
+  whose experiment records the cells keep and whose sweep marks the predictions read back);
 * **references**: exactly the references the exported artefacts cite: observation and exception refs (and
   the SoK itself, the source of the observations) and the evidence of every exported edge.
 """
@@ -25,6 +26,7 @@ import networkx as nx
 
 from interplay.interactions import METHODS, Prediction, predict
 from interplay.interactions.graph import edge_weight
+from interplay.interactions.validated import SweepMark, ValidationRecord, Validations
 from interplay.kb import KB
 from interplay.kb.schema import Edge, Evidence, Observation, Reference
 
@@ -33,10 +35,7 @@ DEFAULT_INCLUDE = ("observations", "predictions")
 LAYERS = {"defense": 0, "factor": 1, "mediator": 2, "mechanism": 2, "risk": 3}
 KIND_RANK = {"empirical": 0, "theoretical": 1, "conjectured": 2}
 SOK_KEY = "duddu2024sok"
-NO_VALIDATIONS = (
-    "no validation results are available: no results source was given to the exporter, so no cell "
-    "carries a validation mark"
-)
+NO_VALIDATIONS = "no validation results are available: {why}, so no cell carries a validation mark"
 
 
 class ExportError(ValueError):
@@ -102,6 +101,7 @@ class Cell:
     observation: Observation | None = None
     prediction: Prediction | None = None
     validation: str | None = None  # confirmed | refuted | inconclusive, from a results source
+    record: ValidationRecord | None = None  # the experiment behind the verdict (validated-here layer)
 
     @property
     def reported(self) -> str | None:
@@ -130,6 +130,7 @@ class ExportModel:
     risk_categories: dict[str, str]
     subset: bool = False
     notes: list[str] = field(default_factory=list)
+    sweeps: list[SweepMark] = field(default_factory=list)  # sweep verdicts on the exported edges
 
     def node(self, node_id: str) -> NodeItem:
         return self.nodes[node_id]
@@ -243,9 +244,13 @@ def build_model(
     method: str = "graph",
     subset: Iterable[str] | None = None,
     include: Iterable[str] | str | None = None,
-    validations: Mapping[tuple[str, str], str] | None = None,
+    validations: Validations | Mapping[tuple[str, str], str] | None = None,
 ) -> ExportModel:
-    """Decide what to export once; every writer renders the result."""
+    """Decide what to export once; every writer renders the result.
+
+    ``validations``: the validated-here layer, or verdicts per (defense, risk); read only with ``validations``
+    in ``include``.
+    """
     if method not in METHODS:
         raise ExportError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     inc = parse_include(include)
@@ -263,9 +268,14 @@ def build_model(
     nodes = {n: _node_item(kb, n) for n in keep}
     edges = [_edge_item(e) for e in kb.edges if e.source in nodes and e.target in nodes]
 
+    wanted = "validations" in inc
+    layer = validations if wanted and isinstance(validations, Validations) else None
+    verdicts = (layer.verdicts() if layer is not None else validations) if wanted else None
     notes: list[str] = []
-    if "validations" in inc and not validations:
-        notes.append(NO_VALIDATIONS)
+    if wanted and not verdicts:
+        source = layer.source if layer is not None else ""
+        why = f"the results store {source} holds none" if source else "no results source was given"
+        notes.append(NO_VALIDATIONS.format(why=why))
     cells = []
     for d in defenses:
         for r in risks:
@@ -273,10 +283,13 @@ def build_model(
             if "observations" in inc:
                 cell.observation = kb.observation(d, r)
             if "predictions" in inc:
-                cell.prediction = predict(kb, d, r, method)
-            if "validations" in inc and validations:
-                cell.validation = validations.get((d, r))
+                cell.prediction = predict(kb, d, r, method, validations=layer)
+            if verdicts:
+                cell.validation = verdicts.get((d, r))
+            cell.record = layer.cell(d, r) if layer is not None else None
             cells.append(cell)
+    edge_ids = {e.id for e in edges}
+    sweeps = [m for e, marks in (layer.sweeps.items() if layer else ()) if e in edge_ids for m in marks]
 
     cited: list[str] = []
     if "observations" in inc and any(c.observation for c in cells):
@@ -289,5 +302,5 @@ def build_model(
     return ExportModel(
         method=method, include=inc, defenses=defenses, risks=risks, nodes=nodes, edges=edges, cells=cells,
         references=references, risk_categories={r: kb.risks[r].category for r in risks}, subset=bool(names),
-        notes=notes,
+        notes=notes, sweeps=sweeps,
     )  # fmt: skip
