@@ -45,7 +45,8 @@ table.facts,table.list{border-collapse:collapse;font-size:.9em;margin:6px 0}
 .facts th,.facts td,.list th,.list td{border-bottom:1px solid #eee;padding:3px 8px;text-align:left;vertical-align:top}
 .cell-detail{border:1px solid #ddd;border-radius:6px;padding:10px 14px;margin:12px 0}
 .cell-detail.disagree{border-color:#B00020}
-.plots{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-end}
+.plots{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-end}.plots figure{margin:4px 0}
+figcaption{font-size:.8em;color:#666;max-width:230px}
 ol.paths li{margin-bottom:6px}ul.edges{margin:2px 0 0 0;font-size:.88em;color:#444}
 .confirmed{color:#1B7F3B;font-weight:600}.refuted,.contradicted{color:#B00020;font-weight:600}
 .inconclusive{color:#8A6D00}.sign{font-weight:700}
@@ -83,7 +84,7 @@ def _heatmap(model: ExportModel, status: dict) -> str:
                 f'data-literature="{esc(s["literature"])}" data-verdict="{esc(s["verdict"])}" '
                 f'data-agreement="{esc(s["agreement"])}" title="{esc(title)}"><a href="#{_anchor(d, r)}">'
                 f'<div class="p">{ARROW[p.direction]}</div>'
-                f'<div class="lv">L {ARROW[s["literature"]]} · V {VERDICT_MARK[s["verdict"]]}</div></a></td>'
+                f'<div class="lv">L {ARROW[s["literature"]]}&ensp;V {VERDICT_MARK[s["verdict"]]}</div></a></td>'
             )
         rows.append(f'<tr><th class="row">{esc(model.node(d).label)}</th>{"".join(tds)}</tr>')
     return (
@@ -122,21 +123,25 @@ def _validation_html(cell: Cell, status: dict) -> str:
         return '<p class="note">Not validated: run <code>interplay validate</code> on this cell.</p>'
     e = v.effect
     ci = e.get("ci95") or ["?", "?"]
-    fmt = lambda x: f"{x:+.4f}" if isinstance(x, int | float) else esc(x)  # noqa: E731
+    num = lambda x, sign="": f"{x:{sign}.4f}" if isinstance(x, int | float) else esc(x)  # noqa: E731
     stale = ' <span class="note">(judged an earlier prediction)</span>' if status["stale"] else ""
     rows = [
         ("verdict", f'<span class="{esc(v.verdict)}">{esc(v.verdict)}</span> of the prediction '
                     f"{esc(v.prediction)}{stale}"),
         ("observed", esc(v.observed)),
-        ("effect", f"{esc(e.get('metric', ''))}: {fmt(e.get('baseline', '?'))} → {fmt(e.get('defended', '?'))}, "
-                   f"difference {fmt(e.get('difference', '?'))}, 95% CI [{fmt(ci[0])}, {fmt(ci[1])}], "
+        ("effect", f"{esc(e.get('metric', ''))}: {num(e.get('baseline', '?'))} → {num(e.get('defended', '?'))}, "
+                   f"difference {num(e.get('difference', '?'), '+')}, 95% CI [{num(ci[0], '+')}, {num(ci[1], '+')}], "
                    f"p = {esc(e.get('p_value', '?'))}, minimum effect {esc(e.get('min_effect', '?'))}"),
         ("defense effective", esc(v.defense_effective)),
         ("evidence", f"{esc(v.kind)}: {v.seeds} seeds on {esc(v.dataset)}, configuration <code>{esc(v.locator)}"
                      f"</code>{f' (best of {v.configurations})' if v.configurations > 1 else ''}"),
     ]  # fmt: skip
     facts = "".join(f"<tr><th>{k}</th><td>{val}</td></tr>" for k, val in rows)
-    return f'<table class="facts">{facts}</table><div class="plots">{seeds_plot(v)}{effect_plot(v)}</div>'
+    plots = "".join(f"<figure>{svg}<figcaption>{cap}</figcaption></figure>"
+                    for svg, cap in ((seeds_plot(v), "risk score per seed"),
+                                     (effect_plot(v), "defended − baseline, 95% CI; grey: below the minimum effect"))
+                    if svg)  # fmt: skip
+    return f'<table class="facts">{facts}</table><div class="plots">{plots}</div>'
 
 
 def _cell_html(model: ExportModel, cell: Cell, status: dict) -> str:
