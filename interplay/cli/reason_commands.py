@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -126,11 +127,11 @@ def _validation_line(p: Prediction) -> str:
         return "validated here: [dim]not validated[/]"
     e = v.effect
     ci = e.get("ci95") or [float("nan")] * 2
-    return (
-        f"validated here: observed {_direction(v.observed)}, [bold]{v.verdict}[/] "
+    detail = (
         f"({e.get('metric', 'score')} {e.get('difference', float('nan')):+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}], "
         f"p {e.get('p_value', float('nan')):.3g}; {v.seeds} seeds on {v.dataset}; config {v.config_hash})"
     )
+    return f"validated here: observed {_direction(v.observed)}, [bold]{escape(v.verdict)}[/] {escape(detail)}"
 
 
 def _agreement(p: Prediction) -> str | None:

@@ -38,8 +38,9 @@ def status_cmd(store: Store = None, json: Json = False, kb: KBDir = None, overla
     for r in records:
         verdict = r["verdict"] + (" (stale)" if r["stale"] else "")
         t.add_row(
-            r["defense"], r["risk"], _lit(r), r["predictions"]["graph"], r["predictions"]["guideline"],
-            r["observed"] or "-", f"[{VERDICT_STYLE.get(r['verdict'], 'dim')}]{verdict}[/]",
+            *(escape(x) for x in (r["defense"], r["risk"])), _lit(r),
+            *(escape(r["predictions"][m]) for m in ("graph", "guideline")), escape(r["observed"] or "-"),
+            f"[{VERDICT_STYLE.get(r['verdict'], 'dim')}]{escape(verdict)}[/]",
             f"[{AGREEMENT_STYLE[r['agreement']]}]{r['agreement']}[/]",
         )  # fmt: skip
     console.print(t)
