@@ -110,7 +110,7 @@ def _path_html(model: ExportModel, path: SignedPath) -> str:
         ev = "; ".join(f"{_ref_link(x['ref'])} ({esc(x['kind'])}{', ' + esc(x['locator']) if x.get('locator') else ''})"
                        for x in e.evidence)  # fmt: skip
         mark = f' <span class="{esc(e.mark)}">{SWEEP_TEXT[e.mark]}</span>' if e.mark in SWEEP_TEXT else ""
-        edges.append(f"<li>{esc(e.source)} <span class=\"sign\">{esc(e.sign)}</span> {esc(e.target)}: {ev}{mark}</li>")
+        edges.append(f'<li>{esc(e.source)} <span class="sign">{esc(e.sign)}</span> {esc(e.target)}: {ev}{mark}</li>')
     return (
         f'<li><span class="sign">{esc(path.sign)}</span> {names} <span class="note">(weight {path.weight:.2f}'
         f'{tags})</span><ul class="edges">{"".join(edges)}</ul></li>'
@@ -164,7 +164,7 @@ def _cell_html(model: ExportModel, cell: Cell, status: dict) -> str:
     paths = "".join(_path_html(model, x) for x in p.paths) or "<li>no causal path</li>"
     return (
         f'<section class="cell-detail {esc(status["agreement"].replace(" ", "-"))}" id="{_anchor(d.id, r.id)}">'
-        f"<h3>{esc(d.label)} → {esc(r.label)}</h3><table class=\"facts\">{rows}</table>"
+        f'<h3>{esc(d.label)} → {esc(r.label)}</h3><table class="facts">{rows}</table>'
         f"<h4>Experiment</h4>{_validation_html(cell, status)}"
         f"<details><summary>{len(p.paths)} signed path(s) and their evidence</summary>"
         f'<ol class="paths">{paths}</ol></details></section>'
@@ -174,9 +174,9 @@ def _cell_html(model: ExportModel, cell: Cell, status: dict) -> str:
 def _disagreements(model: ExportModel, records: list[dict]) -> str:
     rows = [
         f'<tr><td><a href="#{_anchor(s["defense"], s["risk"])}">{esc(model.node(s["defense"]).short)} → '
-        f'{esc(model.node(s["risk"]).short)}</a></td><td>{esc(s["literature"])}</td><td>{esc(s["prediction"])}</td>'
-        f'<td>{esc(s["observed"] or "-")}</td><td>{esc(s["verdict"])}</td>'
-        f'<td>{", ".join(esc(k) for k, ok in s["agreements"].items() if ok is False)}</td></tr>'
+        f"{esc(model.node(s['risk']).short)}</a></td><td>{esc(s['literature'])}</td><td>{esc(s['prediction'])}</td>"
+        f"<td>{esc(s['observed'] or '-')}</td><td>{esc(s['verdict'])}</td>"
+        f"<td>{', '.join(esc(k) for k, ok in s['agreements'].items() if ok is False)}</td></tr>"
         for s in records
         if s["agreement"] == "disagree"
     ]
