@@ -9,6 +9,7 @@ from interplay.cli.export_commands import export_command
 from interplay.cli.kb_commands import kb_app, list_entities
 from interplay.cli.reason_commands import conflicts_cmd, eval_app, explain_cmd, matrix_cmd, predict_cmd
 from interplay.cli.status_commands import report_cmd, status_cmd
+from interplay.cli.validate_commands import results, validate
 
 app = typer.Typer(
     name="interplay",
@@ -19,6 +20,8 @@ app = typer.Typer(
 )
 app.add_typer(kb_app, name="kb")
 app.command("list")(list_entities)
+app.command("validate")(validate)
+app.command("results")(results)
 app.command("export")(export_command)
 app.command("predict")(predict_cmd)
 app.command("explain")(explain_cmd)

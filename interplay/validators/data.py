@@ -1,0 +1,173 @@
+"""Offline tasks: a factor-controlled synthetic tabular generator, sklearn's digits and UCI Adult.
+
+Every task has three disjoint splits drawn from one distribution: ``train`` (the target model's
+training set, the members), ``test`` (held out: utility, non-members, fairness and evasion) and
+``aux`` (the adversary's own population data, e.g. for reference models or attribute-inference
+attacks). Each split carries features ``x``, label ``y`` and a binary sensitive attribute ``s``
+(``s = 1`` is the minority group); ``s`` is never a model input.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ADULT_ENV = "INTERPLAY_ADULT_DIR"
+ADULT_FILES = ("adult.data", "adult.test")
+ADULT_URL = "https://archive.ics.uci.edu/dataset/2/adult"
+DATASETS = ("synthetic", "digits", "adult")
+
+
+class DataError(ValueError):
+    """A dataset that cannot be loaded (unknown name, missing file); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Split:
+    x: torch.Tensor
+    y: torch.Tensor
+    s: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def take(self, idx: np.ndarray | slice) -> Split:
+        return Split(self.x[idx], self.y[idx], self.s[idx])
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    train: Split
+    test: Split
+    aux: Split
+    n_classes: int
+    input_shape: tuple[int, ...]
+    bounds: tuple[float, float] | None = None  # the valid input range, where there is one
+
+    def with_train(self, train: Split) -> Task:
+        """The same task with another training set (for defenses or risks that alter the data)."""
+        return replace(self, train=train)
+
+
+@dataclass(frozen=True)
+class SyntheticFactors:
+    """The SoK's data factors as generator knobs.
+
+    D1 ``n_train``: training-set size. D2 ``minority_frac``: size of the rare subgroup (the tail),
+    whose labelling rule differs by ``minority_shift``. D3 ``n_attributes``: total attributes.
+    D4 ``n_spurious``: attributes that track the label in the majority group only (shortcuts),
+    against ``n_stable`` attributes that determine it in every group. ``n_proxy`` attributes are
+    correlated with the sensitive attribute, which also shifts the base rate (``base_rate_gap``).
+    """
+
+    n_train: int = 2000
+    minority_frac: float = 0.2
+    minority_shift: float = 1.0
+    n_attributes: int = 20
+    n_stable: int = 6
+    n_spurious: int = 2
+    n_proxy: int = 2
+    spurious_strength: float = 1.0
+    proxy_strength: float = 1.0
+    base_rate_gap: float = 2.0
+    label_noise: float = 0.1
+
+
+def _to_split(x: np.ndarray, y: np.ndarray, s: np.ndarray) -> Split:
+    return Split(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long),
+                 torch.as_tensor(s, dtype=torch.long))
+
+
+def _split3(x: np.ndarray, y: np.ndarray, s: np.ndarray, n_train: int, seed: int,
+            standardize: bool) -> tuple[Split, Split, Split]:
+    """Shuffle with ``seed`` into train (n_train), test and aux (n_train each at most, equal size)."""
+    n = len(y)
+    n_rest = min(n_train, (n - n_train) // 2)
+    if n_rest < 1:
+        raise DataError(f"the dataset has {n} rows, too few for a training set of {n_train}")
+    idx = np.random.default_rng(seed).permutation(n)
+    parts = [idx[:n_train], idx[n_train:n_train + n_rest], idx[n_train + n_rest:n_train + 2 * n_rest]]
+    if standardize:
+        mu, sd = x[parts[0]].mean(0), x[parts[0]].std(0) + 1e-6
+        x = (x - mu) / sd
+    return tuple(_to_split(x[p], y[p], s[p]) for p in parts)
+
+
+def synthetic(f: SyntheticFactors, seed: int) -> Task:
+    """Draw a synthetic binary task; the labelling rule is fixed, the sample depends on ``seed``."""
+    if f.n_stable + f.n_spurious + f.n_proxy > f.n_attributes:
+        raise DataError("n_stable + n_spurious + n_proxy must not exceed n_attributes")
+    concept = np.random.default_rng(12345)
+    w = concept.normal(size=f.n_stable)
+    w_minority = w + f.minority_shift * concept.normal(size=f.n_stable)
+    rng = np.random.default_rng(seed)
+    n = 3 * f.n_train
+    s = (rng.random(n) < f.minority_frac).astype(np.int64)
+    z = rng.normal(size=(n, f.n_stable))
+    logit = np.where(s == 1, z @ w_minority, z @ w) / np.sqrt(f.n_stable) * 3 - f.base_rate_gap * (s - 0.5)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+    y = np.where(rng.random(n) < f.label_noise, 1 - y, y)
+    spurious = f.spurious_strength * ((2 * y - 1) * (1 - s))[:, None] + rng.normal(size=(n, f.n_spurious))
+    proxy = f.proxy_strength * (2 * s - 1)[:, None] + rng.normal(size=(n, f.n_proxy))
+    noise = rng.normal(size=(n, f.n_attributes - f.n_stable - f.n_spurious - f.n_proxy))
+    x = np.concatenate([z, spurious, proxy, noise], axis=1)
+    train, test, aux = _split3(x, y, s, f.n_train, seed, standardize=True)
+    return Task("synthetic", train, test, aux, 2, (f.n_attributes,))
+
+
+def digits(n_train: int, seed: int) -> Task:
+    """sklearn's bundled 8x8 digits in [0, 1]; ``s`` = above-median ink (a trait tied to pixels and label)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.data / 16.0).astype(np.float32)
+    ink = x.sum(1)
+    s = (ink > np.median(ink)).astype(np.int64)
+    train, test, aux = _split3(x.reshape(-1, 1, 8, 8), d.target.astype(np.int64), s, n_train, seed,
+                               standardize=False)
+    return Task("digits", train, test, aux, 10, (1, 8, 8), bounds=(0.0, 1.0))
+
+
+def default_adult_dir() -> Path:
+    """``$INTERPLAY_ADULT_DIR``, else ``../shared/data/adult`` next to the repository."""
+    if os.environ.get(ADULT_ENV):
+        return Path(os.environ[ADULT_ENV])
+    return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "adult"
+
+
+def _read_adult(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    missing = [f for f in ADULT_FILES if not (directory / f).is_file()]
+    if missing:
+        raise DataError(
+            f"UCI Adult not found: {', '.join(str(directory / f) for f in missing)} missing. Download "
+            f"adult.data and adult.test from {ADULT_URL} into that folder, or point --data-path "
+            f"(or ${ADULT_ENV}) at the folder that holds them."
+        )
+    rows = []
+    for name in ADULT_FILES:
+        for line in (directory / name).read_text().splitlines():
+            cells = [c.strip() for c in line.split(",")]
+            if len(cells) == 15 and "?" not in cells:
+                rows.append(cells)
+    a = np.array(rows, dtype=object)
+    numeric = [0, 4, 10, 11, 12]  # age, education-num, capital-gain, capital-loss, hours-per-week
+    categorical = [1, 3, 5, 6, 7, 13]  # fnlwgt (2) dropped; race (8) and sex (9) kept out of the inputs
+    cols = [a[:, numeric].astype(np.float64)]
+    for c in categorical:
+        values = np.unique(a[:, c])
+        cols.append((a[:, c][:, None] == values[None, :]).astype(np.float64))
+    y = np.array([v.startswith(">50K") for v in a[:, 14]], dtype=np.int64)
+    s = (a[:, 9] == "Female").astype(np.int64)
+    return np.concatenate(cols, axis=1), y, s
+
+
+def adult(n_train: int, seed: int, data_path: Path | None = None) -> Task:
+    """UCI Adult as in the SoK's Sec. 5: income > 50K, sex as the sensitive attribute (not an input)."""
+    x, y, s = _read_adult(Path(data_path) if data_path else default_adult_dir())
+    train, test, aux = _split3(x, y, s, n_train, seed, standardize=True)
+    return Task("adult", train, test, aux, 2, (x.shape[1],))

@@ -1,0 +1,1 @@
+"""Defense plugins, each keyed by the KB's canonical defense slug."""

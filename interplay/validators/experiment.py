@@ -1,0 +1,171 @@
+"""A validation: baseline vs defended models on the same splits and seeds, the risk measured on both.
+
+``run_validation`` trains and measures seed by seed (each finished seed goes to the store at once),
+then ``summarize`` turns the paired seeds into the effect, the observed direction, the defense's
+effectiveness on its intended risks, utility and a verdict against the given prediction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+import interplay
+from interplay.validators.defenses.base import Defense
+from interplay.validators.registry import DEFENSES, RISKS, check_pair
+from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
+from interplay.validators.settings import Settings, load_task
+from interplay.validators.stats import PairedEffect, direction, paired_effect, verdict
+from interplay.validators.store import ResultStore
+from interplay.validators.training import accuracy
+
+
+def code_version() -> str:
+    """The package version plus a digest of the validators' sources: changing the code invalidates results."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return f"{interplay.__version__}+{digest.hexdigest()[:12]}"
+
+
+class MissingObservable(ValueError):
+    """A probe needs an observable the deployment does not offer."""
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Everything that determines a validation's per-seed results (the store's key).
+
+    ``targets`` are the defense's intended risks (the KB's ``targets``) on which its effectiveness
+    is measured; those without a registered probe are ignored.
+    """
+
+    defense: str
+    risk: str
+    settings: Settings
+    targets: tuple[str, ...] = ()
+    data_path: str | None = None
+
+    def __post_init__(self) -> None:
+        check_pair(self.defense, self.risk)
+
+    def as_dict(self) -> dict:
+        return {"defense": self.defense, "risk": self.risk, "settings": self.settings.as_dict(),
+                "targets": sorted(self.measured_targets), "data_path": self.data_path,
+                "code_version": code_version()}
+
+    @property
+    def measured_targets(self) -> tuple[str, ...]:
+        return tuple(t for t in self.targets if t in RISKS)
+
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _measure_arm(defense: Defense, probe: RiskProbe, targets: dict[str, RiskProbe], seed: int) -> dict:
+    task = defense.task
+    train = probe.alter_training_data(task.train, seed)
+    deployment = defense.deploy(train, seed)
+    missing = [o for o in probe.requires if o not in deployment.observables]
+    if missing:
+        raise MissingObservable(f"{probe.slug} needs {', '.join(missing)}, which {defense.slug} does not expose")
+    risks = {probe.slug: probe.measure(deployment, train, seed)}
+    if targets:
+        clean = deployment if train is task.train else defense.deploy(task.train, seed)
+        risks |= {slug: p.measure(clean, task.train, seed) for slug, p in targets.items()}
+    return {"utility": accuracy(deployment.model, task.test), "metadata": deployment.metadata,
+            "risks": {slug: asdict(m) for slug, m in risks.items()}}
+
+
+def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
+    """Train the baseline and the defended model on one seed's splits and measure every risk on both."""
+    start = time.perf_counter()
+    task = load_task(cfg.settings, seed, Path(cfg.data_path) if cfg.data_path else None)
+    probe = RISKS[cfg.risk](cfg.settings, task)
+    targets = {}
+    for t in cfg.measured_targets:
+        if t != cfg.risk:
+            try:
+                targets[t] = RISKS[t](cfg.settings, task)
+            except ProbeUnsupported:
+                continue
+    record = {"seed": seed}
+    for arm, cls in (("baseline", Defense), ("defended", DEFENSES[cfg.defense])):
+        record[arm] = _measure_arm(cls(cfg.settings, task), probe, targets, seed)
+    record["runtime_s"] = time.perf_counter() - start
+    return record
+
+
+def _mean_dict(dicts: Iterable[dict]) -> dict:
+    dicts = list(dicts)
+    keys = [k for k, v in dicts[0].items() if isinstance(v, int | float) and v is not None]
+    return {k: float(np.mean([d[k] for d in dicts])) for k in keys}
+
+
+def _effect(records: list[dict], risk: str) -> tuple[PairedEffect, dict, str]:
+    """The paired effect on ``risk``'s score, as an object and as a report, and its direction."""
+    score = [[r[arm]["risks"][risk]["score"] for r in records] for arm in ("baseline", "defended")]
+    e = paired_effect(*score)
+    report = {"metric": RISKS[risk].metric, **e.as_dict(), "min_effect": RISKS[risk].min_effect}
+    return e, report, direction(e, RISKS[risk].min_effect)
+
+
+def summarize(cfg: ValidationConfig, records: list[dict], prediction: str, runtime_s: float) -> dict:
+    """The validation document (see the ``validate --json`` contract in DESIGN.md)."""
+    e, effect, observed = _effect(records, cfg.risk)
+    effectiveness = {}
+    for t in cfg.measured_targets:
+        if all(t in r["baseline"]["risks"] for r in records):
+            _, report, obs = _effect(records, t)
+            effectiveness[t] = {**report, "observed": obs}
+    effective = all(v["observed"] == "decrease" for v in effectiveness.values()) if effectiveness else None
+    arms = ("baseline", "defended")
+    utility = {arm: float(np.mean([r[arm]["utility"] for r in records])) for arm in arms}
+    doc = {
+        "defense": cfg.defense, "risk": cfg.risk, "prediction": prediction, "observed": observed,
+        "verdict": verdict(prediction, observed, e, RISKS[cfg.risk].min_effect, effective),
+        "effect": effect, "defense_effective": effective, "effectiveness": effectiveness,
+        "utility": {"metric": "accuracy", **utility, "difference": utility["defended"] - utility["baseline"]},
+        "raw": {arm: _mean_dict(r[arm]["risks"][cfg.risk]["raw"] for r in records) for arm in arms},
+        "metadata": _mean_dict(r["defended"]["metadata"] for r in records) if records[0]["defended"]["metadata"]
+        else {},
+        "seeds": len(records), "seed_list": [r["seed"] for r in records], "dataset": cfg.settings.dataset,
+        "settings": cfg.settings.as_dict(), "config_hash": cfg.hash(), "code_version": code_version(),
+        "compute_s": float(sum(r["runtime_s"] for r in records)), "runtime_s": runtime_s,
+    }
+    if "epsilon" in doc["metadata"]:
+        doc["epsilon"] = doc["metadata"]["epsilon"]
+    return doc
+
+
+def run_validation(cfg: ValidationConfig, seeds: int, prediction: str, store: ResultStore | None = None,
+                   on_seed: Callable[[int, bool], None] | None = None) -> dict:
+    """Run seeds ``0..seeds-1`` (reusing those already in ``store``) and summarize against ``prediction``.
+
+    ``on_seed(seed, cached)`` is called after each seed, e.g. to advance a progress bar.
+    """
+    if seeds < 2:
+        raise ValueError("a paired comparison needs at least 2 seeds")
+    start = time.perf_counter()
+    key = cfg.hash()
+    done = store.runs(key) if store else {}
+    records = []
+    for seed in range(seeds):
+        cached = seed in done
+        if not cached:
+            done[seed] = measure_seed(cfg, seed)
+            if store:
+                store.save_run(key, seed, done[seed])
+        records.append(done[seed])
+        if on_seed:
+            on_seed(seed, cached)
+    doc = summarize(cfg, records, prediction, time.perf_counter() - start)
+    if store:
+        store.save_validation(key, cfg.as_dict(), doc)
+    return doc

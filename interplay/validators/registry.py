@@ -1,0 +1,31 @@
+"""The plugin registries, keyed by the KB's canonical slugs."""
+
+from __future__ import annotations
+
+from interplay.validators.defenses.adversarial_training import AdversarialTraining
+from interplay.validators.defenses.base import Defense
+from interplay.validators.defenses.differential_privacy import DifferentialPrivacy
+from interplay.validators.defenses.group_fairness import GroupFairness
+from interplay.validators.risks.attribute_inference import AttributeInference
+from interplay.validators.risks.base import RiskProbe
+from interplay.validators.risks.discrimination import Discrimination
+from interplay.validators.risks.evasion import Evasion
+from interplay.validators.risks.membership_inference import MembershipInference
+
+DEFENSES: dict[str, type[Defense]] = {d.slug: d for d in (AdversarialTraining, DifferentialPrivacy, GroupFairness)}
+RISKS: dict[str, type[RiskProbe]] = {
+    r.slug: r for r in (Evasion, MembershipInference, AttributeInference, Discrimination)
+}
+
+
+class UnregisteredPair(LookupError):
+    """A defense or risk that the KB knows but no validator plugin implements yet."""
+
+
+def check_pair(defense: str, risk: str) -> None:
+    missing = [f"defense {defense!r}" for _ in [0] if defense not in DEFENSES]
+    missing += [f"risk {risk!r}" for _ in [0] if risk not in RISKS]
+    if missing:
+        raise UnregisteredPair(
+            f"no validator plugin for {' and '.join(missing)}; registered defenses: {', '.join(DEFENSES)}; "
+            f"registered risks: {', '.join(RISKS)}")

@@ -1,0 +1,1 @@
+"""Risk probes, each keyed by the KB's canonical risk slug."""

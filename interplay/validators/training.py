@@ -1,0 +1,83 @@
+"""The one training loop every defense shares, with hooks for what a defense changes.
+
+A defense may alter the training data (before this loop), wrap the model, optimizer and loader
+(``TrainingHooks.prepare``, e.g. Opacus), or change the per-batch loss (``TrainingHooks.loss``,
+e.g. adversarial examples or a fairness adversary). Training is deterministic per seed on CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from interplay.validators.data import Split
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 1e-3
+    capacity: str = "medium"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch and make CPU kernels deterministic.
+
+    One intra-op thread: these models are too small to gain from more, and OpenMP's spinning
+    threads slow training by orders of magnitude when other processes share the cores.
+    """
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+
+
+class TrainingHooks:
+    """The plain recipe: Adam on the cross-entropy. Defenses subclass and override."""
+
+    def prepare(self, model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader):
+        return model, optimizer, loader
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(model(x), y)
+
+    def finish(self, wrapped: nn.Module) -> None:
+        """Undo what ``prepare`` attached to the model (e.g. per-sample gradient hooks)."""
+
+    def metadata(self) -> dict:
+        """Facts about the finished training a report needs (e.g. the privacy budget spent)."""
+        return {}
+
+
+def fit(model: nn.Module, data: Split, spec: TrainSpec, seed: int, hooks: TrainingHooks) -> nn.Module:
+    """Train ``model`` in place on ``data`` (batches shuffled by ``seed``); return it unwrapped, in eval mode.
+
+    Call :func:`seed_everything` before building the model so that its initialisation is seeded too.
+    """
+    loader = DataLoader(TensorDataset(data.x, data.y, data.s), batch_size=spec.batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
+    optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
+    wrapped, optimizer, loader = hooks.prepare(model, optimizer, loader)
+    wrapped.train()
+    for _ in range(spec.epochs):
+        for x, y, s in loader:
+            if len(y) == 0:  # Poisson sampling (DP-SGD) can draw an empty batch
+                continue
+            optimizer.zero_grad()
+            hooks.loss(wrapped, x, y, s).backward()
+            optimizer.step()
+    hooks.finish(wrapped)
+    return model.eval()
+
+
+@torch.no_grad()
+def logits(model: nn.Module, x: torch.Tensor, batch: int = 4096) -> torch.Tensor:
+    return torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+
+
+def accuracy(model: nn.Module, data: Split) -> float:
+    return (logits(model, data.x).argmax(1) == data.y).float().mean().item()

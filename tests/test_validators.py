@@ -1,0 +1,223 @@
+"""The validators harness: every cell (quick), determinism, the store, statistics and the CLI's bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from interplay.cli.app import app  # noqa: E402
+from interplay.kb import load_kb  # noqa: E402
+from interplay.validators import experiment  # noqa: E402
+from interplay.validators.data import ADULT_FILES, DataError, SyntheticFactors, adult, default_adult_dir  # noqa: E402
+from interplay.validators.experiment import ValidationConfig, measure_seed, run_validation  # noqa: E402
+from interplay.validators.registry import DEFENSES, RISKS, UnregisteredPair  # noqa: E402
+from interplay.validators.settings import default_settings, load_task  # noqa: E402
+from interplay.validators.stats import direction, paired_effect, verdict  # noqa: E402
+from interplay.validators.store import ResultStore  # noqa: E402
+
+KB = load_kb()
+CELLS = [(d, r) for d in DEFENSES for r in RISKS]
+# Small enough that all twelve cells run in well under a minute on two cores.
+TINY = replace(default_settings("synthetic", quick=True), n_train=600,
+               synthetic=SyntheticFactors(n_train=600))
+runner = CliRunner()
+
+
+def config(defense: str, risk: str, settings=TINY) -> ValidationConfig:
+    return ValidationConfig(defense, risk, settings, tuple(KB.defenses[defense].targets))
+
+
+@pytest.fixture(scope="module")
+def cell_docs(tmp_path_factory):
+    store = ResultStore(tmp_path_factory.mktemp("store") / "cells.sqlite")
+    return {(d, r): run_validation(config(d, r), 2, "increase", store) for d, r in CELLS}
+
+
+@pytest.mark.parametrize("defense,risk", CELLS)
+def test_every_cell_runs_and_reports_the_contract(cell_docs, defense, risk):
+    doc = cell_docs[(defense, risk)]
+    assert doc["defense"] == defense and doc["risk"] == risk and doc["seeds"] == 2
+    assert doc["observed"] in ("increase", "decrease", "none")
+    assert doc["verdict"] in ("confirmed", "refuted", "inconclusive")
+    e = doc["effect"]
+    assert e["metric"] == RISKS[risk].metric
+    assert e["difference"] == pytest.approx(e["defended"] - e["baseline"])
+    assert e["ci95"][0] <= e["difference"] <= e["ci95"][1] and 0 <= e["p_value"] <= 1
+    assert 0.6 < doc["utility"]["baseline"] <= 1 and 0.5 < doc["utility"]["defended"] <= 1
+    assert set(doc["effectiveness"]) == {t for t in KB.defenses[defense].targets if t in RISKS}
+    if doc["defense_effective"] is False:
+        assert doc["verdict"] == "inconclusive"
+    if defense == "differential-privacy":
+        assert 0 < doc["epsilon"] <= TINY.dp_epsilon + 1e-6
+
+
+@pytest.mark.parametrize("defense,target", [("adversarial-training", "evasion"),
+                                            ("differential-privacy", "membership-inference"),
+                                            ("group-fairness", "discrimination")])
+def test_intended_defenses_lower_their_own_risk_on_every_seed(cell_docs, defense, target):
+    doc = cell_docs[(defense, target)]
+    assert doc["effect"]["defended"] < doc["effect"]["baseline"]
+    assert doc["effectiveness"][target]["difference"] == doc["effect"]["difference"]
+
+
+def test_raw_metrics_are_reported_per_risk(cell_docs):
+    mia = cell_docs[("group-fairness", "membership-inference")]["raw"]["baseline"]
+    assert {"loss_auc", "calibrated_auc", "loss_tpr_at_1pct_fpr", "calibrated_tpr_at_1pct_fpr"} <= set(mia)
+    assert mia["auc"] == max(mia["loss_auc"], mia["calibrated_auc"]) > 0.5
+    ai = cell_docs[("group-fairness", "attribute-inference")]["raw"]["baseline"]
+    assert ai["auc_advantage"] == pytest.approx(ai["attack_auc"] - ai["imputation_auc"])
+    disc = cell_docs[("adversarial-training", "discrimination")]["raw"]["baseline"]
+    assert {"demographic_parity_difference", "equalized_odds_difference", "accuracy_gap"} <= set(disc)
+    ev = cell_docs[("differential-privacy", "evasion")]["raw"]["baseline"]
+    assert 0 < ev["attack_success_rate"] <= 1 and ev["eps"] == TINY.eps
+
+
+def test_same_seed_same_metrics():
+    cfg = config("differential-privacy", "attribute-inference")
+    a, b = measure_seed(cfg, 3), measure_seed(cfg, 3)
+    a.pop("runtime_s"), b.pop("runtime_s")
+    assert a == b
+    c = measure_seed(cfg, 4)
+    assert c["baseline"]["risks"] != a["baseline"]["risks"]
+
+
+def test_store_resumes_an_interrupted_run_and_reruns_nothing_finished(tmp_path, monkeypatch):
+    store = ResultStore(tmp_path / "r.sqlite")
+    cfg = config("group-fairness", "discrimination")
+    calls = []
+    real = experiment.measure_seed
+    monkeypatch.setattr(experiment, "measure_seed", lambda c, s: calls.append(s) or real(c, s))
+
+    def interrupt(seed, cached):
+        if seed == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_validation(cfg, 4, "decrease", store, on_seed=interrupt)
+    assert calls == [0, 1] and set(store.runs(cfg.hash())) == {0, 1}
+    calls.clear()
+    first = run_validation(cfg, 4, "decrease", store)
+    assert calls == [2, 3]
+    calls.clear()
+    again = run_validation(cfg, 4, "decrease", store)
+    assert calls == [] and again["effect"] == first["effect"]
+    assert [v["config_hash"] for v in store.validations()] == [cfg.hash()]
+    assert config("group-fairness", "discrimination", replace(TINY, fairness_lambda=2.0)).hash() != cfg.hash()
+
+
+def test_unregistered_pair_and_unsupported_task():
+    with pytest.raises(UnregisteredPair, match="watermarking"):
+        ValidationConfig("watermarking", "evasion", TINY)
+    with pytest.raises(DataError, match="unknown dataset"):
+        default_settings("cifar")
+
+
+def test_synthetic_factors_control_the_data():
+    f = SyntheticFactors(n_train=1500, n_attributes=12, minority_frac=0.3)
+    task = load_task(replace(TINY, n_train=1500, synthetic=f), 0)
+    assert task.train.x.shape == (1500, 12) and len(task.test) == len(task.aux) == 1500
+    assert 0.25 < task.train.s.float().mean() < 0.35
+    rate = [task.train.y[task.train.s == g].float().mean() for g in (0, 1)]
+    assert rate[0] - rate[1] > 0.1  # the sensitive attribute shifts the base rate
+
+
+def test_digits_task_is_an_image_task():
+    task = load_task(default_settings("digits", quick=True), 0)
+    assert task.train.x.shape[1:] == (1, 8, 8) and task.n_classes == 10 and task.bounds == (0.0, 1.0)
+
+
+@pytest.mark.skipif(not all((default_adult_dir() / f).is_file() for f in ADULT_FILES), reason="no Adult files")
+def test_adult_loads_with_sex_as_the_sensitive_attribute():
+    task = adult(500, 0)
+    assert len(task.train) == 500 and task.n_classes == 2
+    assert 0.2 < task.train.s.float().mean() < 0.45  # about a third of Adult is female
+
+
+def test_missing_adult_names_what_to_download(tmp_path):
+    with pytest.raises(DataError, match="adult.data"):
+        adult(500, 0, tmp_path)
+
+
+def test_paired_statistics_and_direction():
+    e = paired_effect([0.50, 0.52, 0.51, 0.53], [0.60, 0.61, 0.62, 0.62])
+    assert e.difference == pytest.approx(0.0975) and e.p_value < 0.01 and e.ci95[0] > 0
+    assert direction(e, 0.01) == "increase" and direction(e, 0.2) == "none"
+    assert direction(paired_effect([0.5, 0.6], [0.5, 0.6]), 0.01) == "none"
+
+
+@pytest.mark.parametrize("prediction,observed,ci,effective,expected", [
+    ("increase", "increase", (0.02, 0.05), True, "confirmed"),
+    ("increase", "decrease", (-0.05, -0.02), True, "refuted"),
+    ("increase", "none", (-0.03, 0.005), True, "refuted"),       # the CI rules out a real increase
+    ("increase", "none", (-0.03, 0.04), True, "inconclusive"),   # too wide to say
+    ("none", "none", (-0.005, 0.005), True, "confirmed"),
+    ("none", "none", (-0.05, 0.05), True, "inconclusive"),
+    ("none", "increase", (0.02, 0.05), True, "refuted"),
+    ("decrease", "decrease", (-0.05, -0.02), False, "inconclusive"),  # the defense did not work
+    ("ambiguous", "decrease", (-0.05, -0.02), True, "inconclusive"),
+    ("decrease", "decrease", (-0.05, -0.02), None, "confirmed"),  # no registered target to check
+])
+def test_verdict_rule(prediction, observed, ci, effective, expected):
+    e = paired_effect([0.0, 0.0], [0.0, 0.0])
+    e = replace(e, ci95=ci)
+    assert verdict(prediction, observed, e, 0.01, effective) == expected
+
+
+@pytest.mark.parametrize("args,message", [
+    (["at", "evasion", "--dataset", "cifar"], "unknown dataset"),
+    (["at", "evasion", "--seeds", "1"], "at least 2"),
+    (["watermarking", "evasion"], "no validator plugin"),
+    (["adversarial-trainin", "evasion"], "did you mean"),
+    (["group-fairness", "discrimination", "--dataset", "digits", "--quick"], "binary task"),
+])
+def test_bad_input_exits_2_with_a_message(tmp_path, args, message):
+    result = runner.invoke(app, ["validate", *args, "--store", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
+def test_missing_adult_exits_2(tmp_path):
+    result = runner.invoke(app, ["validate", "at", "evasion", "--dataset", "adult", "--data-path", str(tmp_path),
+                                 "--store", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 2 and "adult.data" in result.output and "Traceback" not in result.output
+
+
+def test_cli_json_document_and_results(tmp_path):
+    store = str(tmp_path / "s.sqlite")
+    result = runner.invoke(app, ["validate", "FD1", "discrimination", "--quick", "--seeds", "2", "--json",
+                                 "--store", store])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert {"defense", "risk", "prediction", "observed", "verdict", "effect", "defense_effective", "seeds",
+            "dataset", "runtime_s", "utility", "raw", "settings"} <= set(doc)
+    assert doc["defense"] == "group-fairness" and doc["dataset"] == "synthetic" and doc["seeds"] == 2
+    assert {"metric", "baseline", "defended", "difference", "ci95", "p_value"} <= set(doc["effect"])
+    listed = json.loads(runner.invoke(app, ["results", "--json", "--store", store]).stdout)
+    assert [(r["defense"], r["risk"]) for r in listed] == [("group-fairness", "discrimination")]
+
+
+def test_importing_the_kb_and_reasoner_does_not_import_torch():
+    code = ("import sys, interplay, interplay.kb, interplay.interactions, interplay.cli.app; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("defense,risk", [("adversarial-training", "evasion"),
+                                          ("differential-privacy", "membership-inference"),
+                                          ("group-fairness", "discrimination")])
+def test_intended_cells_confirm_a_significant_decrease_at_full_size(tmp_path, defense, risk):
+    cfg = config(defense, risk, default_settings("synthetic"))
+    doc = run_validation(cfg, 5, "decrease", ResultStore(tmp_path / "s.sqlite"))
+    assert doc["observed"] == "decrease" and doc["effect"]["p_value"] < 0.05
+    assert doc["verdict"] == "confirmed" and doc["defense_effective"] is True
