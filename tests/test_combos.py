@@ -115,3 +115,84 @@ def test_combos_never_import_torch():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# validate-combo: the composition of two defense plugins and the conflict judgment (these need torch)
+
+
+def _tiny():
+    from dataclasses import replace
+
+    from interplay.validators.data import SyntheticFactors
+    from interplay.validators.settings import default_settings
+
+    return replace(default_settings("synthetic", quick=True), n_train=600, synthetic=SyntheticFactors(n_train=600))
+
+
+def test_dp_and_adversarial_training_compose_in_one_model():
+    pytest.importorskip("torch")
+    from interplay.validators.combination import Combined
+    from interplay.validators.settings import load_task
+
+    s = _tiny()
+    task = load_task(s, 0)
+    d = Combined(s, task, "differential-privacy", "adversarial-training").deploy(task.train, 0)
+    assert 0 < d.metadata["epsilon"] <= s.dp_epsilon + 1e-6 and d.metadata["eps"] == s.eps
+    assert not hasattr(d.model, "enable_hooks")  # the plain model, Opacus' wrapper closed
+
+
+def _record(seed, scores, risk="evasion"):
+    return {"seed": seed, "runtime_s": 1.0, **{
+        arm: {"utility": 0.9, "metadata": {}, "risks": {risk: {"score": v, "raw": {}}} if v is not None else {}}
+        for arm, v in scores.items()}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "combined,observed,verdict",
+    [((0.50, 0.52, 0.49, 0.51), "conflict", "confirmed"),  # back to the baseline: effectiveness lost
+     ((0.10, 0.11, 0.09, 0.10), "effective", "refuted"),  # the CI rules out a loss of min_effect
+     ((0.10, 0.30, 0.02, 0.40), "inconclusive", "inconclusive")],
+)  # fmt: skip
+def test_conflict_is_a_significant_loss_of_effectiveness(combined, observed, verdict):
+    pytest.importorskip("torch")
+    from interplay.validators.combination import ComboConfig, summarize_combo
+
+    cfg = ComboConfig("adversarial-training", "group-fairness", _tiny(), ("evasion",), ())
+    alone = (0.10, 0.12, 0.09, 0.11)
+    records = [_record(i, {"baseline": 0.5 + i / 100, "a": alone[i], "b": None, "combined": c})
+               for i, c in enumerate(combined)]
+    doc = summarize_combo(cfg, records, {"adversarial-training": "conflict", "group-fairness": "effective",
+                                         "pair": "conflict"}, 1.0)
+    at, gf = doc["sides"]
+    assert (at["observed"], at["verdict"], at["defense_effective"]) == (observed, verdict, True)
+    assert gf["observed"] == "unmeasured" and gf["verdict"] == "inconclusive"
+    assert doc["observed"] == ("conflict" if observed == "conflict" else "inconclusive")
+    loss = at["effectiveness"]["evasion"]["loss"]
+    assert loss["difference"] == pytest.approx(loss["defended"] - loss["baseline"])
+
+
+def test_validate_combo_runs_stores_and_resumes(tmp_path):
+    pytest.importorskip("torch")
+    from interplay.validators.combination import ComboConfig, run_combo
+    from interplay.validators.store import ResultStore
+
+    kb = load_kb()
+    at, gf = (tuple(kb.defenses[d].targets) for d in ("adversarial-training", "group-fairness"))
+    cfg = ComboConfig("adversarial-training", "group-fairness", _tiny(), at, gf)
+    store = ResultStore(tmp_path / "r.sqlite")
+    predicted = {"adversarial-training": "conflict", "group-fairness": "conflict", "pair": "conflict"}
+    doc = run_combo(cfg, 2, predicted, store)
+    assert doc["defenses"] == ["adversarial-training", "group-fairness"] and doc["seeds"] == 2
+    assert [set(s["effectiveness"]) for s in doc["sides"]] == [{"evasion"}, {"discrimination"}]
+    assert doc["observed"] in ("conflict", "compatible", "inconclusive")
+    assert {"baseline", "adversarial-training", "group-fairness", "combined"} <= set(doc["utility"])
+    cached = []
+    again = run_combo(cfg, 2, predicted, store, lambda seed, hit: cached.append(hit))
+    assert cached == [True, True] and again["sides"] == doc["sides"]
+
+
+def test_validate_combo_bad_input_exits_2(cli):
+    for args, fragment in [(("DP", "watermarking"), "no validator plugin for defense 'watermarking'"),
+                           (("DP", "DP-SGD"), "two different defenses"), (("DP", "FD1", "--seeds", "1"), "at least 2")]:
+        out = cli("validate-combo", *args)
+        assert out.exit_code == 2 and fragment in out.output and "Traceback" not in out.output

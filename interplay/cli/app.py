@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from interplay.cli.combo_commands import predict_combo_cmd
+from interplay.cli.combo_commands import predict_combo_cmd, validate_combo_cmd
 from interplay.cli.export_commands import export_command
 from interplay.cli.kb_commands import kb_app, list_entities
 from interplay.cli.reason_commands import conflicts_cmd, eval_app, explain_cmd, matrix_cmd, predict_cmd
@@ -28,6 +28,7 @@ app.command("explain")(explain_cmd)
 app.command("matrix")(matrix_cmd)
 app.command("conflicts")(conflicts_cmd)
 app.command("predict-combo")(predict_combo_cmd)
+app.command("validate-combo")(validate_combo_cmd)
 app.add_typer(eval_app, name="eval")
 app.command("status")(status_cmd)
 app.command("report")(report_cmd)

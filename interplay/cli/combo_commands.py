@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
 
-from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, fail, open_kb, resolve
+from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, err_console, fail, open_kb, resolve
 from interplay.cli.reason_commands import ContextOpt, _context, _score_table
+from interplay.cli.validate_commands import DATASETS, Store
 from interplay.interactions import ContextError
 from interplay.interactions.combos import ComboPrediction, SameDefense, predict_all_combos, predict_combo
 from interplay.interactions.evaluate import COMBO_METHODS, leave_one_paper_out_combos
@@ -96,3 +102,78 @@ def combo_loo(k: KB, json: bool) -> None:
         console.print(
             f"[red]miss[/] {e['defense']} with {e['other']}: reported {e['truth']}, predicted {e['predicted']}"
         )
+
+
+def validate_combo_cmd(
+    a: str,
+    b: str,
+    dataset: Annotated[str, typer.Option("--dataset", help="synthetic, digits or adult.")] = "synthetic",
+    seeds: Annotated[
+        int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default 5, 3 with --quick).")
+    ] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller data and fewer epochs.")] = False,
+    data_path: Annotated[
+        Path | None, typer.Option("--data-path", help="Folder with adult.data and adult.test.")
+    ] = None,
+    store: Store = None,
+    json: Json = False,
+    kb: KBDir = None,
+    overlay: Overlay = None,
+) -> None:
+    """Train with A, with B and with both; judge the predicted conflict on each defense's own target risks."""
+    k = open_kb(kb, overlay)
+    da, db = resolve(k, a, "defense"), resolve(k, b, "defense")
+    n_seeds = seeds if seeds is not None else (3 if quick else 5)
+    if n_seeds < 2:
+        fail(f"--seeds must be at least 2 for a paired comparison (got {n_seeds})")
+    if dataset not in DATASETS:
+        fail(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    try:
+        p = predict_combo(k, da, db)
+    except SameDefense as exc:
+        fail(str(exc))
+
+    from interplay.validators.combination import ComboConfig, run_combo
+    from interplay.validators.data import DataError
+    from interplay.validators.registry import UnregisteredPair
+    from interplay.validators.settings import default_settings, load_task
+    from interplay.validators.store import ResultStore
+
+    try:
+        cfg = ComboConfig(da, db, default_settings(dataset, quick), tuple(k.defenses[da].targets),
+                          tuple(k.defenses[db].targets), str(data_path) if data_path else None)
+        if dataset == "adult":  # fail fast, before any training, when the files are missing
+            load_task(cfg.settings, 0, data_path)
+    except (UnregisteredPair, DataError) as exc:
+        fail(str(exc))
+    predicted = {s.defense: s.status for s in p.sides} | {"pair": p.verdict}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task(f"{da} + {db} on {dataset}", total=n_seeds)
+        doc = run_combo(cfg, n_seeds, predicted, ResultStore(store), lambda seed, cached: bar.advance(task))
+    if json:
+        emit_json(doc)
+        return
+    _render_validation(doc)
+
+
+def _render_validation(doc: dict) -> None:
+    t = Table("defense", "target (metric)", "baseline", "alone", "combined", "loss", "95% CI", "p", "observed",
+              title=f"{' + '.join(doc['defenses'])} on {doc['dataset']}")
+    for side in doc["sides"]:
+        for risk, v in side["effectiveness"].items():
+            loss = v["loss"]
+            t.add_row(side["defense"], f"{risk} ({v['metric']})", f"{v['alone']['baseline']:.4f}",
+                      f"{v['alone']['defended']:.4f}", f"{loss['defended']:.4f}", f"{loss['difference']:+.4f}",
+                      f"[{loss['ci95'][0]:+.4f}, {loss['ci95'][1]:+.4f}]", f"{loss['p_value']:.3g}", loss["observed"])
+        if not side["effectiveness"]:
+            t.add_row(side["defense"], "no registered probe for its targets", *[""] * 6, side["observed"])
+    console.print(t)
+    for side in doc["sides"]:
+        console.print(f"{side['defense']} with {side['with']}: predicted {_status(side['prediction'])}, observed "
+                      f"{_status(side['observed'])} -> [bold]{side['verdict']}[/] (effective alone: "
+                      f"{side['defense_effective']}; accuracy lost by combining: {side['utility_drop']:+.3f})")
+    u = doc["utility"]
+    console.print(f"utility (accuracy): {', '.join(f'{k} {v:.3f}' for k, v in u.items() if k != 'metric')}")
+    console.print(f"pair: predicted {_status(doc['prediction'])}, observed {_status(doc['observed'])} -> "
+                  f"[bold]{doc['verdict']}[/] ({doc['seeds']} seeds; {doc['runtime_s']:.1f} s)")

@@ -1,0 +1,258 @@
+"""Two defenses in one model, and the validation of a predicted conflict between them.
+
+Composition (:class:`Combined`): the data alterations run in order (A's, then B's), the training hooks
+compose (``prepare`` chained, e.g. Opacus wraps the model once; when both defenses change the loss, the
+model minimises the sum of their objectives; ``finish`` in reverse), and the observables merge. One guard
+makes a gradient-on-inputs defense (adversarial training) compose with per-sample-gradient training
+(DP-SGD): forward passes on inputs that require grad, i.e. attack generation, run with Opacus' per-sample
+hooks off, so only the training step is privatized and clipped.
+
+Validation (:func:`run_combo`): per seed, train the baseline, A alone, B alone and A with B on the same
+splits; measure each defense's intended risks (the KB's ``targets`` with a registered probe) on the
+baseline, on the defense alone and on the combination. For each defense, "alone" is the paired effect
+baseline -> alone (it must be a significant decrease, else the side is inconclusive) and "loss" the
+paired effect alone -> combined: a significant increase of at least the probe's ``min_effect`` is a
+``conflict``; a 95% CI that rules out such an increase is ``effective``; anything else is inconclusive.
+A side is also inconclusive when the combined model lost more than ``UTILITY_DROP`` accuracy against the
+defense alone: a collapsed model's risk scores (e.g. no evasion on a near-constant classifier) say nothing
+about the defense.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from interplay.validators.data import Split, Task
+from interplay.validators.defenses.base import Defense
+from interplay.validators.experiment import code_version
+from interplay.validators.registry import DEFENSES, RISKS, UnregisteredPair
+from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
+from interplay.validators.settings import Settings, load_task
+from interplay.validators.stats import PairedEffect, direction, paired_effect
+from interplay.validators.store import ResultStore
+from interplay.validators.training import TrainingHooks, accuracy
+
+ARMS = ("baseline", "a", "b", "combined")
+UTILITY_DROP = 0.1
+
+
+class _AttackPassGuard:
+    """Calls the training model; passes on inputs that require grad (attack generation) skip per-sample hooks."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if hasattr(self.model, "enable_hooks"):  # an Opacus GradSampleModule
+            (self.model.disable_hooks if x.requires_grad else self.model.enable_hooks)()
+        return self.model(x)
+
+
+class ComposedHooks(TrainingHooks):
+    def __init__(self, first: TrainingHooks, second: TrainingHooks):
+        self.parts = (first, second)
+
+    def prepare(self, model, optimizer, loader):
+        for h in self.parts:
+            model, optimizer, loader = h.prepare(model, optimizer, loader)
+        return model, optimizer, loader
+
+    def loss(self, model, x, y, s):
+        own = [h for h in self.parts if type(h).loss is not TrainingHooks.loss]
+        if not own:
+            return super().loss(model, x, y, s)
+        guarded = _AttackPassGuard(model)
+        return sum(h.loss(guarded, x, y, s) for h in own)
+
+    def finish(self, wrapped) -> None:
+        if hasattr(wrapped, "enable_hooks"):
+            wrapped.enable_hooks()
+        for h in reversed(self.parts):
+            h.finish(wrapped)
+
+    def metadata(self) -> dict:
+        return self.parts[0].metadata() | self.parts[1].metadata()
+
+
+class Combined(Defense):
+    """Defense A and defense B applied to one model (see the module docstring)."""
+
+    def __init__(self, settings: Settings, task: Task, first: str, second: str):
+        super().__init__(settings, task)
+        self.parts = (DEFENSES[first](settings, task), DEFENSES[second](settings, task))
+        self.slug = f"{first}+{second}"
+
+    def alter_training_data(self, train: Split, seed: int) -> Split:
+        for d in self.parts:
+            train = d.alter_training_data(train, seed)
+        return train
+
+    def hooks(self) -> TrainingHooks:
+        return ComposedHooks(self.parts[0].hooks(), self.parts[1].hooks())
+
+    def observables(self, model, train: Split) -> dict[str, Any]:
+        return self.parts[0].observables(model, train) | self.parts[1].observables(model, train)
+
+
+def check_defenses(*defenses: str) -> None:
+    missing = [d for d in defenses if d not in DEFENSES]
+    if missing:
+        raise UnregisteredPair(
+            f"no validator plugin for defense {' and '.join(map(repr, missing))}; "
+            f"registered defenses: {', '.join(DEFENSES)}"
+        )
+
+
+@dataclass(frozen=True)
+class ComboConfig:
+    """Everything that determines a combination's per-seed results (the store's key).
+
+    ``targets_a``/``targets_b``: each defense's intended risks (the KB's ``targets``); those without a
+    registered probe are not measured.
+    """
+
+    a: str
+    b: str
+    settings: Settings
+    targets_a: tuple[str, ...] = ()
+    targets_b: tuple[str, ...] = ()
+    data_path: str | None = None
+
+    def __post_init__(self) -> None:
+        check_defenses(self.a, self.b)
+
+    def measured(self, side: str) -> tuple[str, ...]:
+        return tuple(t for t in (self.targets_a if side == "a" else self.targets_b) if t in RISKS)
+
+    def as_dict(self) -> dict:
+        return {"combination": [self.a, self.b], "settings": self.settings.as_dict(),
+                "targets": {"a": sorted(self.measured("a")), "b": sorted(self.measured("b"))},
+                "data_path": self.data_path, "code_version": code_version()}
+
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _probes(cfg: ComboConfig, task: Task) -> dict[str, RiskProbe]:
+    probes = {}
+    for t in {*cfg.measured("a"), *cfg.measured("b")}:
+        try:
+            probes[t] = RISKS[t](cfg.settings, task)
+        except ProbeUnsupported:
+            continue
+    return probes
+
+
+def measure_combo_seed(cfg: ComboConfig, seed: int) -> dict:
+    """Train the four arms on one seed's splits and measure, on each, the risks its defenses target."""
+    start = time.perf_counter()
+    task = load_task(cfg.settings, seed, Path(cfg.data_path) if cfg.data_path else None)
+    probes = _probes(cfg, task)
+    arms = {"baseline": Defense(cfg.settings, task), "a": DEFENSES[cfg.a](cfg.settings, task),
+            "b": DEFENSES[cfg.b](cfg.settings, task), "combined": Combined(cfg.settings, task, cfg.a, cfg.b)}
+    record: dict = {"seed": seed}
+    for arm, defense in arms.items():
+        risks = set(probes) if arm in ("baseline", "combined") else set(cfg.measured(arm)) & set(probes)
+        deployment = defense.deploy(task.train, seed)
+        record[arm] = {"utility": accuracy(deployment.model, task.test), "metadata": deployment.metadata,
+                       "risks": {t: asdict(probes[t].measure(deployment, task.train, seed)) for t in sorted(risks)}}
+    record["runtime_s"] = time.perf_counter() - start
+    return record
+
+
+def _scores(records: list[dict], arm: str, risk: str) -> list[float]:
+    return [r[arm]["risks"][risk]["score"] for r in records]
+
+
+def _utility(records: list[dict], arm: str) -> list[float]:
+    return [r[arm]["utility"] for r in records]
+
+
+def _judge(predicted: str, observed: str) -> str:
+    if predicted in ("ambiguous", "unknown") or observed in ("inconclusive", "unmeasured"):
+        return "inconclusive"
+    return "confirmed" if predicted == observed else "refuted"
+
+
+def _side(records: list[dict], arm: str, defense: str, other: str, prediction: str) -> dict:
+    """Does ``defense`` (arm ``arm``) stay effective on its targets once ``other`` is added?"""
+    measured = list(records[0][arm]["risks"])
+    effectiveness, statuses, alone_ok = {}, [], True
+    for t in measured:
+        probe = RISKS[t]
+        base, alone, combined = (_scores(records, x, t) for x in ("baseline", arm, "combined"))
+        e_alone, e_loss = paired_effect(base, alone), paired_effect(alone, combined)
+        alone_ok &= direction(e_alone, probe.min_effect) == "decrease"
+        statuses.append(_status(e_loss, probe.min_effect))
+        gain = e_alone.baseline - e_alone.defended
+        effectiveness[t] = {
+            "metric": probe.metric, "min_effect": probe.min_effect, "alone": e_alone.as_dict(),
+            "combined": paired_effect(base, combined).as_dict(), "loss": {**e_loss.as_dict(), "observed": statuses[-1]},
+            "retained": (e_alone.baseline - e_loss.defended) / gain if gain > 0 else None,
+        }
+    drop = float(np.mean(_utility(records, arm)) - np.mean(_utility(records, "combined")))
+    if not measured:
+        observed = "unmeasured"
+    elif not alone_ok or drop > UTILITY_DROP:
+        observed = "inconclusive"
+    elif "conflict" in statuses:
+        observed = "conflict"
+    else:
+        observed = "effective" if set(statuses) == {"effective"} else "inconclusive"
+    return {"defense": defense, "with": other, "prediction": prediction, "observed": observed,
+            "verdict": _judge(prediction, observed), "defense_effective": alone_ok if measured else None,
+            "utility_drop": drop, "effectiveness": effectiveness}
+
+
+def _status(loss: PairedEffect, min_effect: float) -> str:
+    if direction(loss, min_effect) == "increase":
+        return "conflict"
+    return "effective" if loss.ci95[1] < min_effect else "inconclusive"
+
+
+def summarize_combo(cfg: ComboConfig, records: list[dict], predicted: dict[str, str], runtime_s: float) -> dict:
+    """The validate-combo document; ``predicted`` maps each defense and ``"pair"`` to the prediction."""
+    sides = [_side(records, "a", cfg.a, cfg.b, predicted[cfg.a]), _side(records, "b", cfg.b, cfg.a, predicted[cfg.b])]
+    observed = {s["observed"] for s in sides}
+    pair = "conflict" if "conflict" in observed else ("compatible" if observed == {"effective"} else "inconclusive")
+    utility = {arm: float(np.mean(_utility(records, arm))) for arm in ARMS}
+    return {
+        "defenses": [cfg.a, cfg.b], "prediction": predicted["pair"], "observed": pair,
+        "verdict": _judge(predicted["pair"], pair), "sides": sides,
+        "utility": {"metric": "accuracy", "baseline": utility["baseline"], cfg.a: utility["a"], cfg.b: utility["b"],
+                    "combined": utility["combined"]},
+        "metadata": records[0]["combined"]["metadata"], "seeds": len(records),
+        "seed_list": [r["seed"] for r in records], "dataset": cfg.settings.dataset,
+        "settings": cfg.settings.as_dict(), "config_hash": cfg.hash(), "code_version": code_version(),
+        "compute_s": float(sum(r["runtime_s"] for r in records)), "runtime_s": runtime_s,
+    }
+
+
+def run_combo(cfg: ComboConfig, seeds: int, predicted: dict[str, str], store: ResultStore | None = None,
+              on_seed: Callable[[int, bool], None] | None = None) -> dict:
+    """Run seeds ``0..seeds-1`` (reusing those in ``store``) and summarize against ``predicted``."""
+    if seeds < 2:
+        raise ValueError("a paired comparison needs at least 2 seeds")
+    start = time.perf_counter()
+    key = cfg.hash()
+    done = store.runs(key) if store else {}
+    records = []
+    for seed in range(seeds):
+        cached = seed in done
+        if not cached:
+            done[seed] = measure_combo_seed(cfg, seed)
+            if store:
+                store.save_run(key, seed, done[seed])
+        records.append(done[seed])
+        if on_seed:
+            on_seed(seed, cached)
+    return summarize_combo(cfg, records, predicted, time.perf_counter() - start)
