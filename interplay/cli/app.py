@@ -9,6 +9,7 @@ from interplay.cli.export_commands import export_command
 from interplay.cli.kb_commands import kb_app, list_entities
 from interplay.cli.reason_commands import conflicts_cmd, eval_app, explain_cmd, matrix_cmd, predict_cmd
 from interplay.cli.status_commands import report_cmd, status_cmd
+from interplay.cli.sweep_commands import sweep
 from interplay.cli.validate_commands import results, validate
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.command("validate-combo")(validate_combo_cmd)
 app.add_typer(eval_app, name="eval")
 app.command("status")(status_cmd)
 app.command("report")(report_cmd)
+app.command("sweep")(sweep)
 
 
 def main() -> None:

@@ -1,0 +1,184 @@
+"""Factor sweeps: vary one of the SoK's factors, validate the cell at each value, test the KB's edges.
+
+A sweep of factor F for (defense, risk) runs a full paired validation at each value of F. Two trends
+are then tested across values with Spearman's rank correlation over every (value, seed) point:
+
+* the **baseline** model's susceptibility to the risk against F: this tests the KB's claim F -> risk
+  (the sign of the direct edge if the KB has one, else the QPN sum over the paths F -> ... -> risk);
+* the defense's **effect** (defended minus baseline) against F: how the factor moderates the interaction,
+  reported but not used as a verdict on an edge.
+
+The verdict on the claimed edges is ``confirms`` when the baseline trend is significant (p < ``ALPHA``)
+in the claimed direction, ``contradicts`` when significant in the other, else ``inconclusive``. It is
+stored as sweep evidence on those edges (:mod:`interplay.interactions.validated`), never as an edge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from interplay.interactions.graph import build_graph
+from interplay.interactions.paths import signed_paths
+from interplay.interactions.signs import FROM_WORD, total
+from interplay.kb import KB
+from interplay.validators.experiment import ValidationConfig, run_validation
+from interplay.validators.models import CAPACITY
+from interplay.validators.settings import Settings
+from interplay.validators.store import ResultStore
+
+ALPHA = 0.05
+
+
+class SweepError(ValueError):
+    """A sweep that cannot run (unknown factor, a value the data generator rejects, wrong dataset)."""
+
+
+@dataclass(frozen=True)
+class FactorKnob:
+    """How a factor is set in an experiment. ``orientation`` is +1 when a larger knob value means more of the
+    factor, -1 when it means less (a smaller minority subgroup is a longer tail)."""
+
+    node: str
+    knob: str
+    orientation: int
+    synthetic_only: bool
+
+    def level(self, value: str) -> float:
+        """The value as a number in the knob's own units (capacity presets by rank)."""
+        if self.knob == "capacity":
+            return float(list(CAPACITY).index(value))
+        return float(value)
+
+    def apply(self, s: Settings, value: str) -> Settings:
+        if self.synthetic_only and s.dataset != "synthetic":
+            raise SweepError(f"{self.knob} is a knob of the synthetic generator; use --dataset synthetic")
+        if self.knob == "capacity":
+            if value not in CAPACITY:
+                raise SweepError(f"model capacity must be one of {', '.join(CAPACITY)}, not {value!r}")
+            return replace(s, train=replace(s.train, capacity=value))
+        try:
+            number = int(value) if self.knob != "minority_frac" else float(value)
+        except ValueError:
+            raise SweepError(f"{self.knob} needs a number, not {value!r}") from None
+        if self.knob == "n_train":
+            synthetic = replace(s.synthetic, n_train=number) if s.synthetic else None
+            return replace(s, n_train=number, synthetic=synthetic)
+        return replace(s, synthetic=replace(s.synthetic, **{self.knob: number}))
+
+
+KNOBS = {
+    "D1": FactorKnob("training-data-size", "n_train", +1, synthetic_only=False),
+    "D2": FactorKnob("tail-length", "minority_frac", -1, synthetic_only=True),
+    "D3": FactorKnob("input-dimensionality", "n_attributes", +1, synthetic_only=True),
+    "D4": FactorKnob("stable-attribute-priority", "n_spurious", -1, synthetic_only=True),
+    "M1": FactorKnob("model-capacity", "capacity", +1, synthetic_only=False),
+}
+
+
+def claimed_edges(kb: KB, factor_node: str, risk: str) -> tuple[str, list[str]]:
+    """The KB's claimed sign of factor -> risk and the edges a sweep tests: the direct edge if there is one,
+    else every edge of the paths whose sign is the claimed sum (empty when the sum is ``?`` or absent)."""
+    g = build_graph(kb)
+    direct = [k for _, v, k in g.out_edges(factor_node, keys=True) if v == risk]
+    if direct:
+        sign = FROM_WORD[g.edges[factor_node, risk, direct[0]]["sign"]]
+        return sign, direct
+    paths = signed_paths(g, factor_node, risk)
+    sign = total(p.sign for p in paths)
+    if sign not in "+-":
+        return sign, []
+    return sign, sorted({e.id for p in paths if p.sign == sign for e in p.edges})
+
+
+def _trend(x: list[float], y: list[float]) -> dict:
+    if len(set(x)) < 2 or len(set(y)) < 2:
+        return {"rho": 0.0, "p_value": 1.0, "direction": "none"}
+    rho, p = spearmanr(x, y)
+    direction = "none" if p >= ALPHA else ("increase" if rho > 0 else "decrease")
+    return {"rho": float(rho), "p_value": float(p), "direction": direction}
+
+
+def run_sweep(
+    kb: KB,
+    cfg: ValidationConfig,
+    factor: str,
+    values: list[str],
+    seeds: int,
+    prediction: str,
+    store: ResultStore,
+    on_step: Callable[[], None] | None = None,
+) -> dict:
+    """Validate ``cfg`` at every value of ``factor``; test the KB's claim; store the verdict on its edges."""
+    if factor not in KNOBS:
+        raise SweepError(f"unknown factor {factor!r}; sweepable: {', '.join(KNOBS)}")
+    if len(values) < 2:
+        raise SweepError("a sweep needs at least two values")
+    knob = KNOBS[factor]
+    configs = [replace(cfg, settings=knob.apply(cfg.settings, v)) for v in values]
+    points, xs, base, diff = [], [], [], []
+    for value, c in zip(values, configs, strict=True):
+        doc = run_validation(c, seeds, prediction, store, (lambda *_: on_step()) if on_step else None)
+        level = knob.orientation * knob.level(value)
+        for rec in store.runs(c.hash()).values():
+            if rec["seed"] < seeds:
+                b, d = (rec[arm]["risks"][cfg.risk]["score"] for arm in ("baseline", "defended"))
+                xs.append(level)
+                base.append(b)
+                diff.append(d - b)
+        points.append({"value": value, "effect": doc["effect"], "observed": doc["observed"], "verdict": doc["verdict"],
+                       "config_hash": c.hash()})  # fmt: skip
+    sign, edges = claimed_edges(kb, knob.node, cfg.risk)
+    risk_trend, effect_trend = _trend(xs, base), _trend(xs, diff)
+    claimed = {"+": "increase", "-": "decrease"}.get(sign)
+    if claimed is None or risk_trend["direction"] == "none":
+        verdict = "inconclusive"
+    else:
+        verdict = "confirms" if risk_trend["direction"] == claimed else "contradicts"
+    summary = {
+        "defense": cfg.defense, "risk": cfg.risk, "factor": factor, "factor_node": knob.node, "knob": knob.knob,
+        "orientation": knob.orientation, "values": values, "dataset": cfg.settings.dataset, "seeds": seeds,
+        "claim": {"direction": claimed or "ambiguous", "edges": edges}, "risk_trend": risk_trend,
+        "effect_trend": effect_trend, "verdict": verdict, "points": points,
+        "edges": {e: {"verdict": verdict, "effect": risk_trend} for e in edges},
+    }  # fmt: skip
+    key = hashlib.sha256(json.dumps([p["config_hash"] for p in points] + [factor]).encode()).hexdigest()[:20]
+    summary["config_hash"] = key
+    store.save_sweep(key, edges, summary)
+    return summary
+
+
+def plot_sweep(summary: dict, stem: Path) -> list[Path]:
+    """Baseline and defended susceptibility, and the effect with its 95% CI, against the factor (PNG and PDF)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = [str(p["value"]) for p in summary["points"]]
+    eff = [p["effect"] for p in summary["points"]]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+    a.plot(values, [e["baseline"] for e in eff], "o-", label="baseline")
+    a.plot(values, [e["defended"] for e in eff], "s-", label=summary["defense"])
+    a.set(xlabel=f"{summary['factor']} ({summary['knob']})", ylabel=f"{summary['risk']} ({eff[0]['metric']})")
+    a.set_title(f"KB claims {summary['claim']['direction']}; sweep {summary['verdict']}", fontsize=9)
+    a.legend(fontsize=8)
+    mid = np.array([e["difference"] for e in eff])
+    lo, hi = np.array([e["ci95"][0] for e in eff]), np.array([e["ci95"][1] for e in eff])
+    b.errorbar(values, mid, yerr=[mid - lo, hi - mid], fmt="o-", capsize=3)
+    b.axhline(0, color="grey", lw=0.8)
+    b.set(xlabel=f"{summary['factor']} ({summary['knob']})", ylabel="defended - baseline")
+    b.set_title(f"effect of {summary['defense']} (95% CI)", fontsize=9)
+    fig.tight_layout()
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    for p in out:
+        fig.savefig(p, dpi=120)
+    plt.close(fig)
+    return out

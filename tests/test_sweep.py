@@ -1,0 +1,57 @@
+"""Factor sweeps in quick form: M1 and D3, each validated at two values, verdicts stored on KB edges."""
+
+import json
+
+import pytest
+
+from interplay.interactions.validated import load_validations
+from interplay.validators.store import ResultStore
+from interplay.validators.sweep import KNOBS, claimed_edges
+
+
+def test_claims_come_from_the_kb(kb):
+    m1 = claimed_edges(kb, "model-capacity", "membership-inference")
+    assert m1 == ("+", ["model-capacity--membership-inference"])
+    sign, edges = claimed_edges(kb, "input-dimensionality", "membership-inference")
+    assert sign == "-" and edges == ["input-dimensionality--memorization", "memorization--membership-inference"]
+
+
+@pytest.mark.parametrize(
+    "factor,values,claim",
+    [("M1", "small,large", "increase"), ("D3", "10,40", "decrease")],
+)
+def test_quick_sweep_stores_a_verdict_on_the_claimed_edges(cli, tmp_path, factor, values, claim):
+    store = tmp_path / "s.sqlite"
+    args = ("sweep", "DP", "MIA", "--factor", factor, "--values", values, "--quick", "--seeds", "2",
+            "--store", store, "-o", tmp_path, "--json")  # fmt: skip
+    r = cli(*args)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert [p["value"] for p in doc["points"]] == values.split(",")
+    assert doc["claim"]["direction"] == claim and doc["factor_node"] == KNOBS[factor].node
+    trend = doc["risk_trend"]["direction"]
+    expected = "inconclusive" if trend == "none" else ("confirms" if trend == claim else "contradicts")
+    assert doc["verdict"] == expected
+    stem = tmp_path / f"sweep-differential-privacy-membership-inference-{factor}"
+    assert stem.with_suffix(".png").exists() and stem.with_suffix(".pdf").exists()
+    (stored,) = ResultStore(store).sweeps()
+    assert stored["edge_ids"] == doc["claim"]["edges"]
+    layer = load_validations(store)
+    assert layer.cell("differential-privacy", "membership-inference").seeds == 2
+    assert all(m.verdict == doc["verdict"] for e in doc["claim"]["edges"] for m in layer.sweeps[e])
+    again = json.loads(cli(*args).stdout)  # every point is in the store: nothing is retrained
+    assert again["risk_trend"] == doc["risk_trend"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--factor", "O3", "--values", "1,2"),
+        ("--factor", "M1", "--values", "small"),
+        ("--factor", "M1", "--values", "small,huge"),
+        ("--factor", "D2", "--values", "0.1,0.2", "--dataset", "digits"),
+    ],
+)
+def test_bad_sweeps_exit_2(cli, tmp_path, args):
+    r = cli("sweep", "DP", "MIA", *args, "--quick", "--store", tmp_path / "s.sqlite", "-o", tmp_path)
+    assert r.exit_code == 2 and "Traceback" not in r.output
