@@ -52,10 +52,6 @@ class SidePrediction:
     neutral: list[Path] = field(default_factory=list)
     known: str | None = None
 
-    @property
-    def paths(self) -> list[Path]:
-        return [*self.supporting, *self.opposing, *self.neutral]
-
     def to_dict(self) -> dict:
         roles = [("supporting", self.supporting), ("opposing", self.opposing), ("neutral", self.neutral)]
         return {
