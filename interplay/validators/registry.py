@@ -5,16 +5,21 @@ from __future__ import annotations
 from interplay.validators.defenses.adversarial_training import AdversarialTraining
 from interplay.validators.defenses.base import Defense
 from interplay.validators.defenses.differential_privacy import DifferentialPrivacy
+from interplay.validators.defenses.explanations import Explanations
 from interplay.validators.defenses.group_fairness import GroupFairness
 from interplay.validators.risks.attribute_inference import AttributeInference
 from interplay.validators.risks.base import RiskProbe
+from interplay.validators.risks.data_reconstruction import DataReconstruction
 from interplay.validators.risks.discrimination import Discrimination
+from interplay.validators.risks.distribution_inference import DistributionInference
 from interplay.validators.risks.evasion import Evasion
 from interplay.validators.risks.membership_inference import MembershipInference
 
-DEFENSES: dict[str, type[Defense]] = {d.slug: d for d in (AdversarialTraining, DifferentialPrivacy, GroupFairness)}
+DEFENSES: dict[str, type[Defense]] = {d.slug: d for d in (AdversarialTraining, DifferentialPrivacy, GroupFairness,
+                                                                       Explanations)}
 RISKS: dict[str, type[RiskProbe]] = {
-    r.slug: r for r in (Evasion, MembershipInference, AttributeInference, Discrimination)
+    r.slug: r for r in (Evasion, MembershipInference, DataReconstruction, AttributeInference, DistributionInference,
+                    Discrimination)
 }
 
 

@@ -30,6 +30,10 @@ class Settings:
     dp_delta: float = 1e-5
     dp_clip: float = 1.0
     fairness_lambda: float = 1.0
+    explanation_method: str = "integrated-gradients"  # integrated-gradients, smoothgrad or deeplift
+    property_ratios: tuple[float, float] = (0.5, 0.2)  # distribution inference: share of s = 1 in the two worlds
+    shadow_models: int = 32  # per world, trained by the adversary (batched)
+    victim_models: int = 8  # per world, trained with the deployment's recipe
 
     def as_dict(self) -> dict:
         return asdict(self)

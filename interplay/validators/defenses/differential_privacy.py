@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 from opacus import PrivacyEngine
+from opacus.accountants import RDPAccountant
+from opacus.accountants.utils import get_noise_multiplier
 
 from interplay.validators.defenses.base import Defense
 from interplay.validators.training import TrainingHooks
+
+
+# Opacus' privacy accounting (the noise search of make_private_with_epsilon, get_epsilon) takes seconds per
+# model at these sampling rates, far more than training; it depends on a few numbers only, so it is memoized.
+@functools.cache
+def _noise_multiplier(epsilon: float, delta: float, sample_rate: float, epochs: int) -> float:
+    return get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate, epochs=epochs,
+                                accountant="rdp")
+
+
+@functools.cache
+def _epsilon(history: tuple, delta: float) -> float:
+    accountant = RDPAccountant()
+    accountant.history = list(history)
+    return accountant.get_epsilon(delta)
 
 
 class _OpacusHooks(TrainingHooks):
@@ -18,16 +36,18 @@ class _OpacusHooks(TrainingHooks):
     def prepare(self, model, optimizer, loader):
         with warnings.catch_warnings():  # Opacus warns that secure_mode is off: fine for experiments
             warnings.simplefilter("ignore")
-            return self.engine.make_private_with_epsilon(
-                module=model, optimizer=optimizer, data_loader=loader, target_epsilon=self.epsilon,
-                target_delta=self.delta, epochs=self.epochs, max_grad_norm=self.clip)
+            # make_private_with_epsilon, with its noise search memoized (same sample rate: 1 / batches)
+            noise = _noise_multiplier(self.epsilon, self.delta, 1 / len(loader), self.epochs)
+            return self.engine.make_private(module=model, optimizer=optimizer, data_loader=loader,
+                                            noise_multiplier=noise, max_grad_norm=self.clip)
 
     def finish(self, wrapped) -> None:
         wrapped._close()  # drop Opacus' per-sample-gradient hooks from the trained model
 
     def metadata(self) -> dict:
-        return {"epsilon": self.engine.get_epsilon(self.delta), "delta": self.delta, "max_grad_norm": self.clip,
-                "noise_multiplier": self.engine.accountant.history[-1][0] if self.engine.accountant.history else None}
+        history = self.engine.accountant.history
+        return {"epsilon": _epsilon(tuple(history), self.delta), "delta": self.delta, "max_grad_norm": self.clip,
+                "noise_multiplier": history[-1][0] if history else None}
 
 
 class DifferentialPrivacy(Defense):

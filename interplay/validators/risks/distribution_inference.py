@@ -1,0 +1,99 @@
+"""Distribution inference (property inference; Ganju et al. 2018, Suri and Evans 2022, the SoK's Sec. 5.2):
+tell apart models trained on data in which the sensitive attribute's share is ``property_ratios[0]`` from
+models trained where it is ``property_ratios[1]``.
+
+The adversary trains ``shadow_models`` per world on subsets of its own population data (the plain recipe,
+batched: :mod:`interplay.validators.shadow`), describes each model by what the deployment releases on fixed
+query records from its data (the logits; the attributions too when explanations are exposed) and fits a
+meta-classifier. The victims, ``victim_models`` per world, are trained on subsets of the deployment's
+training population with the deployment's own recipe (``retrain``), so the defense is what is measured.
+The score is the meta-classifier's accuracy on the victims (0.5 = chance).
+
+Each model's description is standardized per block (logits, attributions) across its query records: the
+meta-classifier sees the shape of the decision function, not its scale, which a defense such as DP-SGD
+changes for reasons unrelated to the training distribution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+from interplay.validators.data import Split
+from interplay.validators.defenses.explanations import Explainer
+from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
+from interplay.validators.shadow import train_batched
+from interplay.validators.training import logits
+
+N_QUERIES = 16  # query records per group (s = 0 and s = 1)
+
+
+def subset(pool: Split, ratio: float, size: int, rng: np.random.Generator) -> Split:
+    """``size`` records of ``pool`` drawn without replacement, ``round(ratio * size)`` of them with s = 1."""
+    s = pool.s.numpy()
+    k = round(ratio * size)
+    idx = np.r_[rng.choice(np.flatnonzero(s == 1), k, replace=False),
+                rng.choice(np.flatnonzero(s == 0), size - k, replace=False)]
+    return pool.take(rng.permutation(idx))
+
+
+def _standardized(block: torch.Tensor) -> np.ndarray:
+    block = block.flatten()
+    return ((block - block.mean()) / (block.std() + 1e-8)).numpy()
+
+
+def describe(model: nn.Module, explainer: Explainer | None, queries: torch.Tensor) -> np.ndarray:
+    """One model as the meta-classifier sees it: its released outputs on ``queries``, standardized per block."""
+    parts = [_standardized(logits(model, queries))]
+    if explainer is not None:
+        parts.append(_standardized(explainer.for_model(model)(queries)))
+    return np.concatenate(parts)
+
+
+class DistributionInference(RiskProbe):
+    slug = "distribution-inference"
+    metric = "distinguishing_accuracy"
+    min_effect = 0.05
+    requires = ("logits",)
+
+    def _subset_size(self, pools: tuple[Split, ...]) -> int:
+        """The largest size every world (0 < ratio < 1) can draw from every pool, at most half a pool (so subsets
+        differ)."""
+        lo, hi = min(self.settings.property_ratios), max(self.settings.property_ratios)
+        sizes = []
+        for p in pools:
+            n1 = int(p.s.sum())
+            sizes += [len(p) // 2, int(n1 / hi), int((len(p) - n1) / (1 - lo))]
+        return min(sizes)
+
+    def check(self, task):
+        if min(int(task.aux.s.sum()), int((1 - task.aux.s).sum())) < 2 * N_QUERIES:
+            raise ProbeUnsupported(f"distribution inference needs {2 * N_QUERIES} records of each group in {task.name}")
+
+    def measure(self, deployment, train, seed):
+        st, aux = self.settings, self.task.aux
+        explainer = deployment.observables.get("explanations")
+        s = aux.s.numpy()
+        queries = aux.x[np.r_[np.flatnonzero(s == 1)[:N_QUERIES], np.flatnonzero(s == 0)[:N_QUERIES]]]
+        size = self._subset_size((aux, train))
+        rng = np.random.default_rng([seed, 1])
+        worlds = [w for w in range(2) for _ in range(st.shadow_models)]
+        shadows = train_batched([subset(aux, st.property_ratios[w], size, rng) for w in worlds],
+                                [seed * 10_000 + i for i in range(len(worlds))], self.task.input_shape,
+                                self.task.n_classes, st.train)
+        meta = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        meta.fit(np.stack([describe(m, explainer, queries) for m in shadows]), worlds)
+
+        rng = np.random.default_rng([seed, 2])
+        truth = [w for w in range(2) for _ in range(st.victim_models)]
+        victims = [deployment.retrain(subset(train, st.property_ratios[w], size, rng), seed * 10_000 + 5_000 + i)
+                   for i, w in enumerate(truth)]
+        features = np.stack([describe(v.model, v.observables.get("explanations"), queries) for v in victims])
+        accuracy = float((meta.predict(features) == np.array(truth)).mean())
+        auc = float(roc_auc_score(truth, meta.predict_proba(features)[:, 1]))
+        return Measurement(accuracy, {"distinguishing_accuracy": accuracy, "auc": auc, "subset_size": size})
