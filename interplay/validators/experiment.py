@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 
 import interplay
 from interplay.validators.defenses.base import Defense
+from interplay.validators.deployment_cache import DeploymentCache
 from interplay.validators.registry import DEFENSES, RISKS, check_pair
 from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
 from interplay.validators.settings import Settings, load_task
@@ -32,6 +34,24 @@ def code_version() -> str:
     for path in sorted(Path(__file__).parent.rglob("*.py")):
         digest.update(path.read_bytes())
     return f"{interplay.__version__}+{digest.hexdigest()[:12]}"
+
+
+_CACHE: DeploymentCache | None = None
+
+
+@contextmanager
+def sharing_deployments() -> Iterator[DeploymentCache]:
+    """Within this block, validations reuse loaded tasks and trained deployments (see :mod:`.deployment_cache`)."""
+    global _CACHE
+    previous, _CACHE = _CACHE, DeploymentCache()
+    try:
+        yield _CACHE
+    finally:
+        _CACHE = previous
+
+
+def _deploy(defense: Defense, train, seed: int):
+    return _CACHE.deploy(defense, train, seed) if _CACHE else defense.deploy(train, seed)
 
 
 class MissingObservable(ValueError):
@@ -71,13 +91,13 @@ class ValidationConfig:
 def _measure_arm(defense: Defense, probe: RiskProbe, targets: dict[str, RiskProbe], seed: int) -> dict:
     task = defense.task
     train = probe.alter_training_data(task.train, seed)
-    deployment = defense.deploy(train, seed)
+    deployment = _deploy(defense, train, seed)
     missing = [o for o in probe.requires if o not in deployment.observables]
     if missing:
         raise MissingObservable(f"{probe.slug} needs {', '.join(missing)}, which {defense.slug} does not expose")
     risks = {probe.slug: probe.measure(deployment, train, seed)}
     if targets:
-        clean = deployment if train is task.train else defense.deploy(task.train, seed)
+        clean = deployment if train is task.train else _deploy(defense, task.train, seed)
         risks |= {slug: p.measure(clean, task.train, seed) for slug, p in targets.items()}
     return {"utility": accuracy(deployment.model, task.test), "metadata": deployment.metadata,
             "risks": {slug: asdict(m) for slug, m in risks.items()}}
@@ -86,7 +106,8 @@ def _measure_arm(defense: Defense, probe: RiskProbe, targets: dict[str, RiskProb
 def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
     """Train the baseline and the defended model on one seed's splits and measure every risk on both."""
     start = time.perf_counter()
-    task = load_task(cfg.settings, seed, Path(cfg.data_path) if cfg.data_path else None)
+    path = Path(cfg.data_path) if cfg.data_path else None
+    task = _CACHE.task(cfg.settings, seed, path) if _CACHE else load_task(cfg.settings, seed, path)
     probe = RISKS[cfg.risk](cfg.settings, task)
     targets = {}
     for t in cfg.measured_targets:
