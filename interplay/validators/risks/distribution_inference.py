@@ -61,15 +61,31 @@ class DistributionInference(RiskProbe):
     min_effect = 0.05
     requires = ("logits",)
 
+    def __init__(self, settings, task):
+        super().__init__(settings, task)
+        self._trained: dict[tuple[int, int], tuple[list[nn.Module], list[int]]] = {}
+
     def _subset_size(self, pools: tuple[Split, ...]) -> int:
-        """The largest size every world (0 < ratio < 1) can draw from every pool, at most half a pool (so subsets
-        differ)."""
+        """Half the largest size every world (0 < ratio < 1) can draw from every pool, at most a quarter of a
+        pool: subsets that share few records, so that models differ by the property rather than by the pool."""
         lo, hi = min(self.settings.property_ratios), max(self.settings.property_ratios)
         sizes = []
         for p in pools:
             n1 = int(p.s.sum())
             sizes += [len(p) // 2, int(n1 / hi), int((len(p) - n1) / (1 - lo))]
-        return min(sizes)
+        return min(sizes) // 2
+
+    def _shadows(self, size: int, seed: int) -> tuple[list[nn.Module], list[int]]:
+        """The adversary's shadow models and their worlds; the same for every deployment, so trained once per seed."""
+        if (size, seed) not in self._trained:
+            st, aux = self.settings, self.task.aux
+            rng = np.random.default_rng([seed, 1])
+            worlds = [w for w in range(2) for _ in range(st.shadow_models)]
+            models = train_batched([subset(aux, st.property_ratios[w], size, rng) for w in worlds],
+                                   [seed * 10_000 + i for i in range(len(worlds))], self.task.input_shape,
+                                   self.task.n_classes, st.train)
+            self._trained[size, seed] = (models, worlds)
+        return self._trained[size, seed]
 
     def check(self, task):
         if min(int(task.aux.s.sum()), int((1 - task.aux.s).sum())) < 2 * N_QUERIES:
@@ -81,11 +97,7 @@ class DistributionInference(RiskProbe):
         s = aux.s.numpy()
         queries = aux.x[np.r_[np.flatnonzero(s == 1)[:N_QUERIES], np.flatnonzero(s == 0)[:N_QUERIES]]]
         size = self._subset_size((aux, train))
-        rng = np.random.default_rng([seed, 1])
-        worlds = [w for w in range(2) for _ in range(st.shadow_models)]
-        shadows = train_batched([subset(aux, st.property_ratios[w], size, rng) for w in worlds],
-                                [seed * 10_000 + i for i in range(len(worlds))], self.task.input_shape,
-                                self.task.n_classes, st.train)
+        shadows, worlds = self._shadows(size, seed)
         meta = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
         meta.fit(np.stack([describe(m, explainer, queries) for m in shadows]), worlds)
 
