@@ -6,7 +6,10 @@ from interplay.validators.defenses.adversarial_training import AdversarialTraini
 from interplay.validators.defenses.base import Defense
 from interplay.validators.defenses.differential_privacy import DifferentialPrivacy
 from interplay.validators.defenses.explanations import Explanations
+from interplay.validators.defenses.fingerprinting import Fingerprinting
 from interplay.validators.defenses.group_fairness import GroupFairness
+from interplay.validators.defenses.outlier_removal import OutlierRemoval
+from interplay.validators.defenses.watermarking import Watermarking
 from interplay.validators.risks.attribute_inference import AttributeInference
 from interplay.validators.risks.base import RiskProbe
 from interplay.validators.risks.data_reconstruction import DataReconstruction
@@ -14,6 +17,8 @@ from interplay.validators.risks.discrimination import Discrimination
 from interplay.validators.risks.distribution_inference import DistributionInference
 from interplay.validators.risks.evasion import Evasion
 from interplay.validators.risks.membership_inference import MembershipInference
+from interplay.validators.risks.model_ownership import ModelOwnership
+from interplay.validators.risks.poisoning import Poisoning
 
 DEFENSES: dict[str, type[Defense]] = {d.slug: d for d in (AdversarialTraining, DifferentialPrivacy, GroupFairness,
                                                                        Explanations)}
@@ -21,6 +26,10 @@ RISKS: dict[str, type[RiskProbe]] = {
     r.slug: r for r in (Evasion, MembershipInference, DataReconstruction, AttributeInference, DistributionInference,
                     Discrimination)
 }
+
+# Part 2 (PART2.md): the data-sanitizing and ownership defenses, poisoning and unauthorized model ownership.
+DEFENSES |= {d.slug: d for d in (OutlierRemoval, Watermarking, Fingerprinting)}
+RISKS |= {r.slug: r for r in (Poisoning, ModelOwnership)}
 
 
 class UnregisteredPair(LookupError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from interplay.validators import data
@@ -35,6 +35,17 @@ class Settings:
     shadow_models: int = 32  # per world, trained by the adversary (batched)
     victim_models: int = 8  # per world, trained with the deployment's recipe
 
+    # Part 2 (see PART2.md): outlier removal, watermarking, fingerprinting, poisoning, model ownership.
+    outlier_frac: float = 0.1  # share of the training set the outlier-removal defense drops
+    poison_frac: float = 0.05  # share of the training set the poisoning adversary stamps and relabels
+    watermark_keys: int = 50  # trigger-set size
+    watermark_repeats: int = 10  # copies of the trigger set mixed into the training data
+    watermark_threshold: float = 0.5  # trigger accuracy from which a suspect is judged a copy
+    fingerprint_queries: int = 100
+    fingerprint_margin: float = 1.0  # logit lead of the runner-up class at a fingerprint point
+    fingerprint_threshold: float = 0.5  # matching rate (on conferrable points) from which a suspect is a copy
+    extraction_queries: int = 1000  # the model-ownership adversary's query budget
+    ownership_adversary: str = "malicious-suspect"  # or malicious-accuser (--context adversary=...)
     def as_dict(self) -> dict:
         return asdict(self)
 
@@ -65,3 +76,20 @@ def load_task(s: Settings, seed: int, data_path: Path | None = None) -> Task:
     if s.dataset == "digits":
         return data.digits(s.n_train, seed)
     return data.adult(s.n_train, seed, data_path)
+
+
+# Context qualifiers (the KB's ``--context KEY=VALUE``) that select a validation's threat model: the Settings
+# field each sets and the values it takes. Other context keys only concern the reasoner.
+CONTEXT_SETTINGS = {"adversary": ("ownership_adversary", ("malicious-suspect", "malicious-accuser"))}
+
+
+def with_context(s: Settings, context: dict[str, str] | None) -> Settings:
+    """``s`` with the threat-model qualifiers in ``context`` applied, so that they enter the configuration hash."""
+    changes = {}
+    for key, value in (context or {}).items():
+        if key in CONTEXT_SETTINGS:
+            field, allowed = CONTEXT_SETTINGS[key]
+            if value not in allowed:
+                raise ValueError(f"--context {key}: unknown value {value!r}; choose from {', '.join(allowed)}")
+            changes[field] = value
+    return replace(s, **changes)
