@@ -22,7 +22,7 @@ def validate(
     risk: Annotated[str, typer.Argument(help="A risk: slug, SoK code or alias.")],
     dataset: Annotated[str, typer.Option("--dataset", help="synthetic, digits or adult.")] = "synthetic",
     seeds: Annotated[
-        int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default 5, 3 with --quick).")
+        int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default 8, 3 with --quick).")
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Smaller data and fewer epochs.")] = False,
     data_path: Annotated[
@@ -36,9 +36,8 @@ def validate(
     """Train baseline and defended models over paired seeds, measure the risk, judge the prediction."""
     k = open_kb(kb, overlay)
     d, r = resolve(k, defense, "defense"), resolve(k, risk, "risk")
-    n_seeds = seeds if seeds is not None else (3 if quick else 5)
-    if n_seeds < 2:
-        fail(f"--seeds must be at least 2 for a paired comparison (got {n_seeds})")
+    if seeds is not None and seeds < 2:
+        fail(f"--seeds must be at least 2 for a paired comparison (got {seeds})")
     if dataset not in DATASETS:
         fail(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
 
@@ -47,8 +46,10 @@ def validate(
     from interplay.validators.experiment import ValidationConfig, run_validation
     from interplay.validators.registry import UnregisteredPair
     from interplay.validators.risks.base import ProbeUnsupported
-    from interplay.validators.settings import default_settings, load_task
+    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task
     from interplay.validators.store import ResultStore
+
+    n_seeds = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
 
     try:
         cfg = ValidationConfig(d, r, default_settings(dataset, quick), tuple(k.defenses[d].targets),
