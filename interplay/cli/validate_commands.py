@@ -18,8 +18,8 @@ Store = Annotated[
 
 
 def validate(
-    defense: Annotated[str, typer.Argument(help="A defense: slug, SoK code or alias.")],
-    risk: Annotated[str, typer.Argument(help="A risk: slug, SoK code or alias.")],
+    defense: Annotated[str | None, typer.Argument(help="A defense: slug, SoK code or alias (none with --all).")] = None,
+    risk: Annotated[str | None, typer.Argument(help="A risk: slug, SoK code or alias (none with --all).")] = None,
     dataset: Annotated[str, typer.Option("--dataset", help="synthetic, digits or adult.")] = "synthetic",
     seeds: Annotated[
         int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default 8, 3 with --quick).")
@@ -32,9 +32,25 @@ def validate(
     json: Json = False,
     kb: KBDir = None,
     overlay: Overlay = None,
+    all_cells: Annotated[
+        bool, typer.Option("--all", help="Every defense x risk cell, with one progress display.")
+    ] = False,
+    only_defenses: Annotated[
+        str | None, typer.Option("--defenses", help="With --all: only these defenses (comma-separated).")
+    ] = None,
+    only_risks: Annotated[
+        str | None, typer.Option("--risks", help="With --all: only these risks (comma-separated).")
+    ] = None,
 ) -> None:
     """Train baseline and defended models over paired seeds, measure the risk, judge the prediction."""
     k = open_kb(kb, overlay)
+    if all_cells:
+        if defense or risk:
+            fail("--all takes no DEFENSE or RISK; restrict it with --defenses and --risks")
+        _validate_all(k, dataset, seeds, quick, data_path, store, json, only_defenses, only_risks)
+        return
+    if defense is None or risk is None:
+        fail("give a DEFENSE and a RISK, or --all")
     d, r = resolve(k, defense, "defense"), resolve(k, risk, "risk")
     if seeds is not None and seeds < 2:
         fail(f"--seeds must be at least 2 for a paired comparison (got {seeds})")
@@ -105,3 +121,84 @@ def results(store: Store = None, json: Json = False) -> None:
         t.add_row(v["defense"], v["risk"], v["dataset"], str(v["seeds"]), v["prediction"], v["observed"],
                   v["verdict"], f"{v['effect']['p_value']:.3g}", str(v["defense_effective"]))
     console.print(t)
+
+
+ARROWS = {"increase": "↑", "decrease": "↓", "none": "=", "mixed": "±", "ambiguous": "?", "unknown": "?",
+          "unexplored": "·", None: "-"}
+VERDICT_STYLE = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow"}
+
+
+def _names(k, given: str | None, kind: str, every) -> list[str]:
+    """The KB's defenses or risks, in KB order, restricted to the comma-separated ``given`` names."""
+    if not given:
+        return list(every)
+    wanted = {resolve(k, name.strip(), kind) for name in given.split(",") if name.strip()}
+    return [slug for slug in every if slug in wanted]
+
+
+def _validate_all(k, dataset: str, seeds: int | None, quick: bool, data_path: Path | None, store: Path | None,
+                  json: bool, only_defenses: str | None, only_risks: str | None) -> None:
+    """``validate --all``: every (or the selected) defense x risk cell, one progress display, a matrix."""
+    import time
+    import warnings
+
+    from interplay.interactions import predict
+    from interplay.validators import data as vdata
+    from interplay.validators.matrix import Cell, run_matrix
+    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task
+    from interplay.validators.store import ResultStore
+
+    n_seeds = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
+    if n_seeds < 2:
+        fail(f"--seeds must be at least 2 for a paired comparison (got {n_seeds})")
+    try:
+        settings = default_settings(dataset, quick)
+        if dataset == "adult":  # fail fast, before any training, when the files are missing
+            load_task(settings, 0, data_path)
+    except vdata.DataError as exc:
+        fail(str(exc))
+    cells = []
+    for d in _names(k, only_defenses, "defense", k.defenses):
+        for r in _names(k, only_risks, "risk", k.risks):
+            obs = k.observation(d, r)
+            cells.append(Cell(d, r, predict(k, d, r, method="graph", context=None).direction,
+                              obs.direction if obs else "unexplored", tuple(k.defenses[d].targets)))
+    start = time.perf_counter()
+    # Library warnings (Opacus' backward hooks, once per trained model) would scroll the progress display away.
+    registered = sum(c.registered for c in cells)
+    with warnings.catch_warnings(), Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                             TimeElapsedColumn(), console=err_console, transient=True) as bar:
+        warnings.simplefilter("ignore")
+        task = bar.add_task(f"{dataset}: {registered} cells", total=n_seeds * registered)
+        records = run_matrix(cells, settings, n_seeds, ResultStore(store), str(data_path) if data_path else None,
+                             lambda c, n: bar.update(task, advance=n, description=f"{c.defense} -> {c.risk}"))
+    if json:
+        emit_json(records)
+        return
+    _render_matrix(records, list(dict.fromkeys(c.defense for c in cells)),
+                   list(dict.fromkeys(c.risk for c in cells)), n_seeds, dataset, time.perf_counter() - start)
+
+
+def _render_matrix(records: list[dict], defenses: list[str], risks: list[str], seeds: int, dataset: str,
+                   runtime_s: float) -> None:
+    by_cell = {(r["defense"], r["risk"]): r for r in records}
+    t = Table("defense \\ risk", *risks, title=f"validate --all on {dataset} ({seeds} seeds): "
+              "L literature, P prediction, O observed", show_lines=True)
+    for d in defenses:
+        row = []
+        for r in risks:
+            c = by_cell[(d, r)]
+            style = VERDICT_STYLE.get(c["verdict"], "dim")
+            row.append(f"L{ARROWS[c['literature']]} P{ARROWS.get(c['prediction'], '?')} O{ARROWS[c['observed']]}\n"
+                       f"[{style}]{c['verdict']}[/]")
+        t.add_row(d, *row)
+    console.print(t)
+    run = [c for c in records if c["observed"] is not None]
+    directed = [c for c in run if c["literature"] in ("increase", "decrease")]
+    agree = sum(c["observed"] == c["literature"] for c in directed)
+    against = sum(c["observed"] not in (c["literature"], "none") for c in directed)
+    verdicts = {v: sum(c["verdict"] == v for c in records) for v in dict.fromkeys(c["verdict"] for c in records)}
+    console.print(f"{len(run)} cells validated; on the {len(directed)} with a reported direction the observed one "
+                  f"agrees on {agree}, goes against it on {against}, no significant effect on "
+                  f"{len(directed) - agree - against}; {len(run) - len(directed)} unexplored. Verdicts: "
+                  + ", ".join(f"{n} {v}" for v, n in verdicts.items()) + f". {runtime_s:.0f} s.")

@@ -1,0 +1,160 @@
+"""Validators part 3: explanations, data reconstruction, distribution inference, batched shadows, the shared
+deployment cache and ``validate --all`` (one record per cell, resumed from the store)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from interplay.cli.app import app  # noqa: E402
+from interplay.kb import load_kb  # noqa: E402
+from interplay.validators import experiment, registry, settings  # noqa: E402
+from interplay.validators.data import SyntheticFactors  # noqa: E402
+from interplay.validators.defenses.base import Defense  # noqa: E402
+from interplay.validators.defenses.explanations import METHODS, Explainer, Explanations  # noqa: E402
+from interplay.validators.experiment import ValidationConfig, measure_seed, run_validation  # noqa: E402
+from interplay.validators.models import build_model  # noqa: E402
+from interplay.validators.risks.data_reconstruction import DataReconstruction  # noqa: E402
+from interplay.validators.risks.distribution_inference import DistributionInference  # noqa: E402
+from interplay.validators.settings import default_settings, load_task  # noqa: E402
+from interplay.validators.shadow import train_batched  # noqa: E402
+from interplay.validators.store import ResultStore  # noqa: E402
+from interplay.validators.training import TrainingHooks, TrainSpec, fit, seed_everything  # noqa: E402
+
+KB = load_kb()
+# Batches of 64 so that DP-SGD still samples below 1 on the distribution-inference subsets of this small task.
+TINY = replace(default_settings("synthetic", quick=True), n_train=600, synthetic=SyntheticFactors(n_train=600),
+               train=TrainSpec(epochs=8, batch_size=64), shadow_models=8, victim_models=3)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def task():
+    return load_task(TINY, 0)
+
+
+@pytest.fixture(scope="module")
+def deployments(task):
+    return {"baseline": Defense(TINY, task).deploy(task.train, 0),
+            "explanations": Explanations(TINY, task).deploy(task.train, 0)}
+
+
+def test_batched_shadow_training_matches_sequential_training(task):
+    spec = TrainSpec(epochs=3, batch_size=32, capacity="small")
+    datasets = [task.aux.take(slice(i * 50, i * 50 + 100)) for i in range(3)]
+    batched = train_batched(datasets, [5, 6, 7], task.input_shape, task.n_classes, spec)
+    for data, seed, model in zip(datasets, [5, 6, 7], batched, strict=True):
+        seed_everything(seed)
+        reference = fit(build_model(task.input_shape, task.n_classes, spec.capacity), data, spec, seed,
+                        TrainingHooks())
+        for a, b in zip(reference.parameters(), model.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_explanations_release_attributions_of_the_baseline_model(task, deployments):
+    base, expl = deployments["baseline"], deployments["explanations"]
+    for a, b in zip(base.model.parameters(), expl.model.parameters(), strict=True):
+        assert torch.equal(a, b)  # the model is trained exactly as the baseline
+    assert "explanations" not in base.observables
+    x = task.test.x[:20]
+    for method in METHODS:
+        attributions = Explainer(expl.model, method)(x)
+        assert attributions.shape == x.shape and torch.isfinite(attributions).all()
+    # Integrated Gradients from a zero baseline: attributions sum to the target logit's change (completeness).
+    out = expl.model(x).detach()
+    target = out.argmax(1)
+    gap = out.gather(1, target[:, None])[:, 0] - expl.model(torch.zeros_like(x)).detach()[:, target].diagonal()
+    ig = expl.observables["explanations"](x)
+    torch.testing.assert_close(ig.sum(1), gap, atol=0.05, rtol=0.05)
+    with pytest.raises(ValueError, match="unknown explanation method"):
+        Explainer(expl.model, "lime")
+
+
+def test_data_reconstruction_scores_the_decoder_and_uses_attributions_when_released(task, deployments):
+    probe = DataReconstruction(TINY, task)
+    base = probe.measure(deployments["baseline"], task.train, 0)
+    assert {"reconstruction_score", "mse_members", "mse_held_out", "score_held_out"} <= set(base.raw)
+    assert base.score == base.raw["reconstruction_score"] < 1 and base.raw["mse_members"] > 0
+    assert probe.measure(deployments["baseline"], task.train, 0) == base  # deterministic per seed
+    assert probe.measure(deployments["explanations"], task.train, 0).score > base.score + 0.1
+
+
+def test_distribution_inference_reports_a_distinguishing_accuracy(task, deployments):
+    probe = DistributionInference(TINY, task)
+    for d in deployments.values():
+        m = probe.measure(d, task.train, 0)
+        assert 0 <= m.score <= 1 and m.score == m.raw["distinguishing_accuracy"]
+        assert 0 <= m.raw["auc"] <= 1 and m.raw["subset_size"] > 0
+    assert len(probe._trained) == 1  # the shadows are trained once for both deployments
+
+
+def test_shared_deployments_give_identical_records(monkeypatch):
+    cfg = ValidationConfig("explanations", "data-reconstruction", TINY, tuple(KB.defenses["explanations"].targets))
+    plain = measure_seed(cfg, 1)
+    with experiment.sharing_deployments() as cache:
+        shared = [measure_seed(cfg, 1), measure_seed(replace(cfg, risk="membership-inference"), 1)]
+    assert cache.hits > 0 and cache.misses > 0
+    for record in (plain, shared[0]):
+        record.pop("runtime_s")
+    assert shared[0] == plain
+
+
+def _all(store, *extra):
+    args = ["validate", "--all", "--quick", "--defenses", "DP,explanations,fingerprinting",
+            "--risks", "data-reconstruction,distribution-inference", "--store", str(store), *extra]
+    return runner.invoke(app, args)
+
+
+def test_validate_all_writes_one_record_per_cell_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setattr(settings, "default_settings", lambda dataset, quick=False: TINY)
+    monkeypatch.setattr(experiment, "code_version", lambda: "test")  # sources edited meanwhile would change keys
+    monkeypatch.delitem(registry.DEFENSES, "fingerprinting", raising=False)
+    store = tmp_path / "all.sqlite"
+    result = _all(store, "--seeds", "2", "--json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [(r["defense"], r["risk"]) for r in records] == [
+        (d, r) for d in ("fingerprinting", "differential-privacy", "explanations")
+        for r in ("data-reconstruction", "distribution-inference")]
+    for r in records:
+        obs = KB.observation(r["defense"], r["risk"])
+        assert r["literature"] == (obs.direction if obs else "unexplored")
+        if r["defense"] == "fingerprinting":
+            assert r["verdict"] == "not registered" and r["observed"] is None and r["registered"] is False
+        else:
+            assert {"prediction", "observed", "verdict", "effect", "defense_effective", "seeds", "dataset",
+                    "runtime_s"} <= set(r) and r["seeds"] == 2
+
+    calls = []
+    real = experiment.measure_seed
+    monkeypatch.setattr(experiment, "measure_seed", lambda c, s: calls.append((c.defense, c.risk, s)) or real(c, s))
+    again = json.loads(_all(store, "--seeds", "2", "--json").stdout)
+    assert calls == [] and [r.get("effect") for r in again] == [r.get("effect") for r in records]
+    table = _all(store, "--seeds", "3")
+    assert table.exit_code == 0, table.output
+    assert sorted(calls) == sorted((d, r, 2) for d in ("differential-privacy", "explanations")
+                                   for r in ("data-reconstruction", "distribution-inference"))
+    assert "not registered" in table.output and "4 cells validated" in " ".join(table.output.split())
+
+
+def test_validate_all_rejects_a_pair(tmp_path):
+    result = runner.invoke(app, ["validate", "--all", "dp", "evasion", "--store", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 2 and "--all takes no DEFENSE" in " ".join(result.output.split())
+    result = runner.invoke(app, ["validate", "dp", "--store", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 2 and "or --all" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("defense,risk", [("differential-privacy", "data-reconstruction"),
+                                          ("explanations", "distribution-inference")])
+def test_reported_cells_at_full_size(tmp_path, defense, risk):
+    cfg = ValidationConfig(defense, risk, default_settings("synthetic"), tuple(KB.defenses[defense].targets))
+    doc = run_validation(cfg, settings.DEFAULT_SEEDS, "increase", ResultStore(tmp_path / "s.sqlite"))
+    expected = "decrease" if defense == "differential-privacy" else "increase"
+    assert doc["observed"] == expected and doc["effect"]["p_value"] < 0.05
