@@ -171,6 +171,24 @@ def test_conflict_is_a_significant_loss_of_effectiveness(combined, observed, ver
     assert loss["difference"] == pytest.approx(loss["defended"] - loss["baseline"])
 
 
+def test_a_target_the_defense_does_not_protect_alone_is_reported_not_judged():
+    pytest.importorskip("torch")
+    from interplay.validators.combination import ComboConfig, summarize_combo
+
+    cfg = ComboConfig("differential-privacy", "group-fairness", _tiny(), ("membership-inference",), ())
+    records = []
+    for i in range(4):
+        rec = _record(i, {"baseline": 0.60 + i / 100, "a": 0.52 + i / 200, "b": None, "combined": 0.52 + i / 200},
+                      "membership-inference")
+        for arm in ("baseline", "a", "combined"):  # DP alone no better than the baseline here
+            rec[arm]["risks"]["data-reconstruction"] = {"score": 0.5 + i / 100, "raw": {}}
+        records.append(rec)
+    dp = summarize_combo(cfg, records, {"differential-privacy": "effective", "group-fairness": "effective",
+                                        "pair": "compatible"}, 1.0)["sides"][0]
+    assert dp["effectiveness"]["data-reconstruction"]["loss"]["observed"] == "not effective alone"
+    assert (dp["observed"], dp["verdict"], dp["defense_effective"]) == ("effective", "confirmed", True)
+
+
 def test_validate_combo_runs_stores_and_resumes(tmp_path):
     pytest.importorskip("torch")
     from interplay.validators.combination import ComboConfig, run_combo
@@ -191,7 +209,11 @@ def test_validate_combo_runs_stores_and_resumes(tmp_path):
     assert cached == [True, True] and again["sides"] == doc["sides"]
 
 
-def test_validate_combo_bad_input_exits_2(cli):
+def test_validate_combo_bad_input_exits_2(cli, monkeypatch):
+    pytest.importorskip("torch")
+    from interplay.validators.registry import DEFENSES
+
+    monkeypatch.delitem(DEFENSES, "watermarking")
     for args, fragment in [(("DP", "watermarking"), "no validator plugin for defense 'watermarking'"),
                            (("DP", "DP-SGD"), "two different defenses"), (("DP", "FD1", "--seeds", "1"), "at least 2")]:
         out = cli("validate-combo", *args)

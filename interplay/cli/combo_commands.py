@@ -109,7 +109,7 @@ def validate_combo_cmd(
     b: str,
     dataset: Annotated[str, typer.Option("--dataset", help="synthetic, digits or adult.")] = "synthetic",
     seeds: Annotated[
-        int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default 5, 3 with --quick).")
+        int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default as for validate).")
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Smaller data and fewer epochs.")] = False,
     data_path: Annotated[
@@ -123,9 +123,8 @@ def validate_combo_cmd(
     """Train with A, with B and with both; judge the predicted conflict on each defense's own target risks."""
     k = open_kb(kb, overlay)
     da, db = resolve(k, a, "defense"), resolve(k, b, "defense")
-    n_seeds = seeds if seeds is not None else (3 if quick else 5)
-    if n_seeds < 2:
-        fail(f"--seeds must be at least 2 for a paired comparison (got {n_seeds})")
+    if seeds is not None and seeds < 2:
+        fail(f"--seeds must be at least 2 for a paired comparison (got {seeds})")
     if dataset not in DATASETS:
         fail(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     try:
@@ -136,8 +135,10 @@ def validate_combo_cmd(
     from interplay.validators.combination import ComboConfig, run_combo
     from interplay.validators.data import DataError
     from interplay.validators.registry import UnregisteredPair
-    from interplay.validators.settings import default_settings, load_task
+    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task
     from interplay.validators.store import ResultStore
+
+    n_seeds = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
 
     try:
         cfg = ComboConfig(da, db, default_settings(dataset, quick), tuple(k.defenses[da].targets),

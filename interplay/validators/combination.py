@@ -10,9 +10,11 @@ hooks off, so only the training step is privatized and clipped.
 Validation (:func:`run_combo`): per seed, train the baseline, A alone, B alone and A with B on the same
 splits; measure each defense's intended risks (the KB's ``targets`` with a registered probe) on the
 baseline, on the defense alone and on the combination. For each defense, "alone" is the paired effect
-baseline -> alone (it must be a significant decrease, else the side is inconclusive) and "loss" the
-paired effect alone -> combined: a significant increase of at least the probe's ``min_effect`` is a
-``conflict``; a 95% CI that rules out such an increase is ``effective``; anything else is inconclusive.
+baseline -> alone (a target on which the defense alone brings no significant decrease of at least the
+probe's ``min_effect`` is reported, not judged; a defense effective on none is inconclusive) and "loss" the
+paired effect alone -> combined: a significant increase of at least ``min_effect`` on a judged target is a
+``conflict``; a 95% CI that rules out such an increase on every judged target is ``effective``; anything
+else is inconclusive.
 A side is also inconclusive when the combined model lost more than ``UTILITY_DROP`` accuracy against the
 defense alone: a collapsed model's risk scores (e.g. no evasion on a near-constant classifier) say nothing
 about the defense.
@@ -184,32 +186,33 @@ def _judge(predicted: str, observed: str) -> str:
 
 
 def _side(records: list[dict], arm: str, defense: str, other: str, prediction: str) -> dict:
-    """Does ``defense`` (arm ``arm``) stay effective on its targets once ``other`` is added?"""
-    measured = list(records[0][arm]["risks"])
-    effectiveness, statuses, alone_ok = {}, [], True
-    for t in measured:
+    """Does ``defense`` (arm ``arm``) stay effective once ``other`` is added, on the targets it protects alone?"""
+    effectiveness, statuses = {}, []
+    for t in records[0][arm]["risks"]:
         probe = RISKS[t]
         base, alone, combined = (_scores(records, x, t) for x in ("baseline", arm, "combined"))
         e_alone, e_loss = paired_effect(base, alone), paired_effect(alone, combined)
-        alone_ok &= direction(e_alone, probe.min_effect) == "decrease"
-        statuses.append(_status(e_loss, probe.min_effect))
+        works = direction(e_alone, probe.min_effect) == "decrease"
+        status = _status(e_loss, probe.min_effect) if works else "not effective alone"
+        statuses += [status] if works else []
         gain = e_alone.baseline - e_alone.defended
         effectiveness[t] = {
-            "metric": probe.metric, "min_effect": probe.min_effect, "alone": e_alone.as_dict(),
-            "combined": paired_effect(base, combined).as_dict(), "loss": {**e_loss.as_dict(), "observed": statuses[-1]},
+            "metric": probe.metric, "min_effect": probe.min_effect, "effective_alone": works,
+            "alone": e_alone.as_dict(), "combined": paired_effect(base, combined).as_dict(),
+            "loss": {**e_loss.as_dict(), "observed": status},
             "retained": (e_alone.baseline - e_loss.defended) / gain if gain > 0 else None,
         }
     drop = float(np.mean(_utility(records, arm)) - np.mean(_utility(records, "combined")))
-    if not measured:
+    if not effectiveness:
         observed = "unmeasured"
-    elif not alone_ok or drop > UTILITY_DROP:
+    elif not statuses or drop > UTILITY_DROP:
         observed = "inconclusive"
     elif "conflict" in statuses:
         observed = "conflict"
     else:
         observed = "effective" if set(statuses) == {"effective"} else "inconclusive"
     return {"defense": defense, "with": other, "prediction": prediction, "observed": observed,
-            "verdict": _judge(prediction, observed), "defense_effective": alone_ok if measured else None,
+            "verdict": _judge(prediction, observed), "defense_effective": bool(statuses) if effectiveness else None,
             "utility_drop": drop, "effectiveness": effectiveness}
 
 
