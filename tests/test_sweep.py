@@ -49,7 +49,7 @@ def test_quick_sweep_stores_a_verdict_on_the_claimed_edges(cli, tmp_path, factor
         ("--factor", "O3", "--values", "1,2"),
         ("--factor", "M1", "--values", "small"),
         ("--factor", "M1", "--values", "small,huge"),
-        ("--factor", "D2", "--values", "0.1,0.2", "--dataset", "digits"),
+        ("--factor", "D2", "--values", "0.1,0.2", "--dataset", "adult"),
     ],
 )
 def test_bad_sweeps_exit_2(cli, tmp_path, args):

@@ -8,6 +8,7 @@ from interplay.cli.combo_commands import predict_combo_cmd, validate_combo_cmd
 from interplay.cli.export_commands import export_command
 from interplay.cli.kb_commands import kb_app, list_entities
 from interplay.cli.reason_commands import conflicts_cmd, eval_app, explain_cmd, matrix_cmd, predict_cmd
+from interplay.cli.reproduce_commands import reproduce_cmd
 from interplay.cli.status_commands import report_cmd, status_cmd
 from interplay.cli.sweep_commands import sweep
 from interplay.cli.validate_commands import results, validate
@@ -34,6 +35,7 @@ app.add_typer(eval_app, name="eval")
 app.command("status")(status_cmd)
 app.command("report")(report_cmd)
 app.command("sweep")(sweep)
+app.command("reproduce")(reproduce_cmd)
 
 
 def main() -> None:

@@ -140,7 +140,8 @@ def default_adult_dir() -> Path:
     return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "adult"
 
 
-def _read_adult(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _read_adult(directory: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Features (fnlwgt dropped; race and sex never inputs), income > 50K, and the raw sex and race columns."""
     missing = [f for f in ADULT_FILES if not (directory / f).is_file()]
     if missing:
         raise DataError(
@@ -162,12 +163,46 @@ def _read_adult(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         values = np.unique(a[:, c])
         cols.append((a[:, c][:, None] == values[None, :]).astype(np.float64))
     y = np.array([v.startswith(">50K") for v in a[:, 14]], dtype=np.int64)
-    s = (a[:, 9] == "Female").astype(np.int64)
-    return np.concatenate(cols, axis=1), y, s
+    return np.concatenate(cols, axis=1), y, {"sex": a[:, 9].astype(str), "race": a[:, 8].astype(str)}
 
 
-def adult(n_train: int, seed: int, data_path: Path | None = None) -> Task:
-    """UCI Adult as in the SoK's Sec. 5: income > 50K, sex as the sensitive attribute (not an input)."""
-    x, y, s = _read_adult(Path(data_path) if data_path else default_adult_dir())
-    train, test, aux = _split3(x, y, s, n_train, seed, standardize=True)
-    return Task("adult", train, test, aux, 2, (x.shape[1],))
+def _f_scores(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ANOVA F scores (sklearn's f_classif) with attributes constant in the sample scored 0, not NaN."""
+    import warnings
+
+    from sklearn.feature_selection import f_classif
+
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore")
+        f, p = f_classif(x, y)
+    return np.nan_to_num(f), np.nan_to_num(p, nan=1.0)
+
+
+# The minority value of each sensitive attribute (s = 1).
+ADULT_SENSITIVE = {"sex": "Female", "race": "Black"}
+
+
+def adult(n_train: int, seed: int, data_path: Path | None = None, k: int | None = None,
+          races: tuple[str, ...] | None = None, sensitive: tuple[str, ...] = ("sex",)) -> Task:
+    """UCI Adult as in the SoK's Sec. 5: income > 50K, the sensitive attribute(s) not among the inputs.
+
+    ``races`` keeps only rows of those races (Sec. 5.1: White and Black); ``sensitive`` names the
+    attributes in ``s`` (one column each when there are several); ``k`` keeps the k attributes most
+    associated with the label (``SelectKBest(f_classif)``, fitted on the training split only).
+    """
+    x, y, attrs = _read_adult(Path(data_path) if data_path else default_adult_dir())
+    unknown = [a for a in sensitive if a not in ADULT_SENSITIVE]
+    if unknown:
+        raise DataError(f"unknown Adult sensitive attribute(s) {unknown}; choose from {', '.join(ADULT_SENSITIVE)}")
+    keep = np.isin(attrs["race"], races) if races else np.ones(len(y), bool)
+    s = np.stack([(attrs[a][keep] == ADULT_SENSITIVE[a]).astype(np.int64) for a in sensitive], axis=1)
+    train, test, aux = _split3(x[keep], y[keep], s[:, 0] if len(sensitive) == 1 else s, n_train, seed,
+                               standardize=True)
+    if k is not None:
+        from sklearn.feature_selection import SelectKBest
+
+        if not 0 < k <= x.shape[1]:
+            raise DataError(f"Adult has {x.shape[1]} attributes; k must be between 1 and that, not {k}")
+        cols = torch.from_numpy(SelectKBest(_f_scores, k=k).fit(train.x.numpy(), train.y.numpy()).get_support())
+        train, test, aux = (Split(p.x[:, cols], p.y, p.s) for p in (train, test, aux))
+    return Task("adult", train, test, aux, 2, (train.x.shape[1],))

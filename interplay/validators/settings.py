@@ -35,11 +35,6 @@ class Settings:
     dp_delta: float = 1e-5
     dp_clip: float = 1.0
     fairness_lambda: float = 1.0
-    explanation_method: str = "integrated-gradients"  # integrated-gradients, smoothgrad or deeplift
-    property_ratios: tuple[float, float] = (0.5, 0.2)  # distribution inference: share of s = 1 in the two worlds
-    shadow_models: int = 32  # per world, trained by the adversary (batched)
-    victim_models: int = 8  # per world, trained with the deployment's recipe
-
     # Part 2 (see PART2.md): outlier removal, watermarking, fingerprinting, poisoning, model ownership.
     outlier_frac: float = 0.1  # share of the training set the outlier-removal defense drops
     poison_frac: float = 0.05  # share of the training set the poisoning adversary stamps and relabels
@@ -51,6 +46,16 @@ class Settings:
     fingerprint_threshold: float = 0.5  # matching rate (on conferrable points) from which a suspect is a copy
     extraction_queries: int = 1000  # the model-ownership adversary's query budget
     ownership_adversary: str = "malicious-suspect"  # or malicious-accuser (--context adversary=...)
+    explanation_method: str = "integrated-gradients"  # integrated-gradients, smoothgrad or deeplift
+    property_ratios: tuple[float, float] = (0.5, 0.2)  # distribution inference: share of s = 1 in the two worlds
+    shadow_models: int = 32  # per world, trained by the adversary (batched)
+    victim_models: int = 8  # per world, trained with the deployment's recipe
+    # Adult only (the SoK's Sec. 5): keep the k attributes most associated with the label (factor D3), keep
+    # only some races, and name the sensitive attribute(s) in ``s``.
+    adult_k: int | None = None
+    adult_races: tuple[str, ...] | None = None
+    adult_sensitive: tuple[str, ...] = ("sex",)
+
     def as_dict(self) -> dict:
         return asdict(self)
 
@@ -80,7 +85,7 @@ def load_task(s: Settings, seed: int, data_path: Path | None = None) -> Task:
         return data.synthetic(s.synthetic, seed)
     if s.dataset == "digits":
         return data.digits(s.n_train, seed)
-    return data.adult(s.n_train, seed, data_path)
+    return data.adult(s.n_train, seed, data_path, s.adult_k, s.adult_races, s.adult_sensitive)
 
 
 # Context qualifiers (the KB's ``--context KEY=VALUE``) that select a validation's threat model: the Settings

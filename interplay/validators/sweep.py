@@ -42,43 +42,50 @@ class SweepError(ValueError):
 
 @dataclass(frozen=True)
 class FactorKnob:
-    """How a factor is set in an experiment. ``orientation`` is +1 when a larger knob value means more of the
-    factor, -1 when it means less (a smaller minority subgroup is a longer tail)."""
+    """How a factor is set in an experiment: the Settings field per dataset (``"*"``: any dataset).
+    ``orientation`` is +1 when a larger knob value means more of the factor, -1 when it means less (a smaller
+    minority subgroup is a longer tail; more spurious attributes, a lower priority of stable ones)."""
 
     node: str
-    knob: str
+    fields: dict[str, str]
     orientation: int
-    synthetic_only: bool
+
+    def field(self, dataset: str) -> str:
+        name = self.fields.get(dataset) or self.fields.get("*")
+        if name is None:
+            raise SweepError(f"this factor has no knob on {dataset}; datasets: {', '.join(self.fields)}")
+        return name
 
     def level(self, value: str) -> float:
         """The value as a number in the knob's own units (capacity presets by rank)."""
-        if self.knob == "capacity":
+        if value in CAPACITY:
             return float(list(CAPACITY).index(value))
         return float(value)
 
     def apply(self, s: Settings, value: str) -> Settings:
-        if self.synthetic_only and s.dataset != "synthetic":
-            raise SweepError(f"{self.knob} is a knob of the synthetic generator; use --dataset synthetic")
-        if self.knob == "capacity":
+        name = self.field(s.dataset)
+        if name == "capacity":
             if value not in CAPACITY:
                 raise SweepError(f"model capacity must be one of {', '.join(CAPACITY)}, not {value!r}")
             return replace(s, train=replace(s.train, capacity=value))
         try:
-            number = int(value) if self.knob != "minority_frac" else float(value)
+            number = float(value) if name == "minority_frac" else int(value)
         except ValueError:
-            raise SweepError(f"{self.knob} needs a number, not {value!r}") from None
-        if self.knob == "n_train":
+            raise SweepError(f"{name} needs a number, not {value!r}") from None
+        if name == "n_train":
             synthetic = replace(s.synthetic, n_train=number) if s.synthetic else None
             return replace(s, n_train=number, synthetic=synthetic)
-        return replace(s, synthetic=replace(s.synthetic, **{self.knob: number}))
+        if name == "adult_k":
+            return replace(s, adult_k=number)
+        return replace(s, synthetic=replace(s.synthetic, **{name: number}))
 
 
 KNOBS = {
-    "D1": FactorKnob("training-data-size", "n_train", +1, synthetic_only=False),
-    "D2": FactorKnob("tail-length", "minority_frac", -1, synthetic_only=True),
-    "D3": FactorKnob("input-dimensionality", "n_attributes", +1, synthetic_only=True),
-    "D4": FactorKnob("stable-attribute-priority", "n_spurious", -1, synthetic_only=True),
-    "M1": FactorKnob("model-capacity", "capacity", +1, synthetic_only=False),
+    "D1": FactorKnob("training-data-size", {"*": "n_train"}, +1),
+    "D2": FactorKnob("tail-length", {"synthetic": "minority_frac"}, -1),
+    "D3": FactorKnob("input-dimensionality", {"synthetic": "n_attributes", "adult": "adult_k"}, +1),
+    "D4": FactorKnob("stable-attribute-priority", {"synthetic": "n_spurious"}, -1),
+    "M1": FactorKnob("model-capacity", {"*": "capacity"}, +1),
 }
 
 
@@ -142,7 +149,8 @@ def run_sweep(
     else:
         verdict = "confirms" if risk_trend["direction"] == claimed else "contradicts"
     summary = {
-        "defense": cfg.defense, "risk": cfg.risk, "factor": factor, "factor_node": knob.node, "knob": knob.knob,
+        "defense": cfg.defense, "risk": cfg.risk, "factor": factor, "factor_node": knob.node,
+        "knob": knob.field(cfg.settings.dataset),
         "orientation": knob.orientation, "values": values, "dataset": cfg.settings.dataset, "seeds": seeds,
         "claim": {"direction": claimed or "ambiguous", "edges": edges}, "risk_trend": risk_trend,
         "effect_trend": effect_trend, "verdict": verdict, "points": points,

@@ -19,7 +19,10 @@ from interplay.validators.training import TrainingHooks
 
 
 def parity_gap(probs: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """Half the L1 distance between the groups' mean predicted distributions (0 if a group is absent)."""
+    """Half the L1 distance between the groups' mean predicted distributions (0 if a group is absent);
+    summed over the attributes when ``s`` has one column per sensitive attribute."""
+    if s.dim() == 2:
+        return sum(parity_gap(probs, col) for col in s.T)
     if s.min() == s.max():
         return probs.new_zeros(())
     return (probs[s == 0].mean(0) - probs[s == 1].mean(0)).abs().sum() / 2

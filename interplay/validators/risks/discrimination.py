@@ -1,10 +1,11 @@
 """Discriminatory behaviour: demographic parity and equalized odds differences (fairlearn) between the
-sensitive groups on held-out data; the score is the demographic parity difference."""
+sensitive groups on held-out data; the score is the demographic parity difference. With several sensitive
+attributes (one column each), the groups are their intersections, as fairlearn defines them."""
 
 from __future__ import annotations
 
-import numpy as np
-from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+from fairlearn.metrics import MetricFrame, demographic_parity_difference, equalized_odds_difference
+from sklearn.metrics import accuracy_score
 
 from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
 from interplay.validators.training import logits
@@ -24,10 +25,13 @@ class Discrimination(RiskProbe):
         test = self.task.test
         y, s = test.y.numpy(), test.s.numpy()
         pred = logits(deployment.model, test.x).argmax(1).numpy()
-        acc = [float((pred[s == g] == y[s == g]).mean()) for g in (0, 1)]
+        by_group = MetricFrame(metrics=accuracy_score, y_true=y, y_pred=pred, sensitive_features=s).by_group
         dpd = float(demographic_parity_difference(y, pred, sensitive_features=s))
-        return Measurement(dpd, {
+        raw = {
             "demographic_parity_difference": dpd,
             "equalized_odds_difference": float(equalized_odds_difference(y, pred, sensitive_features=s)),
-            "accuracy_majority": acc[0], "accuracy_minority": acc[1], "accuracy_gap": float(np.abs(acc[0] - acc[1])),
-        })
+            "accuracy_gap": float(by_group.max() - by_group.min()),
+        }
+        if s.ndim == 1:
+            raw |= {"accuracy_majority": float(by_group[0]), "accuracy_minority": float(by_group[1])}
+        return Measurement(dpd, raw)
