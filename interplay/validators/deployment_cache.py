@@ -3,20 +3,24 @@
 A task depends only on (settings, seed, data path); a deployment only on (defense, settings, task, training
 data, seed), and training is deterministic per seed, so the baseline and each defense's model are trained
 once per seed for every risk whose probe does not alter the training data, and so are the retrained models
-(reference, shadow and victim models) that probes ask ``Deployment.retrain`` for. Every hit is a deep copy,
-so a probe that changes a model it was given cannot leak into another cell; results are identical with and
-without the cache.
+(reference, shadow and victim models) that probes ask ``Deployment.retrain`` for. A probe's measurement of
+a deployment handed out here depends only on (probe, settings, deployment, data, seed) too (probes are
+deterministic per seed), so a defense's intended risks, measured in each of its cells, are measured once.
+Every hit is a deep copy, so a probe that changes a model it was given cannot leak into another cell; results
+are identical with and without the cache.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
 from interplay.validators.data import Split, Task
 from interplay.validators.defenses.base import Defense, Deployment
+from interplay.validators.risks.base import Measurement, RiskProbe
 from interplay.validators.settings import Settings, load_task
 
 
@@ -33,6 +37,8 @@ class DeploymentCache:
     def __init__(self) -> None:
         self.tasks: dict[tuple, Task] = {}
         self.deployments: dict[tuple, tuple[Task, Deployment]] = {}
+        self.measurements: dict[tuple, Measurement] = {}
+        self._handed: dict[int, tuple[weakref.ref, tuple]] = {}  # id of a copy handed out -> (the copy, its key)
         self.hits = self.misses = 0
 
     def task(self, settings: Settings, seed: int, data_path: Path | None) -> Task:
@@ -51,4 +57,16 @@ class DeploymentCache:
             self.deployments[key] = hit = (defense.task, deployment)
         else:
             self.hits += 1
-        return copy.deepcopy(hit[1])
+        handed = copy.deepcopy(hit[1])
+        self._handed[id(handed)] = (weakref.ref(handed), key)
+        return handed
+
+    def measure(self, probe: RiskProbe, deployment: Deployment, train: Split, seed: int) -> Measurement:
+        """``probe.measure(deployment, train, seed)``, once per probe and deployment handed out by :meth:`deploy`."""
+        ref, key = self._handed.get(id(deployment), (None, None))
+        if ref is None or ref() is not deployment:
+            return probe.measure(deployment, train, seed)
+        key = (probe.slug, probe.settings, id(probe.task), key, digest(train), seed)
+        if key not in self.measurements:
+            self.measurements[key] = probe.measure(deployment, train, seed)
+        return self.measurements[key]

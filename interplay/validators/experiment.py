@@ -41,7 +41,8 @@ _CACHE: DeploymentCache | None = None
 
 @contextmanager
 def sharing_deployments() -> Iterator[DeploymentCache]:
-    """Within this block, validations reuse loaded tasks and trained deployments (see :mod:`.deployment_cache`)."""
+    """Within this block, validations reuse loaded tasks, trained deployments and their measurements
+    (see :mod:`.deployment_cache`)."""
     global _CACHE
     previous, _CACHE = _CACHE, DeploymentCache()
     try:
@@ -52,6 +53,10 @@ def sharing_deployments() -> Iterator[DeploymentCache]:
 
 def _deploy(defense: Defense, train, seed: int):
     return _CACHE.deploy(defense, train, seed) if _CACHE else defense.deploy(train, seed)
+
+
+def _measure(probe: RiskProbe, deployment, train, seed: int):
+    return _CACHE.measure(probe, deployment, train, seed) if _CACHE else probe.measure(deployment, train, seed)
 
 
 class MissingObservable(ValueError):
@@ -95,10 +100,10 @@ def _measure_arm(defense: Defense, probe: RiskProbe, targets: dict[str, RiskProb
     missing = [o for o in probe.requires if o not in deployment.observables]
     if missing:
         raise MissingObservable(f"{probe.slug} needs {', '.join(missing)}, which {defense.slug} does not expose")
-    risks = {probe.slug: probe.measure(deployment, train, seed)}
+    risks = {probe.slug: _measure(probe, deployment, train, seed)}
     if targets:
         clean = deployment if train is task.train else _deploy(defense, task.train, seed)
-        risks |= {slug: p.measure(clean, task.train, seed) for slug, p in targets.items()}
+        risks |= {slug: _measure(p, clean, task.train, seed) for slug, p in targets.items()}
     return {"utility": accuracy(deployment.model, task.test), "metadata": deployment.metadata,
             "risks": {slug: asdict(m) for slug, m in risks.items()}}
 

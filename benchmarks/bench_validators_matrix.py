@@ -1,0 +1,102 @@
+"""Benchmark ``interplay validate --all``: the whole defense x risk matrix through the real CLI, timed end to end.
+
+Prints the wall time of a fresh run (process start to exit, against an empty store) and of a second run on the
+same store (a resumed run: nothing is recomputed), against the targets (10 minutes with ``--quick``, 45 without,
+on two cores); the verdict counts; and the seven intended cells (a defense against its own risk) with effect,
+95% CI and p-value. ``--sharing`` also times one defense's row (every risk, two seeds) in-process with and
+without the shared deployment cache. Usage:
+
+    .venv/bin/python benchmarks/bench_validators_matrix.py [--quick] [--dataset synthetic] [--seeds N] [--sharing]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_S = {True: 600.0, False: 2700.0}
+INTENDED = [("adversarial-training", "evasion"), ("outlier-removal", "poisoning"), ("watermarking", "model-ownership"),
+            ("fingerprinting", "model-ownership"), ("differential-privacy", "membership-inference"),
+            ("differential-privacy", "data-reconstruction"), ("group-fairness", "discrimination")]
+
+
+def run_all(args: argparse.Namespace, store: Path) -> tuple[float, list[dict]]:
+    cmd = [sys.executable, "-W", "ignore", "-m", "interplay.cli", "validate", "--all", "--json", "--store", str(store),
+           "--dataset", args.dataset, *(["--quick"] if args.quick else []),
+           *(["--seeds", str(args.seeds)] if args.seeds else [])]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        sys.exit(f"validate --all failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return wall, json.loads(proc.stdout)
+
+
+def sharing(args: argparse.Namespace, defense: str = "differential-privacy") -> None:
+    """One row of the matrix (every risk, two seeds) without and with the deployment cache, in-process."""
+    from interplay.kb import load_kb
+    from interplay.validators import experiment
+    from interplay.validators.experiment import ValidationConfig, measure_seed
+    from interplay.validators.registry import RISKS
+    from interplay.validators.settings import default_settings
+
+    kb, settings = load_kb(), default_settings(args.dataset, args.quick)
+    configs = [ValidationConfig(defense, r, settings, tuple(kb.defenses[defense].targets)) for r in RISKS]
+
+    def row() -> float:
+        start = time.perf_counter()
+        for cfg in configs:
+            for seed in range(2):
+                measure_seed(cfg, seed)
+        return time.perf_counter() - start
+
+    alone = row()
+    with experiment.sharing_deployments() as cache:
+        shared = row()
+    print(f"{defense} row ({len(configs)} risks x 2 seeds): {alone:.1f} s alone, {shared:.1f} s sharing deployments "
+          f"({alone / shared:.1f}x; {cache.hits} hits, {cache.misses} trainings)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--dataset", default="synthetic")
+    parser.add_argument("--seeds", type=int)
+    parser.add_argument("--sharing", action="store_true", help="also time one row with and without the cache")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "bench.sqlite"
+        wall, records = run_all(args, store)
+        again, _ = run_all(args, store)
+    ran = [r for r in records if r["observed"] is not None]
+    target = TARGET_S[args.quick]
+    compute = sum(r["compute_s"] for r in ran)
+    print(f"validate --all{' --quick' if args.quick else ''} on {args.dataset}: {len(ran)} of {len(records)} cells, "
+          f"{ran[0]['seeds'] if ran else 0} seeds; {wall:.0f} s wall (target {target:.0f} s: "
+          f"{'met' if wall <= target else 'MISSED'}); compute summed over cells {compute:.0f} s; "
+          f"resumed run {again:.1f} s")
+    verdicts = {v: sum(r["verdict"] == v for r in records) for v in dict.fromkeys(r["verdict"] for r in records)}
+    directed = [r for r in ran if r["literature"] in ("increase", "decrease")]
+    agree = sum(r["observed"] == r["literature"] for r in directed)
+    print(f"verdicts: {verdicts}; observed == literature on {agree} of {len(directed)} directed cells")
+    by_cell = {(r["defense"], r["risk"]): r for r in records}
+    print(f"{'intended cell':45} {'observed':9} {'difference':>10} {'95% CI':>20} {'p':>8} verdict")
+    for d, r in INTENDED:
+        c = by_cell.get((d, r))
+        if c is None or c["observed"] is None:
+            print(f"{d + ' / ' + r:45} {c['verdict'] if c else 'not run'}")
+            continue
+        e = c["effect"]
+        print(f"{d + ' / ' + r:45} {c['observed']:9} {e['difference']:+10.4f} "
+              f"[{e['ci95'][0]:+.4f}, {e['ci95'][1]:+.4f}] {e['p_value']:8.2g} {c['verdict']}")
+    if args.sharing:
+        sharing(args)
+
+
+if __name__ == "__main__":
+    main()
