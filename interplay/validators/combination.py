@@ -222,8 +222,12 @@ def _status(loss: PairedEffect, min_effect: float) -> str:
     return "effective" if loss.ci95[1] < min_effect else "inconclusive"
 
 
-def summarize_combo(cfg: ComboConfig, records: list[dict], predicted: dict[str, str], runtime_s: float) -> dict:
-    """The validate-combo document; ``predicted`` maps each defense and ``"pair"`` to the prediction."""
+def summarize_combo(cfg: ComboConfig, records: list[dict], predicted: dict[str, str], runtime_s: float,
+                    key: str | None = None) -> dict:
+    """The validate-combo document; ``predicted`` maps each defense and ``"pair"`` to the prediction.
+
+    ``key``: the store key the records were saved under (default: the configuration's hash now).
+    """
     sides = [_side(records, "a", cfg.a, cfg.b, predicted[cfg.a]), _side(records, "b", cfg.b, cfg.a, predicted[cfg.b])]
     observed = {s["observed"] for s in sides}
     pair = "conflict" if "conflict" in observed else ("compatible" if observed == {"effective"} else "inconclusive")
@@ -235,7 +239,7 @@ def summarize_combo(cfg: ComboConfig, records: list[dict], predicted: dict[str, 
                     "combined": utility["combined"]},
         "metadata": records[0]["combined"]["metadata"], "seeds": len(records),
         "seed_list": [r["seed"] for r in records], "dataset": cfg.settings.dataset,
-        "settings": cfg.settings.as_dict(), "config_hash": cfg.hash(), "code_version": code_version(),
+        "settings": cfg.settings.as_dict(), "config_hash": key or cfg.hash(), "code_version": code_version(),
         "compute_s": float(sum(r["runtime_s"] for r in records)), "runtime_s": runtime_s,
     }
 
@@ -258,4 +262,4 @@ def run_combo(cfg: ComboConfig, seeds: int, predicted: dict[str, str], store: Re
         records.append(done[seed])
         if on_seed:
             on_seed(seed, cached)
-    return summarize_combo(cfg, records, predicted, time.perf_counter() - start)
+    return summarize_combo(cfg, records, predicted, time.perf_counter() - start, key)
