@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -124,8 +125,9 @@ def results(store: Store = None, json: Json = False) -> None:
 
 
 ARROWS = {"increase": "↑", "decrease": "↓", "none": "=", "mixed": "±", "ambiguous": "?", "unknown": "?",
-          "unexplored": "·", None: "-"}
-VERDICT_STYLE = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow"}
+          "unexplored": "·", None: " "}
+VERDICT_MARK = {"confirmed": "[green]✓[/]", "refuted": "[red]✗[/]", "inconclusive": "[yellow]?[/]",
+                "not registered": "[dim]-[/]", "unsupported": "[dim]n/a[/]"}
 
 
 def _names(k, given: str | None, kind: str, every) -> list[str]:
@@ -175,24 +177,26 @@ def _validate_all(k, dataset: str, seeds: int | None, quick: bool, data_path: Pa
     if json:
         emit_json(records)
         return
-    _render_matrix(records, list(dict.fromkeys(c.defense for c in cells)),
+    _render_matrix(k, records, list(dict.fromkeys(c.defense for c in cells)),
                    list(dict.fromkeys(c.risk for c in cells)), n_seeds, dataset, time.perf_counter() - start)
 
 
-def _render_matrix(records: list[dict], defenses: list[str], risks: list[str], seeds: int, dataset: str,
+def _render_matrix(k, records: list[dict], defenses: list[str], risks: list[str], seeds: int, dataset: str,
                    runtime_s: float) -> None:
+    """Rows are defenses, columns risks (SoK codes); a cell reads literature, prediction, observed, verdict."""
     by_cell = {(r["defense"], r["risk"]): r for r in records}
-    t = Table("defense \\ risk", *risks, title=f"validate --all on {dataset} ({seeds} seeds): "
-              "L literature, P prediction, O observed", show_lines=True)
+    t = Table("", *(k.risks[r].code for r in risks), box=box.SIMPLE_HEAD, padding=(0, 1),
+              title=f"validate --all on {dataset}, {seeds} seeds")
     for d in defenses:
-        row = []
-        for r in risks:
-            c = by_cell[(d, r)]
-            style = VERDICT_STYLE.get(c["verdict"], "dim")
-            row.append(f"L{ARROWS[c['literature']]} P{ARROWS.get(c['prediction'], '?')} O{ARROWS[c['observed']]}\n"
-                       f"[{style}]{c['verdict']}[/]")
-        t.add_row(d, *row)
+        cells = [by_cell[(d, r)] for r in risks]
+        t.add_row(k.defenses[d].code, *(f"{ARROWS[c['literature']]}{ARROWS.get(c['prediction'], '?')}"
+                                         f"{ARROWS[c['observed']]} {VERDICT_MARK[c['verdict']]}" for c in cells))
     console.print(t)
+    console.print("Each cell: literature, prediction, observed (↑ increase, ↓ decrease, = none, ? ambiguous or "
+                  "unknown, · unexplored), then the verdict (✓ confirmed, ✗ refuted, ? inconclusive, - not "
+                  "registered, n/a unsupported). " + "; ".join(
+                      f"{k.defenses[d].code} {d}" for d in defenses) + ". " + "; ".join(
+                      f"{k.risks[r].code} {r}" for r in risks) + ".", highlight=False)
     run = [c for c in records if c["observed"] is not None]
     directed = [c for c in run if c["literature"] in ("increase", "decrease")]
     agree = sum(c["observed"] == c["literature"] for c in directed)
