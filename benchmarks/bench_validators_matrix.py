@@ -4,9 +4,9 @@ Prints the wall time of a fresh run (process start to exit, against an empty sto
 same store (a resumed run: nothing is recomputed), against the targets (10 minutes with ``--quick``, 45 without,
 on two cores); the verdict counts; and the seven intended cells (a defense against its own risk) with effect,
 95% CI and p-value. ``--sharing`` also times one defense's row (every risk, two seeds) in-process with and
-without the shared deployment cache. Usage:
+without the shared deployment cache; ``--markdown`` prints the matrix as a Markdown table (for the README). Usage:
 
-    .venv/bin/python benchmarks/bench_validators_matrix.py [--quick] [--dataset synthetic] [--seeds N] [--sharing]
+    .venv/bin/python benchmarks/bench_validators_matrix.py [--quick] [--dataset D] [--seeds N] [--sharing] [--markdown]
 """
 
 from __future__ import annotations
@@ -35,6 +35,19 @@ def run_all(args: argparse.Namespace, store: Path) -> tuple[float, list[dict]]:
     if proc.returncode:
         sys.exit(f"validate --all failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return wall, json.loads(proc.stdout)
+
+
+def markdown(records: list[dict]) -> str:
+    """The matrix as Markdown: a row per defense, a column per risk; literature / prediction / observed, verdict."""
+    arrow = {"increase": "↑", "decrease": "↓", "none": "=", "ambiguous": "?", "unknown": "?", "unexplored": "·"}
+    risks = list(dict.fromkeys(r["risk"] for r in records))
+    lines = ["| defense \\ risk | " + " | ".join(risks) + " |", "|---" * (len(risks) + 1) + "|"]
+    for d in dict.fromkeys(r["defense"] for r in records):
+        row = [r for r in records if r["defense"] == d]
+        lines.append(f"| {d} | " + " | ".join(
+            f"{arrow[r['literature']]} {arrow.get(r['prediction'], '?')} {arrow.get(r['observed'], '-')} {r['verdict']}"
+            for r in row) + " |")
+    return "\n".join(lines)
 
 
 def sharing(args: argparse.Namespace, defense: str = "differential-privacy") -> None:
@@ -68,6 +81,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--sharing", action="store_true", help="also time one row with and without the cache")
+    parser.add_argument("--markdown", action="store_true", help="also print the matrix as a Markdown table")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "bench.sqlite"
@@ -94,6 +108,8 @@ def main() -> None:
         e = c["effect"]
         print(f"{d + ' / ' + r:45} {c['observed']:9} {e['difference']:+10.4f} "
               f"[{e['ci95'][0]:+.4f}, {e['ci95'][1]:+.4f}] {e['p_value']:8.2g} {c['verdict']}")
+    if args.markdown:
+        print(markdown(records))
     if args.sharing:
         sharing(args)
 
