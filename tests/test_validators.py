@@ -22,6 +22,7 @@ from interplay.validators.registry import RISKS, UnregisteredPair  # noqa: E402
 from interplay.validators.settings import DEFAULT_SEEDS, default_settings, load_task  # noqa: E402
 from interplay.validators.stats import direction, paired_effect, verdict  # noqa: E402
 from interplay.validators.store import ResultStore  # noqa: E402
+from interplay.validators.training import TrainSpec  # noqa: E402
 
 KB = load_kb()
 # The first plugins' twelve cells (later plugins have their own test files).
@@ -29,8 +30,8 @@ FIRST_DEFENSES = ("adversarial-training", "differential-privacy", "group-fairnes
 FIRST_RISKS = ("evasion", "membership-inference", "attribute-inference", "discrimination")
 CELLS = [(d, r) for d in FIRST_DEFENSES for r in FIRST_RISKS]
 # Smaller than --quick so that the twelve cells run in about a minute of CPU (DP-SGD learns less here).
-TINY = replace(default_settings("synthetic", quick=True), n_train=1000, synthetic=SyntheticFactors(n_train=1000),
-               train=replace(default_settings("synthetic", quick=True).train, epochs=10))
+TINY = replace(default_settings("synthetic"), n_train=1000, synthetic=SyntheticFactors(n_train=1000),
+               train=TrainSpec(epochs=10))
 runner = CliRunner()
 
 
