@@ -166,3 +166,23 @@ def test_intended_cells_at_full_size(tmp_path, defense, risk):
     doc = run_validation(config(defense, risk, default_settings("synthetic")), 8, "decrease",
                          ResultStore(tmp_path / "s.sqlite"))
     assert doc["observed"] == "decrease" and doc["effect"]["p_value"] < 0.05 and doc["verdict"] == "confirmed"
+
+
+def test_cli_context_selects_the_adversary_and_rejects_unknown_values(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from interplay.cli.app import app
+    from interplay.validators import settings
+
+    monkeypatch.setattr(settings, "default_settings", lambda dataset, quick=False: TINY)
+    store = ["--store", str(tmp_path / "s.sqlite")]
+    runner = CliRunner()
+    bad = runner.invoke(app, ["validate", "fingerprinting", "model-ownership", "-c", "adversary=thief", *store])
+    assert bad.exit_code == 2 and "malicious-accuser" in bad.output and "Traceback" not in bad.output
+    ok = runner.invoke(app, ["validate", "fingerprinting", "model-ownership", "--seeds", "2", "--json",
+                             "--context", "adversary=malicious-accuser", *store])
+    assert ok.exit_code == 0, ok.output
+    doc = json.loads(ok.stdout)
+    assert doc["settings"]["ownership_adversary"] == "malicious-accuser" and "claim_accepted" in doc["raw"]["baseline"]

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, err_console, fail, open_kb, resolve
+from interplay.cli.reason_commands import ContextOpt, _context
 
 DATASETS = ("synthetic", "digits", "adult")
 Store = Annotated[
@@ -42,6 +43,7 @@ def validate(
     only_risks: Annotated[
         str | None, typer.Option("--risks", help="With --all: only these risks (comma-separated).")
     ] = None,
+    context: ContextOpt = None,
 ) -> None:
     """Train baseline and defended models over paired seeds, measure the risk, judge the prediction."""
     k = open_kb(kb, overlay)
@@ -63,19 +65,20 @@ def validate(
     from interplay.validators.experiment import ValidationConfig, run_validation
     from interplay.validators.registry import UnregisteredPair
     from interplay.validators.risks.base import ProbeUnsupported
-    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task
+    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task, with_context
     from interplay.validators.store import ResultStore
 
     n_seeds = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
+    ctx = _context(context)  # a threat-model qualifier (adversary=...) selects settings and the prediction's edges
 
     try:
-        cfg = ValidationConfig(d, r, default_settings(dataset, quick), tuple(k.defenses[d].targets),
+        cfg = ValidationConfig(d, r, with_context(default_settings(dataset, quick), ctx), tuple(k.defenses[d].targets),
                                str(data_path) if data_path else None)
         if dataset == "adult":  # fail fast, before any training, when the files are missing
             load_task(cfg.settings, 0, data_path)
-    except (UnregisteredPair, vdata.DataError) as exc:
+        prediction = predict(k, d, r, method="graph", context=ctx or None).direction
+    except (UnregisteredPair, vdata.DataError, ValueError) as exc:
         fail(str(exc))
-    prediction = predict(k, d, r, method="graph", context=None).direction
     results = ResultStore(store)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
