@@ -17,8 +17,9 @@ from interplay.cli.app import app  # noqa: E402
 from interplay.kb import load_kb  # noqa: E402
 from interplay.validators import experiment  # noqa: E402
 from interplay.validators.data import ADULT_FILES, DataError, SyntheticFactors, adult, default_adult_dir  # noqa: E402
-from interplay.validators.experiment import ValidationConfig, measure_seed, run_validation  # noqa: E402
+from interplay.validators.experiment import MissingObservable, ValidationConfig, measure_seed, run_validation  # noqa: E402
 from interplay.validators.registry import RISKS, UnregisteredPair  # noqa: E402
+from interplay.validators.risks.discrimination import Discrimination  # noqa: E402
 from interplay.validators.settings import DEFAULT_SEEDS, default_settings, load_task  # noqa: E402
 from interplay.validators.stats import direction, paired_effect, verdict  # noqa: E402
 from interplay.validators.store import ResultStore  # noqa: E402
@@ -123,6 +124,15 @@ def test_unregistered_pair_and_unknown_dataset(monkeypatch):
         ValidationConfig("adversarial-training", "evasion", TINY)
     with pytest.raises(DataError, match="unknown dataset"):
         default_settings("cifar")
+
+
+def test_a_probe_needing_an_absent_observable_is_refused(monkeypatch):
+    class Blind(Discrimination):
+        requires = ("watermark_key",)
+
+    monkeypatch.setitem(RISKS, "discrimination", Blind)
+    with pytest.raises(MissingObservable, match="watermark_key"):
+        measure_seed(config("group-fairness", "discrimination"), 0)
 
 
 def test_synthetic_factors_control_the_data():

@@ -10,7 +10,7 @@ attacks). Each split carries features ``x``, label ``y`` and a binary sensitive 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +48,6 @@ class Task:
     n_classes: int
     input_shape: tuple[int, ...]
     bounds: tuple[float, float] | None = None  # the valid input range, where there is one
-
-    def with_train(self, train: Split) -> Task:
-        """The same task with another training set (for defenses or risks that alter the data)."""
-        return replace(self, train=train)
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,9 @@ def _measure(probe: RiskProbe, deployment, train, seed: int):
     return _CACHE.measure(probe, deployment, train, seed) if _CACHE else probe.measure(deployment, train, seed)
 
 
-class MissingObservable(ValueError):
-    """A probe needs an observable the deployment does not offer."""
+class MissingObservable(ProbeUnsupported):
+    """A probe needs an observable the deployment does not offer (so the CLI reports it like any
+    probe that cannot run)."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
 
 def _mean_dict(dicts: Iterable[dict]) -> dict:
     dicts = list(dicts)
-    keys = [k for k, v in dicts[0].items() if isinstance(v, int | float) and v is not None]
+    keys = [k for k, v in dicts[0].items() if isinstance(v, int | float)]
     return {k: float(np.mean([d[k] for d in dicts])) for k in keys}
 
 
@@ -159,8 +160,7 @@ def summarize(cfg: ValidationConfig, records: list[dict], prediction: str, runti
         "effect": effect, "defense_effective": effective, "effectiveness": effectiveness,
         "utility": {"metric": "accuracy", **utility, "difference": utility["defended"] - utility["baseline"]},
         "raw": {arm: _mean_dict(r[arm]["risks"][cfg.risk]["raw"] for r in records) for arm in arms},
-        "metadata": _mean_dict(r["defended"]["metadata"] for r in records) if records[0]["defended"]["metadata"]
-        else {},
+        "metadata": _mean_dict(r["defended"]["metadata"] for r in records),
         "seeds": len(records), "seed_list": [r["seed"] for r in records], "dataset": cfg.settings.dataset,
         "settings": cfg.settings.as_dict(), "config_hash": cfg.hash(), "code_version": code_version(),
         "compute_s": float(sum(r["runtime_s"] for r in records)), "runtime_s": runtime_s,

@@ -37,8 +37,9 @@ class UnregisteredPair(LookupError):
 
 
 def check_pair(defense: str, risk: str) -> None:
-    missing = [f"defense {defense!r}" for _ in [0] if defense not in DEFENSES]
-    missing += [f"risk {risk!r}" for _ in [0] if risk not in RISKS]
+    """Raise :class:`UnregisteredPair` unless both slugs have a plugin."""
+    missing = [f"{kind} {slug!r}" for kind, slug, table in (("defense", defense, DEFENSES), ("risk", risk, RISKS))
+               if slug not in table]
     if missing:
         raise UnregisteredPair(
             f"no validator plugin for {' and '.join(missing)}; registered defenses: {', '.join(DEFENSES)}; "
