@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from interplay.validators.experiment import MissingObservable, ValidationConfig, run_validation, sharing_deployments
+from interplay.validators.experiment import ValidationConfig, run_validation, sharing_deployments
 from interplay.validators.registry import DEFENSES, RISKS
 from interplay.validators.risks.base import ProbeUnsupported
 from interplay.validators.settings import Settings
@@ -59,7 +59,7 @@ def run_matrix(cells: list[Cell], settings: Settings, seeds: int, store: ResultS
             try:
                 cfg = ValidationConfig(c.defense, c.risk, settings, c.targets, data_path)
                 records.append(run_validation(cfg, seeds, c.prediction, store, on_seed) | base)
-            except (ProbeUnsupported, MissingObservable) as exc:
+            except ProbeUnsupported as exc:  # includes a missing observable
                 records.append(base | {"observed": None, "verdict": UNSUPPORTED, "reason": str(exc)})
                 if advance:
                     advance(c, seeds - done)
