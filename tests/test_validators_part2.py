@@ -34,6 +34,10 @@ QUICK = default_settings("synthetic", quick=True)
 TINY = replace(QUICK, n_train=600, synthetic=SyntheticFactors(n_train=600), train=replace(QUICK.train, epochs=5),
                extraction_queries=300, fingerprint_queries=40, watermark_keys=20, shadow_models=4, victim_models=2)
 
+# The verification tests use the default model (the medium MLP) with the quick epochs: the quick preset's small
+# MLP is so smooth that its boundary points transfer to independent models as well as to surrogates.
+VERIFY = replace(QUICK, train=replace(QUICK.train, capacity="medium"))
+
 
 def config(defense: str, risk: str, settings=QUICK) -> ValidationConfig:
     return ValidationConfig(defense, risk, settings, tuple(KB.defenses[defense].targets))
@@ -65,9 +69,9 @@ def test_quick_watermarking_cell_reports_the_verification(tmp_path):
 
 
 def test_poisoning_raw_metrics_and_the_backdoor_works():
-    record = measure_seed(config("outlier-removal", "poisoning", TINY), 0)
+    record = measure_seed(config("outlier-removal", "poisoning"), 0)
     raw = record["baseline"]["risks"]["poisoning"]["raw"]
-    assert raw["attack_success_rate"] > 0.5 and raw["clean_accuracy"] > 0.7 and raw["poison_frac"] == TINY.poison_frac
+    assert raw["attack_success_rate"] > 0.5 and raw["clean_accuracy"] > 0.8 and raw["poison_frac"] == QUICK.poison_frac
 
 
 def test_poisoning_target_is_measured_on_a_poisoned_retrain():
@@ -88,14 +92,14 @@ def test_same_seed_same_metrics(defense, risk):
 @pytest.fixture(scope="module")
 def owned():
     """A watermarked and a fingerprinted model, an independent model (other data) and a surrogate of each."""
-    task = load_task(QUICK, 0)
-    wm = Watermarking(QUICK, task).deploy(task.train, 0)
-    fp = Fingerprinting(QUICK, task).deploy(task.train, 0)
-    independent = Defense(QUICK, task).deploy(task.aux, 1).model
-    queries = task.aux.take(slice(0, QUICK.extraction_queries))
+    task = load_task(VERIFY, 0)
+    wm = Watermarking(VERIFY, task).deploy(task.train, 0)
+    fp = Fingerprinting(VERIFY, task).deploy(task.train, 0)
+    independent = Defense(VERIFY, task).deploy(task.aux, 1).model
+    queries = task.aux.take(slice(0, VERIFY.extraction_queries))
     return {"task": task, "wm": wm, "fp": fp, "independent": independent,
-            "wm_surrogate": extract(wm.model, queries, task, QUICK.train, 5),
-            "fp_surrogate": extract(fp.model, queries, task, QUICK.train, 5)}
+            "wm_surrogate": extract(wm.model, queries, task, VERIFY.train, 5),
+            "fp_surrogate": extract(fp.model, queries, task, VERIFY.train, 5)}
 
 
 @pytest.mark.parametrize("arm,observable", [("wm", "watermark_key"), ("fp", "fingerprint_queries")])
@@ -115,12 +119,12 @@ def test_the_fingerprint_separates_a_surrogate_from_an_independent_model(owned):
     """Conferrable points: the extracted surrogate matches more of them than an independent model."""
     key = owned["fp"].observables["fingerprint_queries"]
     assert key.agreement(owned["fp_surrogate"]) > key.agreement(owned["independent"])
-    assert keys_of(Defense(QUICK, owned["task"]).deploy(owned["task"].train, 0).observables) == []
+    assert keys_of(Defense(VERIFY, owned["task"]).deploy(owned["task"].train, 0).observables) == []
 
 
 def test_fingerprinting_does_not_change_the_model(owned):
     task = owned["task"]
-    plain = Defense(QUICK, task).deploy(task.train, 0).model
+    plain = Defense(VERIFY, task).deploy(task.train, 0).model
     fingerprinted = owned["fp"].model.state_dict()
     assert all(torch.equal(v, fingerprinted[k]) for k, v in plain.state_dict().items())
 
