@@ -17,7 +17,13 @@ from interplay.cli.app import app  # noqa: E402
 from interplay.kb import load_kb  # noqa: E402
 from interplay.validators import experiment  # noqa: E402
 from interplay.validators.data import ADULT_FILES, DataError, SyntheticFactors, adult, default_adult_dir  # noqa: E402
-from interplay.validators.experiment import MissingObservable, ValidationConfig, measure_seed, run_validation  # noqa: E402
+from interplay.validators.experiment import (  # noqa: E402
+    MissingObservable,
+    ValidationConfig,
+    measure_seed,
+    run_validation,
+    summarize,
+)
 from interplay.validators.registry import RISKS, UnregisteredPair  # noqa: E402
 from interplay.validators.risks.discrimination import Discrimination  # noqa: E402
 from interplay.validators.settings import DEFAULT_SEEDS, default_settings, load_task  # noqa: E402
@@ -116,6 +122,26 @@ def test_store_resumes_an_interrupted_run_and_reruns_nothing_finished(tmp_path, 
     assert calls == [] and again["effect"] == first["effect"]
     assert [v["config_hash"] for v in store.validations()] == [cfg.hash()]
     assert config("group-fairness", "discrimination", replace(TINY, fairness_lambda=2.0)).hash() != cfg.hash()
+
+
+def test_a_defense_that_lowers_one_of_its_targets_is_effective_and_one_that_lowers_none_is_not():
+    cfg = config("differential-privacy", "evasion")
+    assert set(cfg.measured_targets) == {"membership-inference", "data-reconstruction"}
+
+    def records(mia_drop):
+        def arm(shift, s):
+            risks = {"evasion": 0.3, "membership-inference": 0.6 - shift, "data-reconstruction": 0.4}
+            return {"utility": 0.9, "metadata": {}, "risks": {k: {"score": v + 0.001 * s, "raw": {}}
+                                                                for k, v in risks.items()}}
+        return [{"seed": s, "baseline": arm(0, s), "defended": arm(mia_drop + 0.002 * s, s), "runtime_s": 0.0}
+                for s in range(4)]
+
+    works = summarize(cfg, records(0.05), "increase", 0.0)
+    assert works["effectiveness"]["membership-inference"]["observed"] == "decrease"
+    assert works["effectiveness"]["data-reconstruction"]["observed"] == "none"
+    assert works["defense_effective"] is True
+    fails = summarize(cfg, records(0.0), "increase", 0.0)
+    assert fails["defense_effective"] is False and fails["verdict"] == "inconclusive"
 
 
 def test_unregistered_pair_and_unknown_dataset(monkeypatch):

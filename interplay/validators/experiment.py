@@ -151,7 +151,10 @@ def summarize(cfg: ValidationConfig, records: list[dict], prediction: str, runti
         if all(t in r["baseline"]["risks"] for r in records):
             _, report, obs = _effect(records, t)
             effectiveness[t] = {**report, "observed": obs}
-    effective = all(v["observed"] == "decrease" for v in effectiveness.values()) if effectiveness else None
+    # Effective when at least one intended risk significantly decreases: a defense's KB targets may
+    # be several (DP: membership inference and data reconstruction), and one working is the defense
+    # working; each target's own effect is reported in ``effectiveness``.
+    effective = any(v["observed"] == "decrease" for v in effectiveness.values()) if effectiveness else None
     arms = ("baseline", "defended")
     utility = {arm: float(np.mean([r[arm]["utility"] for r in records])) for arm in arms}
     doc = {

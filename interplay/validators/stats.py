@@ -51,7 +51,7 @@ def verdict(prediction: str, observed: str, e: PairedEffect, min_effect: float, 
     """Judge the reasoner's ``prediction`` against the measured effect.
 
     - ``inconclusive`` when the defense did not work (``defense_effective`` is False: no significant
-      decrease on its own intended risk), or the prediction is ``ambiguous``/``unknown``.
+      decrease on any of its intended risks), or the prediction is ``ambiguous``/``unknown``.
     - ``confirmed`` when the observed direction equals a predicted ``increase``/``decrease``; for a
       predicted ``none``, when nothing significant was observed and the whole 95% CI lies within
       +-``min_effect`` (an equivalence test, so lack of power does not confirm "no effect").
