@@ -76,6 +76,14 @@ def test_explanations_release_attributions_of_the_baseline_model(task, deploymen
         Explainer(expl.model, "lime")
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_explains_the_digits_cnn_in_deterministic_mode(method):
+    seed_everything(0)  # deterministic algorithms on: DeepLift's max-unpooling must still run
+    cnn = build_model((1, 8, 8), 10, "small")
+    x = load_task(default_settings("digits", quick=True), 0).test.x[:4]
+    assert Explainer(cnn, method)(x).shape == x.shape and torch.are_deterministic_algorithms_enabled()
+
+
 def test_data_reconstruction_scores_the_decoder_and_uses_attributions_when_released(task, deployments):
     probe = DataReconstruction(TINY, task)
     base = probe.measure(deployments["baseline"], task.train, 0)

@@ -43,20 +43,28 @@ class Explainer:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         target = logits(self.model, x).argmax(1)
-        zeros = torch.zeros_like(x)
         # SmoothGrad's noise is drawn from a fixed seed, so the same model always gives the same explanation.
+        # DeepLift unpools through max-pooling layers, which torch's deterministic mode refuses although the
+        # CPU kernel is deterministic: it only warns (silenced) for the duration of the call.
+        strict = torch.are_deterministic_algorithms_enabled()
         with warnings.catch_warnings(), torch.random.fork_rng():
             warnings.simplefilter("ignore")  # Captum warns about hooks on activations and about input grads
             torch.manual_seed(0)
-            if self.method == "deeplift":
-                out = DeepLift(self.model).attribute(x, baselines=zeros, target=target)
-            elif self.method == "smoothgrad":
-                out = NoiseTunnel(IntegratedGradients(self.model)).attribute(
-                    x, nt_type="smoothgrad", nt_samples=4, stdevs=0.02, baselines=zeros, target=target,
-                    n_steps=IG_STEPS)
-            else:
-                out = IntegratedGradients(self.model).attribute(x, baselines=zeros, target=target, n_steps=IG_STEPS)
+            torch.use_deterministic_algorithms(strict, warn_only=True)
+            try:
+                out = self._attribute(x, target)
+            finally:
+                torch.use_deterministic_algorithms(strict)
         return out.detach()
+
+    def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        zeros = torch.zeros_like(x)
+        if self.method == "deeplift":
+            return DeepLift(self.model).attribute(x, baselines=zeros, target=target)
+        if self.method == "smoothgrad":
+            return NoiseTunnel(IntegratedGradients(self.model)).attribute(
+                x, nt_type="smoothgrad", nt_samples=4, stdevs=0.02, baselines=zeros, target=target, n_steps=IG_STEPS)
+        return IntegratedGradients(self.model).attribute(x, baselines=zeros, target=target, n_steps=IG_STEPS)
 
 
 class Explanations(Defense):
