@@ -61,18 +61,19 @@ def sharing(args: argparse.Namespace, defense: str = "differential-privacy") -> 
     kb, settings = load_kb(), default_settings(args.dataset, args.quick)
     configs = [ValidationConfig(defense, r, settings, tuple(kb.defenses[defense].targets)) for r in RISKS]
 
-    def row() -> float:
-        start = time.perf_counter()
+    def row() -> tuple[float, float]:
+        start, cpu = time.perf_counter(), time.process_time()
         for cfg in configs:
             for seed in range(2):
                 measure_seed(cfg, seed)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 
     alone = row()
     with experiment.sharing_deployments() as cache:
         shared = row()
-    print(f"{defense} row ({len(configs)} risks x 2 seeds): {alone:.1f} s alone, {shared:.1f} s sharing deployments "
-          f"({alone / shared:.1f}x; {cache.hits} hits, {cache.misses} trainings)")
+    print(f"{defense} row ({len(configs)} risks x 2 seeds), wall / CPU: {alone[0]:.1f} / {alone[1]:.1f} s alone, "
+          f"{shared[0]:.1f} / {shared[1]:.1f} s sharing deployments ({alone[1] / shared[1]:.1f}x CPU; {cache.hits} "
+          f"hits, {cache.misses} trainings, {len(cache.measurements)} measurements)")
 
 
 def main() -> None:
