@@ -53,19 +53,20 @@ def test_every_new_pair_composes_and_reports_the_contract(tmp_path, defense, ris
     assert set(doc["effectiveness"]) == {t for t in KB.defenses[defense].targets if t in RISKS}
 
 
-@pytest.mark.parametrize("defense,risk", [("outlier-removal", "poisoning"), ("fingerprinting", "model-ownership")])
+@pytest.mark.parametrize("defense,risk", [("outlier-removal", "poisoning"), ("watermarking", "model-ownership"),
+                                          ("fingerprinting", "model-ownership")])
 def test_quick_intended_cells_decrease(tmp_path, defense, risk):
     doc = run_validation(config(defense, risk), 3, "decrease", ResultStore(tmp_path / "s.sqlite"))
     assert doc["observed"] == "decrease" and doc["verdict"] == "confirmed" and doc["defense_effective"] is True
 
 
-def test_quick_watermarking_cell_reports_the_verification(tmp_path):
-    """The trigger-set watermark does not survive extraction (see PART2.md): reported, not asserted to pass."""
-    doc = run_validation(config("watermarking", "model-ownership"), 2, "decrease", ResultStore(tmp_path / "s.sqlite"))
+def test_ownership_raw_metrics(tmp_path):
+    doc = run_validation(config("watermarking", "model-ownership", TINY), 2, "decrease",
+                         ResultStore(tmp_path / "s.sqlite"))
     raw = doc["raw"]["defended"]
-    assert raw["verifiable"] == 1 and 0 <= raw["watermark_agreement"] <= 1
-    assert "watermark_agreement" not in doc["raw"]["baseline"]
-    assert doc["raw"]["baseline"]["ownership_risk"] == doc["raw"]["baseline"]["fidelity"] > 0.8
+    assert raw["verifiable"] == 1 and 0 <= raw["watermark_agreement"] <= 1 and raw["false_positive"] in (0, 0.5, 1)
+    assert {"watermark_agreement", "false_positive"}.isdisjoint(doc["raw"]["baseline"])
+    assert doc["raw"]["baseline"]["ownership_risk"] == doc["raw"]["baseline"]["fidelity"] > 0.5
 
 
 def test_poisoning_raw_metrics_and_the_backdoor_works():
@@ -164,8 +165,12 @@ def test_outlier_removal_drops_the_stated_fraction():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("defense,risk", [("outlier-removal", "poisoning"), ("watermarking", "model-ownership"),
-                                          ("fingerprinting", "model-ownership")])
+@pytest.mark.parametrize("defense,risk", [
+    ("outlier-removal", "poisoning"),
+    pytest.param("watermarking", "model-ownership", marks=pytest.mark.xfail(strict=True, reason=(
+        "the default medium MLP memorizes the trigger set locally; surrogates extracted from in-distribution "
+        "queries do not inherit it (trigger accuracy 0.33, threshold 0.5; see PART2.md)"))),
+    ("fingerprinting", "model-ownership")])
 def test_intended_cells_at_full_size(tmp_path, defense, risk):
     doc = run_validation(config(defense, risk, default_settings("synthetic")), 8, "decrease",
                          ResultStore(tmp_path / "s.sqlite"))
