@@ -50,7 +50,7 @@ def validate(
     if all_cells:
         if defense or risk:
             fail("--all takes no DEFENSE or RISK; restrict it with --defenses and --risks")
-        _validate_all(k, dataset, seeds, quick, data_path, store, json, only_defenses, only_risks)
+        _validate_all(k, dataset, seeds, quick, data_path, store, json, only_defenses, only_risks, context)
         return
     if defense is None or risk is None:
         fail("give a DEFENSE and a RISK, or --all")
@@ -142,7 +142,7 @@ def _names(k, given: str | None, kind: str, every) -> list[str]:
 
 
 def _validate_all(k, dataset: str, seeds: int | None, quick: bool, data_path: Path | None, store: Path | None,
-                  json: bool, only_defenses: str | None, only_risks: str | None) -> None:
+                  json: bool, only_defenses: str | None, only_risks: str | None, context: list[str] | None) -> None:
     """``validate --all``: every (or the selected) defense x risk cell, one progress display, a matrix."""
     import time
     import warnings
@@ -150,23 +150,24 @@ def _validate_all(k, dataset: str, seeds: int | None, quick: bool, data_path: Pa
     from interplay.interactions import predict
     from interplay.validators import data as vdata
     from interplay.validators.matrix import Cell, run_matrix
-    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task
+    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task, with_context
     from interplay.validators.store import ResultStore
 
     n_seeds = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
     if n_seeds < 2:
         fail(f"--seeds must be at least 2 for a paired comparison (got {n_seeds})")
+    ctx = _context(context)
     try:
-        settings = default_settings(dataset, quick)
+        settings = with_context(default_settings(dataset, quick), ctx)
         if dataset == "adult":  # fail fast, before any training, when the files are missing
             load_task(settings, 0, data_path)
-    except vdata.DataError as exc:
+    except (vdata.DataError, ValueError) as exc:
         fail(str(exc))
     cells = []
     for d in _names(k, only_defenses, "defense", k.defenses):
         for r in _names(k, only_risks, "risk", k.risks):
             obs = k.observation(d, r)
-            cells.append(Cell(d, r, predict(k, d, r, method="graph", context=None).direction,
+            cells.append(Cell(d, r, predict(k, d, r, method="graph", context=ctx or None).direction,
                               obs.direction if obs else "unexplored", tuple(k.defenses[d].targets)))
     start = time.perf_counter()
     # Library warnings (Opacus' backward hooks, once per trained model) would scroll the progress display away.
