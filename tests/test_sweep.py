@@ -18,7 +18,7 @@ def test_claims_come_from_the_kb(kb):
 
 @pytest.mark.parametrize(
     "factor,values,claim",
-    [("M1", "small,large", "increase"), ("D3", "10,40", "decrease")],
+    [("M1", "small,medium", "increase"), ("D3", "10,40", "decrease")],
 )
 def test_quick_sweep_stores_a_verdict_on_the_claimed_edges(cli, tmp_path, factor, values, claim):
     store = tmp_path / "s.sqlite"
