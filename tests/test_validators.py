@@ -267,3 +267,12 @@ def test_intended_cells_confirm_a_significant_decrease_at_full_size(tmp_path, de
     doc = run_validation(cfg, DEFAULT_SEEDS, "decrease", ResultStore(tmp_path / "s.sqlite"))
     assert doc["observed"] == "decrease" and doc["effect"]["p_value"] < 0.05
     assert doc["verdict"] == "confirmed" and doc["defense_effective"] is True
+
+
+def test_adult_standardization_never_explodes_rare_categories():
+    from interplay.validators.data import adult, default_adult_dir
+
+    if not (default_adult_dir() / "adult.data").exists():
+        pytest.skip("UCI Adult not present")
+    task = adult(1000, 0)
+    assert max(float(p.x.abs().max()) for p in (task.train, task.test, task.aux)) < 1e3

@@ -89,8 +89,10 @@ def _split3(x: np.ndarray, y: np.ndarray, s: np.ndarray, n_train: int, seed: int
     idx = np.random.default_rng(seed).permutation(n)
     parts = [idx[:n_train], idx[n_train:n_train + n_rest], idx[n_train + n_rest:n_train + 2 * n_rest]]
     if standardize:
-        mu, sd = x[parts[0]].mean(0), x[parts[0]].std(0) + 1e-6
-        x = (x - mu) / sd
+        # An attribute constant in the training split (e.g. a rare one-hot category) is centred, not scaled:
+        # dividing by a near-zero deviation would turn its few other values into outliers of size 1e6.
+        mu, sd = x[parts[0]].mean(0), x[parts[0]].std(0)
+        x = (x - mu) / np.where(sd > 1e-8, sd, 1.0)
     return tuple(_to_split(x[p], y[p], s[p]) for p in parts)
 
 
