@@ -36,7 +36,10 @@ class DataReconstruction(RiskProbe):
         splits = {"aux": self.task.aux, "members": train, "held_out": self.task.test}
         features = {name: released(deployment.model, explainer, split.x) for name, split in splits.items()}
         target = {name: split.x.flatten(1) for name, split in splits.items()}
-        mu, sd = features["aux"].mean(0), features["aux"].std(0) + 1e-6
+        # A feature constant on the adversary's data (e.g. the attribution of a category absent there) is
+        # centred, not scaled: dividing by ~0 would blow up the records where it is not constant.
+        mu, sd = features["aux"].mean(0), features["aux"].std(0)
+        sd = torch.where(sd > 1e-8, sd, torch.ones_like(sd))
         var = target["aux"].var(0).mean().item()
         seed_everything(seed)
         decoder = mlp(features["aux"].shape[1], target["aux"].shape[1], DECODER_HIDDEN)
@@ -45,10 +48,14 @@ class DataReconstruction(RiskProbe):
             optimizer.zero_grad()
             F.mse_loss(decoder((features["aux"] - mu) / sd), target["aux"]).backward()
             optimizer.step()
+        # The adversary knows each attribute's range in its data and keeps the reconstruction inside it, so a
+        # record whose released features lie outside what the decoder saw (e.g. a rare one-hot category's
+        # attribution) does not extrapolate without bound.
+        lo, hi = target["aux"].min(0).values, target["aux"].max(0).values
         raw = {}
         with torch.no_grad():
             for name in ("members", "held_out"):
-                err = (decoder((features[name] - mu) / sd) - target[name]) ** 2
+                err = (decoder((features[name] - mu) / sd).clamp(lo, hi) - target[name]) ** 2
                 raw[f"mse_{name}"] = err.mean().item()
                 raw[f"score_{name}"] = 1 - raw[f"mse_{name}"] / var
         return Measurement(raw["score_members"], {"reconstruction_score": raw["score_members"], **raw})
