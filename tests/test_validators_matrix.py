@@ -169,3 +169,12 @@ def test_data_reconstruction_cells_at_full_size(tmp_path, defense, risk, expecte
     cfg = ValidationConfig(defense, risk, default_settings("synthetic"), tuple(KB.defenses[defense].targets))
     doc = run_validation(cfg, settings.DEFAULT_SEEDS, "increase", ResultStore(tmp_path / "s.sqlite"))
     assert doc["observed"] == expected and doc["effect"]["p_value"] < 0.05
+
+
+def test_explanations_are_not_judged_on_a_target_they_do_not_lower():
+    from interplay.validators.experiment import ValidationConfig
+    from interplay.validators.settings import default_settings
+
+    s = default_settings("synthetic", quick=True)
+    assert ValidationConfig("explanations", "evasion", s, ("discrimination",)).measured_targets == ()
+    assert ValidationConfig("group-fairness", "evasion", s, ("discrimination",)).measured_targets == ("discrimination",)

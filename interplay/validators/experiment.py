@@ -88,6 +88,8 @@ class ValidationConfig:
 
     @property
     def measured_targets(self) -> tuple[str, ...]:
+        if not DEFENSES[self.defense].lowers_targets:
+            return ()
         return tuple(t for t in self.targets if t in RISKS)
 
     def hash(self) -> str:

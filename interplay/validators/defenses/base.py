@@ -39,9 +39,16 @@ class Defense:
     ``deploy`` is a template: ``alter_training_data`` (e.g. outlier removal), ``hooks`` (change the
     training loop: loss, optimizer, loader), then ``observables`` (e.g. add explanations or a
     watermark key). Subclasses set ``slug`` to the KB's canonical defense slug.
+
+    ``lowers_targets``: whether the defense is meant to lower its KB target risks by itself, so that a
+    validation checks its effectiveness on them. A transparency mechanism that leaves the model as it is
+    (explanations, which the SoK files against discrimination as an audit aid) sets it to False; its
+    ``defense_effective`` is then null (not applicable) rather than false, which would make every one of its
+    cells inconclusive whatever was observed.
     """
 
     slug: ClassVar[str] = "baseline"
+    lowers_targets: ClassVar[bool] = True
 
     def __init__(self, settings: Settings, task: Task):
         self.settings, self.task = settings, task

@@ -69,6 +69,7 @@ class Explainer:
 
 class Explanations(Defense):
     slug = "explanations"
+    lowers_targets = False  # releasing attributions is an audit aid; it does not change the model
 
     def observables(self, model, train):
         return {"explanations": Explainer(model, self.settings.explanation_method)}
