@@ -16,7 +16,7 @@ from interplay.validators.training import TrainingHooks
 # (a cryptographic RNG) is off, which is intended for experiments, and torch's note that the per-sample
 # gradient hooks fire on module outputs when the inputs need no gradient.
 warnings.filterwarnings("ignore", message="Secure RNG turned off", category=UserWarning)
-warnings.filterwarnings("ignore", message="Full backward hook is firing when gradients are computed", category=UserWarning)
+warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
 
 # Opacus' privacy accounting (the noise search of make_private_with_epsilon, get_epsilon) takes seconds per
 # model at these sampling rates, far more than training; it depends on a few numbers only, so it is memoized.
