@@ -169,7 +169,7 @@ def test_outlier_removal_drops_the_stated_fraction():
     ("outlier-removal", "poisoning"),
     pytest.param("watermarking", "model-ownership", marks=pytest.mark.xfail(strict=True, reason=(
         "the default medium MLP memorizes the trigger set locally; surrogates extracted from in-distribution "
-        "queries do not inherit it (trigger accuracy 0.33, threshold 0.5; see PART2.md)"))),
+        "queries do not inherit it (trigger accuracy 0.33, threshold 0.5; see the validators README, part 2)"))),
     ("fingerprinting", "model-ownership")])
 def test_intended_cells_at_full_size(tmp_path, defense, risk):
     doc = run_validation(config(defense, risk, default_settings("synthetic")), 8, "decrease",

@@ -27,7 +27,7 @@ RISKS: dict[str, type[RiskProbe]] = {
                     Discrimination)
 }
 
-# Part 2 (PART2.md): the data-sanitizing and ownership defenses, poisoning and unauthorized model ownership.
+# Part 2 (validators README): the data-sanitizing and ownership defenses, poisoning and unauthorized model ownership.
 DEFENSES |= {d.slug: d for d in (OutlierRemoval, Watermarking, Fingerprinting)}
 RISKS |= {r.slug: r for r in (Poisoning, ModelOwnership)}
 

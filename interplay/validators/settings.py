@@ -35,7 +35,7 @@ class Settings:
     dp_delta: float = 1e-5
     dp_clip: float = 1.0
     fairness_lambda: float = 1.0
-    # Part 2 (see PART2.md): outlier removal, watermarking, fingerprinting, poisoning, model ownership.
+    # Part 2 (validators README): outlier removal, watermarking, fingerprinting, poisoning, model ownership.
     outlier_frac: float = 0.1  # share of the training set the outlier-removal defense drops
     poison_frac: float = 0.05  # share of the training set the poisoning adversary stamps and relabels
     watermark_keys: int = 50  # trigger-set size

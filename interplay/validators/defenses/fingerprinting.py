@@ -8,7 +8,7 @@ own model agrees with it and a reference model the owner trains independently (s
 another seed) does not. The first ``fingerprint_queries`` of them are the fingerprint, an observable;
 a suspect that matches at least ``fingerprint_threshold`` of them is judged a copy
 (:class:`~interplay.validators.ownership.OwnershipKey`). Plain IPGuard points (no selection) did not
-separate extracted surrogates from independent models on our data (see PART2.md).
+separate extracted surrogates from independent models on our data (see the validators README, part 2).
 """
 
 from __future__ import annotations
