@@ -35,7 +35,7 @@ import torch
 
 from interplay.validators.data import Split, Task
 from interplay.validators.defenses.base import Defense
-from interplay.validators.experiment import code_version
+from interplay.validators.experiment import code_version, run_seeds
 from interplay.validators.registry import DEFENSES, RISKS, UnregisteredPair
 from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
 from interplay.validators.settings import Settings, load_task
@@ -247,19 +247,7 @@ def summarize_combo(cfg: ComboConfig, records: list[dict], predicted: dict[str, 
 def run_combo(cfg: ComboConfig, seeds: int, predicted: dict[str, str], store: ResultStore | None = None,
               on_seed: Callable[[int, bool], None] | None = None) -> dict:
     """Run seeds ``0..seeds-1`` (reusing those in ``store``) and summarize against ``predicted``."""
-    if seeds < 2:
-        raise ValueError("a paired comparison needs at least 2 seeds")
     start = time.perf_counter()
     key = cfg.hash()
-    done = store.runs(key) if store else {}
-    records = []
-    for seed in range(seeds):
-        cached = seed in done
-        if not cached:
-            done[seed] = measure_combo_seed(cfg, seed)
-            if store:
-                store.save_run(key, seed, done[seed])
-        records.append(done[seed])
-        if on_seed:
-            on_seed(seed, cached)
+    records = run_seeds(key, seeds, lambda seed: measure_combo_seed(cfg, seed), store, on_seed)
     return summarize_combo(cfg, records, predicted, time.perf_counter() - start, key)

@@ -175,27 +175,35 @@ def summarize(cfg: ValidationConfig, records: list[dict], prediction: str, runti
     return doc
 
 
+def run_seeds(key: str, seeds: int, measure: Callable[[int], dict], store: ResultStore | None = None,
+              on_seed: Callable[[int, bool], None] | None = None) -> list[dict]:
+    """Records of seeds ``0..seeds-1`` under store key ``key``: each missing seed is measured and saved at once
+    (so an interrupted run resumes), stored ones are reused. ``on_seed(seed, cached)`` follows each seed."""
+    if seeds < 2:
+        raise ValueError("a paired comparison needs at least 2 seeds")
+    done = store.runs(key) if store else {}
+    records = []
+    for seed in range(seeds):
+        cached = seed in done
+        if not cached:
+            done[seed] = measure(seed)
+            if store:
+                store.save_run(key, seed, done[seed])
+        records.append(done[seed])
+        if on_seed:
+            on_seed(seed, cached)
+    return records
+
+
 def run_validation(cfg: ValidationConfig, seeds: int, prediction: str, store: ResultStore | None = None,
                    on_seed: Callable[[int, bool], None] | None = None) -> dict:
     """Run seeds ``0..seeds-1`` (reusing those already in ``store``) and summarize against ``prediction``.
 
     ``on_seed(seed, cached)`` is called after each seed, e.g. to advance a progress bar.
     """
-    if seeds < 2:
-        raise ValueError("a paired comparison needs at least 2 seeds")
     start = time.perf_counter()
     key = cfg.hash()
-    done = store.runs(key) if store else {}
-    records = []
-    for seed in range(seeds):
-        cached = seed in done
-        if not cached:
-            done[seed] = measure_seed(cfg, seed)
-            if store:
-                store.save_run(key, seed, done[seed])
-        records.append(done[seed])
-        if on_seed:
-            on_seed(seed, cached)
+    records = run_seeds(key, seeds, lambda seed: measure_seed(cfg, seed), store, on_seed)
     doc = summarize(cfg, records, prediction, time.perf_counter() - start)
     if store:
         store.save_validation(key, cfg.as_dict(), doc)
