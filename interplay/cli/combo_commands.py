@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
 
-from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, err_console, fail, open_kb, resolve
+from interplay.cli.common import (
+    DATASETS,
+    DataPath,
+    Dataset,
+    Json,
+    KBDir,
+    Overlay,
+    Quick,
+    Seeds,
+    Store,
+    console,
+    emit_json,
+    err_console,
+    fail,
+    open_kb,
+    resolve,
+)
 from interplay.cli.reason_commands import ContextOpt, _context, _score_table
-from interplay.cli.validate_commands import DATASETS, Store
 from interplay.interactions import ContextError
 from interplay.interactions.combos import ComboPrediction, SameDefense, predict_all_combos, predict_combo
 from interplay.interactions.evaluate import COMBO_METHODS, leave_one_paper_out_combos
@@ -107,14 +118,10 @@ def combo_loo(k: KB, json: bool) -> None:
 def validate_combo_cmd(
     a: str,
     b: str,
-    dataset: Annotated[str, typer.Option("--dataset", help="synthetic, digits or adult.")] = "synthetic",
-    seeds: Annotated[
-        int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default as for validate).")
-    ] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Smaller data and fewer epochs.")] = False,
-    data_path: Annotated[
-        Path | None, typer.Option("--data-path", help="Folder with adult.data and adult.test.")
-    ] = None,
+    dataset: Dataset = "synthetic",
+    seeds: Seeds = None,
+    quick: Quick = False,
+    data_path: DataPath = None,
     store: Store = None,
     json: Json = False,
     kb: KBDir = None,

@@ -21,6 +21,16 @@ Overlay = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Write exactly one JSON document to stdout.")]
 
+# Options of the commands that run or read experiments.
+DATASETS = ("synthetic", "digits", "adult")
+Store = Annotated[
+    Path | None, typer.Option("--store", help="The results database (default: under the user cache dir).")
+]
+Dataset = Annotated[str, typer.Option("--dataset", help="synthetic, digits or adult.")]
+Seeds = Annotated[int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default 8, 3 with --quick).")]
+Quick = Annotated[bool, typer.Option("--quick", help="Smaller data and fewer epochs.")]
+DataPath = Annotated[Path | None, typer.Option("--data-path", help="Folder with adult.data and adult.test.")]
+
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print an error (no traceback) and exit; 2 is a usage error."""

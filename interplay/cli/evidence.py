@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from interplay.cli.common import fail
 from interplay.interactions.validated import Validations, load_validations
-
-Store = Annotated[
-    Path | None, typer.Option("--store", help="The results database (default: under the user cache dir).")
-]
 
 
 def read_store(store: Path | None) -> Validations:

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from interplay.cli.common import KBDir, Overlay, err_console, fail, open_kb
-from interplay.cli.evidence import Store, read_store
+from interplay.cli.common import KBDir, Overlay, Store, err_console, fail, open_kb
+from interplay.cli.evidence import read_store
 from interplay.export import FORMATS, RENDERERS, ExportError, export
 
 

@@ -8,8 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from interplay.cli.common import Json, console, emit_json, err_console, fail, open_kb
-from interplay.cli.validate_commands import Store
+from interplay.cli.common import Json, Store, console, emit_json, err_console, fail, open_kb
 
 NAMES = ("sok-5.1", "sok-5.2")
 # The paper repeats Sec. 5.1 ten times; Sec. 5.2 has 31 settings, so fewer seeds keep it within 15 minutes.

@@ -9,8 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, err_console, fail, open_kb
-from interplay.cli.evidence import Store, read_store
+from interplay.cli.common import Json, KBDir, Overlay, Store, console, emit_json, err_console, fail, open_kb
+from interplay.cli.evidence import read_store
 
 VERDICT_STYLE = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow"}
 AGREEMENT_STYLE = {"all agree": "green", "agree": "green", "disagree": "bold red", "open": "dim"}

@@ -9,8 +9,21 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, err_console, fail, open_kb, resolve
-from interplay.cli.validate_commands import DATASETS, Store
+from interplay.cli.common import (
+    DATASETS,
+    Dataset,
+    Json,
+    KBDir,
+    Overlay,
+    Quick,
+    Store,
+    console,
+    emit_json,
+    err_console,
+    fail,
+    open_kb,
+    resolve,
+)
 
 
 def sweep(
@@ -18,9 +31,9 @@ def sweep(
     risk: Annotated[str, typer.Argument(help="A risk: slug, SoK code or alias.")],
     factor: Annotated[str, typer.Option("--factor", help="D1, D2, D3, D4 or M1.")],
     values: Annotated[list[str], typer.Option("--values", help="Factor values, comma-separated or repeated.")],
-    dataset: Annotated[str, typer.Option("--dataset", help="synthetic, digits or adult.")] = "synthetic",
+    dataset: Dataset = "synthetic",
     seeds: Annotated[int | None, typer.Option("--seeds", help="Paired seeds per value (at least 2).")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Smaller data and fewer epochs.")] = False,
+    quick: Quick = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the plot (PNG and PDF).")] = Path("."),
     store: Store = None,
     json: Json = False,

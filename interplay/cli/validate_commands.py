@@ -10,26 +10,33 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, err_console, fail, open_kb, resolve
+from interplay.cli.common import (
+    DATASETS,
+    DataPath,
+    Dataset,
+    Json,
+    KBDir,
+    Overlay,
+    Quick,
+    Seeds,
+    Store,
+    console,
+    emit_json,
+    err_console,
+    fail,
+    open_kb,
+    resolve,
+)
 from interplay.cli.reason_commands import ContextOpt, _context
-
-DATASETS = ("synthetic", "digits", "adult")
-Store = Annotated[
-    Path | None, typer.Option("--store", help="The results database (default: under the user cache dir).")
-]
 
 
 def validate(
     defense: Annotated[str | None, typer.Argument(help="A defense: slug, SoK code or alias (none with --all).")] = None,
     risk: Annotated[str | None, typer.Argument(help="A risk: slug, SoK code or alias (none with --all).")] = None,
-    dataset: Annotated[str, typer.Option("--dataset", help="synthetic, digits or adult.")] = "synthetic",
-    seeds: Annotated[
-        int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default 8, 3 with --quick).")
-    ] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Smaller data and fewer epochs.")] = False,
-    data_path: Annotated[
-        Path | None, typer.Option("--data-path", help="Folder with adult.data and adult.test.")
-    ] = None,
+    dataset: Dataset = "synthetic",
+    seeds: Seeds = None,
+    quick: Quick = False,
+    data_path: DataPath = None,
     store: Store = None,
     json: Json = False,
     kb: KBDir = None,
