@@ -103,7 +103,7 @@ def test_distribution_inference_reports_a_distinguishing_accuracy(task, deployme
 
 
 def test_shared_deployments_give_identical_records():
-    cfg = ValidationConfig("explanations", "data-reconstruction", TINY, tuple(KB.defenses["explanations"].targets))
+    cfg = ValidationConfig("group-fairness", "data-reconstruction", TINY, tuple(KB.defenses["group-fairness"].targets))
     plain = measure_seed(cfg, 1)
     with experiment.sharing_deployments() as cache:
         # the first cell trains both arms and measures the target (discrimination) on them; the second reuses all
