@@ -7,7 +7,6 @@ from rich.table import Table
 from rich.tree import Tree
 
 from interplay.cli.common import (
-    DATASETS,
     DataPath,
     Dataset,
     Json,
@@ -16,6 +15,7 @@ from interplay.cli.common import (
     Quick,
     Seeds,
     Store,
+    check_run_options,
     console,
     emit_json,
     err_console,
@@ -130,10 +130,7 @@ def validate_combo_cmd(
     """Train with A, with B and with both; judge the predicted conflict on each defense's own target risks."""
     k = open_kb(kb, overlay)
     da, db = resolve(k, a, "defense"), resolve(k, b, "defense")
-    if seeds is not None and seeds < 2:
-        fail(f"--seeds must be at least 2 for a paired comparison (got {seeds})")
-    if dataset not in DATASETS:
-        fail(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    check_run_options(dataset, seeds)
     try:
         p = predict_combo(k, da, db)
     except SameDefense as exc:

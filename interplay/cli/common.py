@@ -38,6 +38,14 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def check_run_options(dataset: str, seeds: int | None) -> None:
+    """Usage errors of the experiment options, before anything is trained."""
+    if seeds is not None and seeds < 2:
+        fail(f"--seeds must be at least 2 for a paired comparison (got {seeds})")
+    if dataset not in DATASETS:
+        fail(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+
+
 def open_kb(kb_dir: Path | None = None, overlay: list[Path] | None = None) -> KB:
     try:
         return load_kb(kb_dir, overlay or ())

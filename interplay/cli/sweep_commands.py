@@ -10,13 +10,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from interplay.cli.common import (
-    DATASETS,
     Dataset,
     Json,
     KBDir,
     Overlay,
     Quick,
     Store,
+    check_run_options,
     console,
     emit_json,
     err_console,
@@ -44,10 +44,7 @@ def sweep(
     k = open_kb(kb, overlay)
     d, r = resolve(k, defense, "defense"), resolve(k, risk, "risk")
     vals = [v.strip() for item in values for v in item.split(",") if v.strip()]
-    if seeds is not None and seeds < 2:
-        fail(f"--seeds must be at least 2 for a paired comparison (got {seeds})")
-    if dataset not in DATASETS:
-        fail(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    check_run_options(dataset, seeds)
 
     from interplay.interactions import predict
     from interplay.validators.data import DataError

@@ -11,7 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from interplay.cli.common import (
-    DATASETS,
     DataPath,
     Dataset,
     Json,
@@ -20,6 +19,7 @@ from interplay.cli.common import (
     Quick,
     Seeds,
     Store,
+    check_run_options,
     console,
     emit_json,
     err_console,
@@ -62,10 +62,7 @@ def validate(
     if defense is None or risk is None:
         fail("give a DEFENSE and a RISK, or --all")
     d, r = resolve(k, defense, "defense"), resolve(k, risk, "risk")
-    if seeds is not None and seeds < 2:
-        fail(f"--seeds must be at least 2 for a paired comparison (got {seeds})")
-    if dataset not in DATASETS:
-        fail(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    check_run_options(dataset, seeds)
 
     from interplay.interactions import predict
     from interplay.validators import data as vdata
