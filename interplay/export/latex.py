@@ -166,20 +166,12 @@ def _path_tex(model: ExportModel, path) -> str:
     return out
 
 
-def explanations(model: ExportModel) -> str:
-    """Per cell: the prediction, how it was resolved, its strongest paths and the evidence behind them."""
-    cols = (
-        r">{\raggedright\arraybackslash}p{3.6cm}>{\raggedright\arraybackslash}p{3.4cm}"
-        r">{\centering\arraybackslash}p{1.6cm}>{\raggedright\arraybackslash}p{8.4cm}"
-        r">{\raggedright\arraybackslash}p{5.4cm}"
-    )
-    head = r"\textbf{Cell} & \textbf{Prediction} & \textbf{Reported} & \textbf{Strongest paths} & \textbf{Evidence}"
-    lines = [
+def _longtable_head(cols: str, caption: str, label: str, head: str) -> list[str]:
+    """The opening of a footnote-size longtable whose header row repeats on every page."""
+    return [
         r"{\footnotesize",
         rf"\begin{{longtable}}{{{cols}}}",
-        rf"\caption{{Why each cell is predicted as it is (method \texttt{{{esc(model.method)}}}): the resolution, "
-        rf"confidence, up to {MAX_PATHS} strongest signed paths and the references behind their edges.}}"
-        r"\label{tab:interplay-explanations}\\",
+        rf"\caption{{{caption}}}\label{{{label}}}\\",
         r"\toprule",
         head + r" \\",
         r"\midrule\endfirsthead",
@@ -188,6 +180,21 @@ def explanations(model: ExportModel) -> str:
         r"\midrule\endhead",
         r"\bottomrule\endfoot",
     ]
+
+
+def explanations(model: ExportModel) -> str:
+    """Per cell: the prediction, how it was resolved, its strongest paths and the evidence behind them."""
+    cols = (
+        r">{\raggedright\arraybackslash}p{3.6cm}>{\raggedright\arraybackslash}p{3.4cm}"
+        r">{\centering\arraybackslash}p{1.6cm}>{\raggedright\arraybackslash}p{8.4cm}"
+        r">{\raggedright\arraybackslash}p{5.4cm}"
+    )
+    head = r"\textbf{Cell} & \textbf{Prediction} & \textbf{Reported} & \textbf{Strongest paths} & \textbf{Evidence}"
+    caption = (
+        rf"Why each cell is predicted as it is (method \texttt{{{esc(model.method)}}}): the resolution, "
+        rf"confidence, up to {MAX_PATHS} strongest signed paths and the references behind their edges."
+    )
+    lines = _longtable_head(cols, caption, "tab:interplay-explanations", head)
     for c in model.cells:
         p = c.prediction
         if p is None:
@@ -216,20 +223,11 @@ def edge_table(model: ExportModel) -> str:
         r">{\raggedright\arraybackslash}p{6.6cm}"
     )
     head = r"\textbf{Edge} & \textbf{Sign} & \textbf{Reading} & \textbf{Evidence} & \textbf{Note}"
-    lines = [
-        r"{\footnotesize",
-        rf"\begin{{longtable}}{{{cols}}}",
-        r"\caption{The mechanism edges and their evidence (kind and locator per reference). Moderator edges are "
-        r"Table~2 correlations that say when a defense works; the graph method does not traverse them.}"
-        r"\label{tab:interplay-edges}\\",
-        r"\toprule",
-        head + r" \\",
-        r"\midrule\endfirsthead",
-        r"\toprule",
-        head + r" \\",
-        r"\midrule\endhead",
-        r"\bottomrule\endfoot",
-    ]
+    caption = (
+        r"The mechanism edges and their evidence (kind and locator per reference). Moderator edges are "
+        r"Table~2 correlations that say when a defense works; the graph method does not traverse them."
+    )
+    lines = _longtable_head(cols, caption, "tab:interplay-edges", head)
     for e in model.edges:
         src, tgt = model.node(e.source), model.node(e.target)
         reading = esc(e.interpretation) + (f"; if {esc(e.condition_text)}" if e.conditions else "")

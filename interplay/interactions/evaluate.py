@@ -31,13 +31,9 @@ _DIRECTION_WORDS = {
 }  # fmt: skip
 
 
-@dataclass
-class Case:
-    defense: str
-    risk: str
+class _Judged:
     truth: str
     predicted: str
-    source: str | None = None
 
     @property
     def correct(self) -> bool:
@@ -45,7 +41,16 @@ class Case:
 
 
 @dataclass
-class ComboCase:
+class Case(_Judged):
+    defense: str
+    risk: str
+    truth: str
+    predicted: str
+    source: str | None = None
+
+
+@dataclass
+class ComboCase(_Judged):
     """Does ``defense`` stay effective combined with ``other``: reported ``truth`` vs ``predicted``."""
 
     defense: str
@@ -53,10 +58,6 @@ class ComboCase:
     truth: str
     predicted: str
     source: str | None = None
-
-    @property
-    def correct(self) -> bool:
-        return self.predicted == self.truth
 
 
 @dataclass
