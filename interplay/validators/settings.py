@@ -46,6 +46,8 @@ class Settings:
     fingerprint_threshold: float = 0.5  # matching rate (on conferrable points) from which a suspect is a copy
     extraction_queries: int = 1000  # the model-ownership adversary's query budget
     ownership_adversary: str = "malicious-suspect"  # or malicious-accuser (--context adversary=...)
+    ownership_theft: str = "any"  # how a malicious suspect obtains its copy: extraction, fine-tuning or any (both)
+    finetune_epochs: int = 10  # the fine-tuning thief's epochs on its own records (all layers, Adi et al.'s FTAL)
     explanation_method: str = "integrated-gradients"  # integrated-gradients, smoothgrad or deeplift
     property_ratios: tuple[float, float] = (0.5, 0.2)  # distribution inference: share of s = 1 in the two worlds
     shadow_models: int = 32  # per world, trained by the adversary (batched)
@@ -92,7 +94,8 @@ def load_task(s: Settings, seed: int, data_path: Path | None = None) -> Task:
 
 # Context qualifiers (the KB's ``--context KEY=VALUE``) that select a validation's threat model: the Settings
 # field each sets and the values it takes. Other context keys only concern the reasoner.
-CONTEXT_SETTINGS = {"adversary": ("ownership_adversary", ("malicious-suspect", "malicious-accuser"))}
+CONTEXT_SETTINGS = {"adversary": ("ownership_adversary", ("malicious-suspect", "malicious-accuser")),
+                    "theft": ("ownership_theft", ("any", "extraction", "fine-tuning"))}
 
 
 def with_context(s: Settings, context: dict[str, str] | None) -> Settings:

@@ -1,12 +1,16 @@
 """Unauthorized model ownership, under the SoK's two adversary models (``Settings.ownership_adversary``).
 
-- ``malicious-suspect``: model extraction with a query budget (``extraction_queries`` of the
+- ``malicious-suspect``: a theft of the model, by the routes ``Settings.ownership_theft`` names
+  (``--context theft=...``): ``extraction`` with a query budget (``extraction_queries`` of the
   adversary's own records, answered with the deployment's probabilities; a surrogate of the same
-  architecture is distilled from them). The score is the surrogate's fidelity (agreement with the
-  deployed model on held-out records) when no ownership key the deployment offers (watermark key,
-  fingerprint) verifies the surrogate, and 0 when one does: only undetected thefts count. Raw also
-  reports ``false_positive``: whether a key verifies a model the adversary trains honestly on its own
-  data (the same recipe and records, true labels), so that a verification accepting everything shows.
+  architecture is distilled from them), ``fine-tuning`` of stolen parameters on those records with their
+  true labels, all layers for ``finetune_epochs`` (the removal attack Adi et al. 2018 evaluate their
+  watermark against, FTAL), or ``any``: both, each equally likely. A copy scores its fidelity (agreement
+  with the deployed model on held-out records) when no ownership key the deployment offers (watermark
+  key, fingerprint) verifies it, and 0 when one does: only undetected thefts count. The score is the
+  mean over the routes. Raw reports each route's fidelity and detection, and ``false_positive``: whether
+  a key verifies a model the adversary trains honestly on its own data (the same recipe and records,
+  true labels), so that a verification accepting everything shows.
 - ``malicious-accuser``: a false ownership claim against the deployed model, trained independently
   of the accuser (Liu et al. 2024). The accuser trains its own model on its own data and claims its
   boundary fingerprint (the IPGuard search, on its model) as its key. The score is the deployed
@@ -15,6 +19,9 @@
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
+
 from interplay.validators.models import build_model
 from interplay.validators.ownership import OwnershipKey, boundary_points, extract, keys_of
 from interplay.validators.risks.base import Measurement, RiskProbe
@@ -22,6 +29,7 @@ from interplay.validators.settings import CONTEXT_SETTINGS
 from interplay.validators.training import TrainingHooks, accuracy, fit, logits, seed_everything
 
 ADVERSARIES = CONTEXT_SETTINGS["adversary"][1]
+THEFTS = CONTEXT_SETTINGS["theft"][1]
 FORGE_STEPS = 50
 
 
@@ -35,6 +43,8 @@ class ModelOwnership(RiskProbe):
         if self.settings.ownership_adversary not in ADVERSARIES:
             raise ValueError(f"unknown adversary {self.settings.ownership_adversary!r}; choose from "
                              f"{', '.join(ADVERSARIES)}")
+        if self.settings.ownership_theft not in THEFTS:
+            raise ValueError(f"unknown theft {self.settings.ownership_theft!r}; choose from {', '.join(THEFTS)}")
 
     def measure(self, deployment, train, seed):
         if self.settings.ownership_adversary == "malicious-accuser":
@@ -44,18 +54,34 @@ class ModelOwnership(RiskProbe):
     def _theft(self, deployment, seed):
         aux, test, model = self.task.aux, self.task.test, deployment.model
         queries = aux.take(slice(0, min(self.settings.extraction_queries, len(aux))))
-        surrogate = extract(model, queries, self.task, self.settings.train, seed + 104729)
-        fidelity = (logits(surrogate, test.x).argmax(1) == logits(model, test.x).argmax(1)).float().mean().item()
+        routes = THEFTS[1:] if self.settings.ownership_theft == "any" else (self.settings.ownership_theft,)
         keys = keys_of(deployment.observables)
-        detected = any(k.verifies(surrogate) for k in keys)
-        score = 0.0 if detected else fidelity
-        raw = {"ownership_risk": score, "fidelity": fidelity, "surrogate_accuracy": accuracy(surrogate, test),
-               "queries": len(queries), "detected": float(detected), "verifiable": float(bool(keys))}
+        reference = logits(model, test.x).argmax(1)
+        raw, scores = {"queries": len(queries), "verifiable": float(bool(keys))}, []
+        for route in routes:
+            copy_ = self._steal(route, model, queries, seed)
+            fidelity = (logits(copy_, test.x).argmax(1) == reference).float().mean().item()
+            detected = any(k.verifies(copy_) for k in keys)
+            scores.append(0.0 if detected else fidelity)
+            raw |= {f"{route}_fidelity": fidelity, f"{route}_accuracy": accuracy(copy_, test),
+                    f"{route}_detected": float(detected)}
+            raw |= {f"{route}_{k.scheme}_agreement": k.agreement(copy_) for k in keys}
+        score = sum(scores) / len(scores)
+        raw["ownership_risk"] = score
         if keys:
             honest = self._independent_model(seed)
-            raw |= {f"{k.scheme}_agreement": k.agreement(surrogate) for k in keys}
             raw |= {"false_positive": float(any(k.verifies(honest) for k in keys))}
         return Measurement(score, raw)
+
+    def _steal(self, route, model, queries, seed):
+        """The adversary's copy of ``model``: a surrogate extracted with ``queries``, or the stolen parameters
+        fine-tuned on ``queries`` with their true labels."""
+        spec = self.settings.train
+        if route == "extraction":
+            return extract(model, queries, self.task, spec, seed + 104729)
+        seed_everything(seed + 7919)
+        return fit(copy.deepcopy(model), queries, replace(spec, epochs=self.settings.finetune_epochs), seed + 7919,
+                   TrainingHooks())
 
     def _independent_model(self, seed):
         """A model trained with the plain recipe on the adversary's own records and their true labels."""
