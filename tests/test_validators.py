@@ -100,6 +100,36 @@ def test_same_seed_same_metrics():
     assert c["baseline"]["risks"] != a["baseline"]["risks"]
 
 
+def test_batched_fetch_yields_the_batches_of_a_plain_tensor_dataset():
+    """fit's loader fetches a batch by indexing; the batches and the generator draws are those of a plain
+    TensorDataset with default collation, shuffled or Poisson-sampled by Opacus (empty batches included)."""
+    from opacus.data_loader import DPDataLoader
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from interplay.validators.training import _as_batch, _BatchedTensors
+
+    x, y, s = torch.randn(50, 3), torch.randint(0, 2, (50,)), torch.randint(0, 2, (50,))
+
+    def loaders(wrap):
+        plain = DataLoader(TensorDataset(x, y, s), batch_size=8, shuffle=True,
+                           generator=torch.Generator().manual_seed(1))
+        batched = DataLoader(_BatchedTensors(x, y, s), batch_size=8, shuffle=True,
+                             generator=torch.Generator().manual_seed(1), collate_fn=_as_batch)
+        return wrap(plain), wrap(batched)
+
+    for wrap in (lambda loader: loader, DPDataLoader.from_data_loader):
+        plain, batched = loaders(wrap)
+        for _ in range(2):
+            pairs = list(zip(plain, batched, strict=True))
+            assert len(pairs) == len(plain)
+            for a, b in pairs:
+                assert len(a) == len(b) == 3
+                for u, v in zip(a, b, strict=True):
+                    assert u.dtype == v.dtype and torch.equal(u, v)
+    empty = _BatchedTensors(x, y, s).__getitems__([])
+    assert [tuple(t.shape) for t in empty] == [(0, 3), (0,), (0,)]
+
+
 def test_store_resumes_an_interrupted_run_and_reruns_nothing_finished(tmp_path, monkeypatch):
     store = ResultStore(tmp_path / "r.sqlite")
     cfg = config("group-fairness", "discrimination")
