@@ -209,6 +209,33 @@ def test_validate_combo_runs_stores_and_resumes(tmp_path):
     assert cached == [True, True] and again["sides"] == doc["sides"]
 
 
+def test_seeds_measured_in_processes_are_those_of_one_process(tmp_path):
+    """validate-combo measures missing seeds in several processes; each seed's record is the one a single
+    process measures (DP-SGD's noise and sampling included), stored seeds are reused and reported first."""
+    pytest.importorskip("torch")
+    from dataclasses import replace
+
+    from interplay.validators.combination import ComboConfig, measure_combo_seed, run_combo
+    from interplay.validators.store import ResultStore
+
+    kb = load_kb()
+    dp, gf = (tuple(kb.defenses[d].targets) for d in ("differential-privacy", "group-fairness"))
+    s = _tiny()
+    cfg = ComboConfig("differential-privacy", "group-fairness", replace(s, train=replace(s.train, epochs=5)), dp, gf)
+    alone = {seed: json.loads(json.dumps(measure_combo_seed(cfg, seed))) for seed in (1, 2)}  # as stored
+    store = ResultStore(tmp_path / "r.sqlite")
+    store.save_run(cfg.hash(), 0, {**alone[1], "seed": 0})
+    seen = []
+    predicted = {"differential-privacy": "conflict", "group-fairness": "conflict", "pair": "conflict"}
+    doc = run_combo(cfg, 3, predicted, store, lambda seed, cached: seen.append((seed, cached)), workers=2)
+    assert seen[0] == (0, True) and sorted(seen[1:]) == [(1, False), (2, False)]
+    stored = store.runs(cfg.hash())
+    for seed in (1, 2):
+        assert stored[seed]["runtime_s"] > 0
+        assert {**stored[seed], "runtime_s": 0} == {**alone[seed], "runtime_s": 0}
+    assert doc["seed_list"] == [0, 1, 2]
+
+
 def test_validate_combo_bad_input_exits_2(cli, monkeypatch):
     pytest.importorskip("torch")
     from interplay.validators.registry import DEFENSES

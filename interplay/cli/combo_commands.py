@@ -9,6 +9,7 @@ from rich.tree import Tree
 from interplay.cli.common import (
     DataPath,
     Dataset,
+    Jobs,
     Json,
     KBDir,
     Overlay,
@@ -123,6 +124,7 @@ def validate_combo_cmd(
     quick: Quick = False,
     data_path: DataPath = None,
     store: Store = None,
+    jobs: Jobs = None,
     json: Json = False,
     kb: KBDir = None,
     overlay: Overlay = None,
@@ -130,7 +132,7 @@ def validate_combo_cmd(
     """Train with A, with B and with both; judge the predicted conflict on each defense's own target risks."""
     k = open_kb(kb, overlay)
     da, db = resolve(k, a, "defense"), resolve(k, b, "defense")
-    check_run_options(dataset, seeds)
+    check_run_options(dataset, seeds, jobs)
     try:
         p = predict_combo(k, da, db)
     except SameDefense as exc:
@@ -138,6 +140,7 @@ def validate_combo_cmd(
 
     from interplay.validators.combination import ComboConfig, run_combo
     from interplay.validators.data import DataError
+    from interplay.validators.experiment import available_cpus
     from interplay.validators.registry import UnregisteredPair
     from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task
     from interplay.validators.store import ResultStore
@@ -155,7 +158,8 @@ def validate_combo_cmd(
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task(f"{da} + {db} on {dataset}", total=n_seeds)
-        doc = run_combo(cfg, n_seeds, predicted, ResultStore(store), lambda seed, cached: bar.advance(task))
+        doc = run_combo(cfg, n_seeds, predicted, ResultStore(store), lambda seed, cached: bar.advance(task),
+                        jobs or available_cpus())
     if json:
         emit_json(doc)
         return

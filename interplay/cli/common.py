@@ -30,6 +30,8 @@ Dataset = Annotated[str, typer.Option("--dataset", help="synthetic, digits or ad
 Seeds = Annotated[int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default 8, 3 with --quick).")]
 Quick = Annotated[bool, typer.Option("--quick", help="Smaller data and fewer epochs.")]
 DataPath = Annotated[Path | None, typer.Option("--data-path", help="Folder with adult.data and adult.test.")]
+Jobs = Annotated[int | None, typer.Option("--jobs", help="Seeds measured at once, in separate processes "
+                                                         "(default: the CPUs available; results are the same).")]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -38,10 +40,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def check_run_options(dataset: str, seeds: int | None) -> None:
+def check_run_options(dataset: str, seeds: int | None, jobs: int | None = None) -> None:
     """Usage errors of the experiment options, before anything is trained."""
     if seeds is not None and seeds < 2:
         fail(f"--seeds must be at least 2 for a paired comparison (got {seeds})")
+    if jobs is not None and jobs < 1:
+        fail(f"--jobs must be at least 1 (got {jobs})")
     if dataset not in DATASETS:
         fail(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
 

@@ -22,6 +22,7 @@ about the defense.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -245,9 +246,10 @@ def summarize_combo(cfg: ComboConfig, records: list[dict], predicted: dict[str, 
 
 
 def run_combo(cfg: ComboConfig, seeds: int, predicted: dict[str, str], store: ResultStore | None = None,
-              on_seed: Callable[[int, bool], None] | None = None) -> dict:
-    """Run seeds ``0..seeds-1`` (reusing those in ``store``) and summarize against ``predicted``."""
+              on_seed: Callable[[int, bool], None] | None = None, workers: int = 1) -> dict:
+    """Run seeds ``0..seeds-1`` (reusing those in ``store``; the missing ones in ``workers`` processes at once)
+    and summarize against ``predicted``."""
     start = time.perf_counter()
     key = cfg.hash()
-    records = run_seeds(key, seeds, lambda seed: measure_combo_seed(cfg, seed), store, on_seed)
+    records = run_seeds(key, seeds, functools.partial(measure_combo_seed, cfg), store, on_seed, workers)
     return summarize_combo(cfg, records, predicted, time.perf_counter() - start, key)

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -176,23 +180,61 @@ def summarize(cfg: ValidationConfig, records: list[dict], prediction: str, runti
 
 
 def run_seeds(key: str, seeds: int, measure: Callable[[int], dict], store: ResultStore | None = None,
-              on_seed: Callable[[int, bool], None] | None = None) -> list[dict]:
+              on_seed: Callable[[int, bool], None] | None = None, workers: int = 1) -> list[dict]:
     """Records of seeds ``0..seeds-1`` under store key ``key``: each missing seed is measured and saved at once
-    (so an interrupted run resumes), stored ones are reused. ``on_seed(seed, cached)`` follows each seed."""
+    (so an interrupted run resumes), stored ones are reused. ``on_seed(seed, cached)`` follows each seed.
+
+    ``workers`` > 1 measures the missing seeds in that many processes at once (``measure`` must then pickle,
+    e.g. a ``functools.partial`` of a module-level function). A seed's record depends on its seed alone (every
+    training and probe seeds torch itself), so the records are those one process would measure; they are
+    saved, and ``on_seed`` called, as they finish, after the stored seeds."""
     if seeds < 2:
         raise ValueError("a paired comparison needs at least 2 seeds")
     done = store.runs(key) if store else {}
-    records = []
-    for seed in range(seeds):
-        cached = seed in done
-        if not cached:
-            done[seed] = measure(seed)
+
+    def finish(seed: int, record: dict | None) -> None:
+        if record is not None:
+            done[seed] = record
             if store:
-                store.save_run(key, seed, done[seed])
-        records.append(done[seed])
+                store.save_run(key, seed, record)
         if on_seed:
-            on_seed(seed, cached)
-    return records
+            on_seed(seed, record is None)
+
+    missing = [seed for seed in range(seeds) if seed not in done]
+    if workers > 1 and len(missing) > 1:
+        for seed in range(seeds):
+            if seed in done:
+                finish(seed, None)
+        _measure_in_processes(measure, missing, workers, finish)
+    else:
+        for seed in range(seeds):
+            finish(seed, None if seed in done else measure(seed))
+    return [done[seed] for seed in range(seeds)]
+
+
+def _measure_in_processes(measure: Callable[[int], dict], seeds: list[int], workers: int,
+                          finish: Callable[[int, dict], None]) -> None:
+    """``finish(seed, measure(seed))`` for each of ``seeds``, measured in ``workers`` fresh processes, in the
+    order they finish. Spawned, not forked: a fork would copy the state of torch's and the progress bar's
+    threads mid-flight. The workers ignore Ctrl-C; on an interrupt or a failed seed this process stops them at
+    once rather than let them finish seeds whose records nobody would read."""
+    with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+        futures = {pool.submit(measure, seed): seed for seed in seeds}
+        try:
+            for future in as_completed(futures):
+                finish(futures[future], future.result())
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            for process in (pool._processes or {}).values():  # Python 3.14 has pool.terminate_workers()
+                process.terminate()
+            raise
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (the default number of seed workers)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def run_validation(cfg: ValidationConfig, seeds: int, prediction: str, store: ResultStore | None = None,
