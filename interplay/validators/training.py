@@ -7,6 +7,8 @@ e.g. adversarial examples or a fairness adversary). Training is deterministic pe
 
 from __future__ import annotations
 
+import ctypes
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -34,6 +36,28 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
+    _keep_freed_memory()
+
+
+@functools.cache
+def _keep_freed_memory() -> None:
+    """Let glibc's malloc keep freed blocks of up to 32 MiB for reuse instead of handing them back to the kernel.
+
+    By default it returns large freed blocks (unmapping them or trimming the top of the heap), so the next
+    allocation of that size page-faults and the kernel zeroes it again. Opacus allocates several per-sample
+    gradient tensors of a few MiB per DP-SGD step: about a million page faults per seed of DP + watermarking,
+    a quarter of its time. What is computed is unchanged, only where the memory comes from. A no-op where
+    the C library is not glibc.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's maximum on 64-bit systems
+    mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
 
 
 class TrainingHooks:
