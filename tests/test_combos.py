@@ -242,6 +242,23 @@ def test_validate_combo_bad_input_exits_2(cli, monkeypatch):
 
     monkeypatch.delitem(DEFENSES, "watermarking")
     for args, fragment in [(("DP", "watermarking"), "no validator plugin for defense 'watermarking'"),
-                           (("DP", "DP-SGD"), "two different defenses"), (("DP", "FD1", "--seeds", "1"), "at least 2")]:
+                           (("DP", "DP-SGD"), "two different defenses"), (("DP", "FD1", "--seeds", "1"), "at least 2"),
+                           (("DP", "FD1", "-c", "theft=copying"), "fine-tuning"),
+                           (("DP", "FD1", "-c", "colour=red"), "unknown context key")]:
         out = cli("validate-combo", *args)
         assert out.exit_code == 2 and fragment in out.output and "Traceback" not in out.output
+
+
+def test_validate_combo_context_enters_the_settings(cli, monkeypatch, tmp_path):
+    """--context selects the threat model of the combination's probes, as it does for validate."""
+    pytest.importorskip("torch")
+    import json
+
+    from interplay.validators import settings
+
+    tiny = _tiny()
+    monkeypatch.setattr(settings, "default_settings", lambda dataset, quick=False: tiny)
+    out = cli("validate-combo", "FD1", "watermarking", "--seeds", "2", "--jobs", "1", "-c", "theft=fine-tuning",
+              "--json", "--store", str(tmp_path / "s.sqlite"))
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["settings"]["ownership_theft"] == "fine-tuning"

@@ -125,6 +125,7 @@ def validate_combo_cmd(
     data_path: DataPath = None,
     store: Store = None,
     jobs: Jobs = None,
+    context: ContextOpt = None,
     json: Json = False,
     kb: KBDir = None,
     overlay: Overlay = None,
@@ -133,26 +134,27 @@ def validate_combo_cmd(
     k = open_kb(kb, overlay)
     da, db = resolve(k, a, "defense"), resolve(k, b, "defense")
     check_run_options(dataset, seeds, jobs)
+    ctx = _context(context)  # a threat-model qualifier (theft=..., adversary=...) selects settings and edges
     try:
-        p = predict_combo(k, da, db)
-    except SameDefense as exc:
+        p = predict_combo(k, da, db, ctx)
+    except (SameDefense, ContextError) as exc:
         fail(str(exc))
 
     from interplay.validators.combination import ComboConfig, run_combo
     from interplay.validators.data import DataError
     from interplay.validators.experiment import available_cpus
     from interplay.validators.registry import UnregisteredPair
-    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task
+    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task, with_context
     from interplay.validators.store import ResultStore
 
     n_seeds = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
 
     try:
-        cfg = ComboConfig(da, db, default_settings(dataset, quick), tuple(k.defenses[da].targets),
+        cfg = ComboConfig(da, db, with_context(default_settings(dataset, quick), ctx), tuple(k.defenses[da].targets),
                           tuple(k.defenses[db].targets), str(data_path) if data_path else None)
         if dataset == "adult":  # fail fast, before any training, when the files are missing
             load_task(cfg.settings, 0, data_path)
-    except (UnregisteredPair, DataError) as exc:
+    except (UnregisteredPair, DataError, ValueError) as exc:
         fail(str(exc))
     predicted = {s.defense: s.status for s in p.sides} | {"pair": p.verdict}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
