@@ -159,6 +159,14 @@ def test_validate_all_rejects_a_pair(tmp_path):
     assert result.exit_code == 2 and "or --all" in result.output
 
 
+def test_validate_jobs_usage_errors(tmp_path):
+    store = ["--store", str(tmp_path / "s.sqlite")]
+    result = runner.invoke(app, ["validate", "--all", "--jobs", "2", *store])
+    assert result.exit_code == 2 and "single cell" in " ".join(result.output.split())
+    result = runner.invoke(app, ["validate", "dp", "evasion", "--jobs", "0", *store])
+    assert result.exit_code == 2 and "at least 1" in result.output and "Traceback" not in result.output
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("defense,risk,expected", [
     pytest.param("differential-privacy", "data-reconstruction", "decrease", marks=pytest.mark.xfail(

@@ -13,6 +13,7 @@ from rich.table import Table
 from interplay.cli.common import (
     DataPath,
     Dataset,
+    Jobs,
     Json,
     KBDir,
     Overlay,
@@ -51,22 +52,25 @@ def validate(
         str | None, typer.Option("--risks", help="With --all: only these risks (comma-separated).")
     ] = None,
     context: ContextOpt = None,
+    jobs: Jobs = None,
 ) -> None:
     """Train baseline and defended models over paired seeds, measure the risk, judge the prediction."""
     k = open_kb(kb, overlay)
     if all_cells:
         if defense or risk:
             fail("--all takes no DEFENSE or RISK; restrict it with --defenses and --risks")
+        if jobs is not None:
+            fail("--jobs applies to a single cell; --all shares models across cells in one process")
         _validate_all(k, dataset, seeds, quick, data_path, store, json, only_defenses, only_risks, context)
         return
     if defense is None or risk is None:
         fail("give a DEFENSE and a RISK, or --all")
     d, r = resolve(k, defense, "defense"), resolve(k, risk, "risk")
-    check_run_options(dataset, seeds)
+    check_run_options(dataset, seeds, jobs)
 
     from interplay.interactions import predict
     from interplay.validators import data as vdata
-    from interplay.validators.experiment import ValidationConfig, run_validation
+    from interplay.validators.experiment import ValidationConfig, available_cpus, run_validation
     from interplay.validators.registry import UnregisteredPair
     from interplay.validators.risks.base import ProbeUnsupported
     from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task, with_context
@@ -88,7 +92,8 @@ def validate(
                   console=err_console, transient=True) as bar:
         task = bar.add_task(f"{d} -> {r} on {dataset}", total=n_seeds)
         try:
-            doc = run_validation(cfg, n_seeds, prediction, results, lambda seed, cached: bar.advance(task))
+            doc = run_validation(cfg, n_seeds, prediction, results, lambda seed, cached: bar.advance(task),
+                                 jobs or available_cpus())
         except ProbeUnsupported as exc:
             fail(str(exc))
     if json:

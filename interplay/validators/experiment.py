@@ -7,6 +7,7 @@ effectiveness on its intended risks, utility and a verdict against the given pre
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -238,14 +239,15 @@ def available_cpus() -> int:
 
 
 def run_validation(cfg: ValidationConfig, seeds: int, prediction: str, store: ResultStore | None = None,
-                   on_seed: Callable[[int, bool], None] | None = None) -> dict:
-    """Run seeds ``0..seeds-1`` (reusing those already in ``store``) and summarize against ``prediction``.
+                   on_seed: Callable[[int, bool], None] | None = None, workers: int = 1) -> dict:
+    """Run seeds ``0..seeds-1`` (reusing those already in ``store``; the missing ones in ``workers`` processes
+    at once) and summarize against ``prediction``.
 
     ``on_seed(seed, cached)`` is called after each seed, e.g. to advance a progress bar.
     """
     start = time.perf_counter()
     key = cfg.hash()
-    records = run_seeds(key, seeds, lambda seed: measure_seed(cfg, seed), store, on_seed)
+    records = run_seeds(key, seeds, functools.partial(measure_seed, cfg), store, on_seed, workers)
     doc = summarize(cfg, records, prediction, time.perf_counter() - start)
     if store:
         store.save_validation(key, cfg.as_dict(), doc)
