@@ -30,6 +30,7 @@ from interplay.validators.training import TrainingHooks, accuracy, fit, logits, 
 
 ADVERSARIES = CONTEXT_SETTINGS["adversary"][1]
 THEFTS = CONTEXT_SETTINGS["theft"][1]
+ROUTES = tuple(t for t in THEFTS if t != "any")  # "any" takes every route
 FORGE_STEPS = 50
 
 
@@ -54,7 +55,7 @@ class ModelOwnership(RiskProbe):
     def _theft(self, deployment, seed):
         aux, test, model = self.task.aux, self.task.test, deployment.model
         queries = aux.take(slice(0, min(self.settings.extraction_queries, len(aux))))
-        routes = THEFTS[1:] if self.settings.ownership_theft == "any" else (self.settings.ownership_theft,)
+        routes = ROUTES if self.settings.ownership_theft == "any" else (self.settings.ownership_theft,)
         keys = keys_of(deployment.observables)
         reference = logits(model, test.x).argmax(1)
         raw, scores = {"queries": len(queries), "verifiable": float(bool(keys))}, []
