@@ -24,7 +24,8 @@ import networkx as nx
 
 from interplay.interactions.graph import build_graph, full_context
 from interplay.interactions.paths import Path, _edge, signed_paths
-from interplay.interactions.reasoner import _split, resolve_paths
+from interplay.interactions.prediction import split_paths
+from interplay.interactions.reasoner import resolve_paths
 from interplay.interactions.signs import FROM_WORD, Sign, product, total
 from interplay.kb import KB
 
@@ -131,7 +132,7 @@ def _side(kb: KB, effects, arrows, defense: str, other: str) -> SidePrediction:
     sign, how, conf = resolve_paths(paths, exploited)
     if how == "no-path":
         sign = "0"
-    sup, opp, neu = _split(paths, "+" if sign == "?" else sign) if sign != "0" else ([], [], paths)
+    sup, opp, neu = split_paths(paths, "+" if sign == "?" else sign) if sign != "0" else ([], [], paths)
     return SidePrediction(defense, other, STATUS[sign], how, conf, sign, total(p.sign for p in paths), sup, opp, neu)
 
 

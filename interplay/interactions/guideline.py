@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from interplay.interactions.graph import build_graph
 from interplay.interactions.paths import Path, PathEdge
-from interplay.interactions.reasoner import Prediction, _prediction
+from interplay.interactions.prediction import Prediction, make_prediction
 from interplay.interactions.signs import product
 from interplay.kb import KB
 
@@ -55,7 +55,7 @@ def guideline(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[st
         sign, how = "?", "conflict"
     agree = [p for p in paths if p.sign == sign]
     conf = len(agree) / len(paths) if paths and sign in "+-" else 0.0
-    pred = _prediction(defense, risk, "guideline", sign, how, conf, paths, ctx)
+    pred = make_prediction(defense, risk, "guideline", sign, how, conf, paths, ctx)
     non_common = sorted((set(dside) | set(rside)) - set(common))
     codes = lambda ids: ", ".join(kb.factors[i].code or i for i in ids)  # noqa: E731
     pred.notes.append(f"common factors: {codes(common) or 'none'}")

@@ -22,86 +22,20 @@ edge weights and the cell's experiment is attached as ``validation``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from interplay.interactions.graph import build_graph, full_context
+from interplay.interactions.guideline import guideline
 from interplay.interactions.paths import Path, signed_paths
-from interplay.interactions.signs import DIRECTION, Sign, total
+from interplay.interactions.prediction import Prediction, known_direction, make_prediction, noisy_or
+from interplay.interactions.signs import Sign
 from interplay.kb import KB
 
 if TYPE_CHECKING:
-    from interplay.interactions.validated import ValidationRecord, Validations
+    from interplay.interactions.validated import Validations
 
 METHODS = ("graph", "guideline", "shortest-path")
 MARGIN = 0.2
-
-
-@dataclass
-class Prediction:
-    defense: str
-    risk: str
-    method: str
-    direction: str
-    resolution: str
-    confidence: float
-    supporting: list[Path] = field(default_factory=list)
-    opposing: list[Path] = field(default_factory=list)
-    neutral: list[Path] = field(default_factory=list)
-    qpn_sign: Sign = "0"
-    context: dict[str, str] = field(default_factory=dict)
-    known: dict | None = None
-    notes: list[str] = field(default_factory=list)
-    validation: ValidationRecord | None = None
-
-    @property
-    def paths(self) -> list[Path]:
-        return [*self.supporting, *self.opposing, *self.neutral]
-
-    def to_dict(self) -> dict:
-        roles = [("supporting", self.supporting), ("opposing", self.opposing), ("neutral", self.neutral)]
-        doc = {
-            "defense": self.defense,
-            "risk": self.risk,
-            "method": self.method,
-            "prediction": self.direction,
-            "resolution": self.resolution,
-            "confidence": round(self.confidence, 3),
-            "qpn_sign": self.qpn_sign,
-            "context": self.context,
-            "known": self.known,
-            "notes": self.notes,
-            "paths": [p.to_dict(role) for role, ps in roles for p in ps],
-        }
-        return doc | ({"validation": self.validation.to_dict()} if self.validation else {})
-
-
-def known_direction(kb: KB, defense: str, risk: str, ctx: dict[str, str]) -> dict | None:
-    """The reported direction of a cell under ``ctx`` (an exception whose context holds overrides)."""
-    obs = kb.observation(defense, risk)
-    if obs is None:
-        return None
-    doc = {"direction": obs.direction, "refs": obs.refs, "intended": obs.intended, "observation": obs.id}
-    if obs.conjecture:
-        doc["conjecture"] = obs.conjecture.direction
-    for x in obs.exceptions:
-        if x.context and all(ctx.get(k) == v for k, v in x.context.items()):
-            doc.update(direction=x.direction, refs=x.refs, exception=x.context)
-    return doc
-
-
-def _noisy_or(paths: Iterable[Path]) -> float:
-    miss = 1.0
-    for p in paths:
-        miss *= 1.0 - p.weight
-    return 1.0 - miss
-
-
-def _split(paths: list[Path], sign: Sign) -> tuple[list[Path], list[Path], list[Path]]:
-    sup = [p for p in paths if p.sign == sign]
-    opp = [p for p in paths if p.sign in ("+", "-") and p.sign != sign]
-    neu = [p for p in paths if p.sign in ("0", "?")]
-    return sup, opp, neu
 
 
 def _agreeing(paths: list[Path]) -> Sign | None:
@@ -131,21 +65,21 @@ def resolve_paths(paths: list[Path], exploited: frozenset[str] = frozenset()) ->
         s = _agreeing(tier) if tier else None
         if s is not None:
             share = 1.0 if how == "unanimous" else sum(p.weight for p in informative if p.sign == s) / total_weight
-            return s, how, _noisy_or(tier) * share
+            return s, how, noisy_or(tier) * share
     pool = [p for p in informative if p.active] or informative
     up = sum(p.weight for p in pool if p.sign == "+")
     down = sum(p.weight for p in pool if p.sign == "-")
     margin = (up - down) / (up + down)
     if abs(margin) >= MARGIN:
         s = "+" if margin > 0 else "-"
-        return s, "weighted", abs(margin) * _noisy_or(p for p in pool if p.sign == s)
+        return s, "weighted", abs(margin) * noisy_or(p for p in pool if p.sign == s)
     return "?", "conflict", 0.0
 
 
 def _graph_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str], marks=None) -> Prediction:
     paths = signed_paths(build_graph(kb, ctx, excluded, marks=marks), defense, risk)
     sign, how, conf = resolve_paths(paths, frozenset(kb.risks[risk].exploits))
-    return _prediction(defense, risk, "graph", sign, how, conf, paths, ctx)
+    return make_prediction(defense, risk, "graph", sign, how, conf, paths, ctx)
 
 
 def _shortest_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str], marks=None) -> Prediction:
@@ -154,19 +88,8 @@ def _shortest_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: froze
     signs = {p.sign for p in shortest}
     sign: Sign = signs.pop() if len(signs) == 1 else ("?" if shortest else "?")
     how = "no-path" if not shortest else ("unanimous" if sign in "+-0" else "conflict")
-    conf = _noisy_or(shortest) if sign in "+-" else 0.0
-    return _prediction(defense, risk, "shortest-path", sign, how, conf, shortest, ctx)
-
-
-def _prediction(defense, risk, method, sign, how, conf, paths, ctx) -> Prediction:
-    direction = "unknown" if how == "no-path" else DIRECTION[sign]
-    sup, opp, neu = _split(paths, sign) if sign in ("+", "-") else ([], [], paths)
-    if sign == "?" and how != "no-path":
-        sup = [p for p in paths if p.sign == "+"]
-        opp = [p for p in paths if p.sign == "-"]
-        neu = [p for p in paths if p.sign in ("0", "?")]
-    qpn = total(p.sign for p in paths)
-    return Prediction(defense, risk, method, direction, how, conf, sup, opp, neu, qpn, ctx)
+    conf = noisy_or(shortest) if sign in "+-" else 0.0
+    return make_prediction(defense, risk, "shortest-path", sign, how, conf, shortest, ctx)
 
 
 def predict(
@@ -189,8 +112,6 @@ def predict(
     if method == "graph":
         pred = _graph_method(kb, d, r, ctx, excluded, marks)
     elif method == "guideline":
-        from interplay.interactions.guideline import guideline
-
         pred = guideline(kb, d, r, ctx, excluded)
     elif method == "shortest-path":
         pred = _shortest_method(kb, d, r, ctx, excluded, marks)

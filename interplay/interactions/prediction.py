@@ -1,0 +1,92 @@
+"""A prediction of one defense -> risk cell: its direction, how it was resolved, and the paths behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from interplay.interactions.paths import Path
+from interplay.interactions.signs import DIRECTION, Sign, total
+from interplay.kb import KB
+
+if TYPE_CHECKING:
+    from interplay.interactions.validated import ValidationRecord
+
+
+@dataclass
+class Prediction:
+    defense: str
+    risk: str
+    method: str
+    direction: str
+    resolution: str
+    confidence: float
+    supporting: list[Path] = field(default_factory=list)
+    opposing: list[Path] = field(default_factory=list)
+    neutral: list[Path] = field(default_factory=list)
+    qpn_sign: Sign = "0"
+    context: dict[str, str] = field(default_factory=dict)
+    known: dict | None = None
+    notes: list[str] = field(default_factory=list)
+    validation: ValidationRecord | None = None
+
+    @property
+    def paths(self) -> list[Path]:
+        return [*self.supporting, *self.opposing, *self.neutral]
+
+    def to_dict(self) -> dict:
+        roles = [("supporting", self.supporting), ("opposing", self.opposing), ("neutral", self.neutral)]
+        doc = {
+            "defense": self.defense,
+            "risk": self.risk,
+            "method": self.method,
+            "prediction": self.direction,
+            "resolution": self.resolution,
+            "confidence": round(self.confidence, 3),
+            "qpn_sign": self.qpn_sign,
+            "context": self.context,
+            "known": self.known,
+            "notes": self.notes,
+            "paths": [p.to_dict(role) for role, ps in roles for p in ps],
+        }
+        return doc | ({"validation": self.validation.to_dict()} if self.validation else {})
+
+
+def known_direction(kb: KB, defense: str, risk: str, ctx: dict[str, str]) -> dict | None:
+    """The reported direction of a cell under ``ctx`` (an exception whose context holds overrides)."""
+    obs = kb.observation(defense, risk)
+    if obs is None:
+        return None
+    doc = {"direction": obs.direction, "refs": obs.refs, "intended": obs.intended, "observation": obs.id}
+    if obs.conjecture:
+        doc["conjecture"] = obs.conjecture.direction
+    for x in obs.exceptions:
+        if x.context and all(ctx.get(k) == v for k, v in x.context.items()):
+            doc.update(direction=x.direction, refs=x.refs, exception=x.context)
+    return doc
+
+
+def noisy_or(paths: Iterable[Path]) -> float:
+    miss = 1.0
+    for p in paths:
+        miss *= 1.0 - p.weight
+    return 1.0 - miss
+
+
+def split_paths(paths: list[Path], sign: Sign) -> tuple[list[Path], list[Path], list[Path]]:
+    sup = [p for p in paths if p.sign == sign]
+    opp = [p for p in paths if p.sign in ("+", "-") and p.sign != sign]
+    neu = [p for p in paths if p.sign in ("0", "?")]
+    return sup, opp, neu
+
+
+def make_prediction(defense, risk, method, sign, how, conf, paths, ctx) -> Prediction:
+    direction = "unknown" if how == "no-path" else DIRECTION[sign]
+    sup, opp, neu = split_paths(paths, sign) if sign in ("+", "-") else ([], [], paths)
+    if sign == "?" and how != "no-path":
+        sup = [p for p in paths if p.sign == "+"]
+        opp = [p for p in paths if p.sign == "-"]
+        neu = [p for p in paths if p.sign in ("0", "?")]
+    qpn = total(p.sign for p in paths)
+    return Prediction(defense, risk, method, direction, how, conf, sup, opp, neu, qpn, ctx)
