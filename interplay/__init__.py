@@ -1,9 +1,50 @@
 """interplay: unintended interactions among ML defenses and risks.
 
-Importing the package, the knowledge base or the reasoner never imports torch.
+The Python API (:mod:`interplay.api`) is re-exported here. Importing the package, loading the knowledge base
+and predicting never import torch; the experiment functions import it when called.
 """
 
-from interplay.kb import KB, KBError, UnknownName, load_kb
+from interplay.api import (
+    conflicts,
+    evaluate_file,
+    evaluate_loo,
+    explain,
+    export,
+    load_kb,
+    matrix,
+    plugins,
+    predict,
+    predict_pair,
+    report,
+    reproduce,
+    results,
+    settings,
+    status,
+    sweep,
+    validate,
+    validate_combo,
+    validate_matrix,
+)
+from interplay.errors import UsageError
+from interplay.interactions.prediction import Prediction
+from interplay.kb import KB, KBError, UnknownName
+from interplay.results import (
+    ComboValidation,
+    Direction,
+    Effect,
+    Reproduction,
+    Status,
+    Sweep,
+    Validation,
+    ValidationMatrix,
+    Verdict,
+)
+from interplay.version import VERSION
 
-__all__ = ["KB", "KBError", "UnknownName", "load_kb"]
-__version__ = "0.1.0"
+__version__ = VERSION
+__all__ = [
+    "KB", "ComboValidation", "Direction", "Effect", "KBError", "Prediction", "Reproduction", "Status", "Sweep",
+    "UnknownName", "UsageError", "Validation", "ValidationMatrix", "Verdict", "conflicts", "evaluate_file",
+    "evaluate_loo", "explain", "export", "load_kb", "matrix", "plugins", "predict", "predict_pair", "report",
+    "reproduce", "results", "settings", "status", "sweep", "validate", "validate_combo", "validate_matrix",
+]

@@ -126,7 +126,7 @@ def _tiny():
     from interplay.validators.data import SyntheticFactors
     from interplay.validators.settings import default_settings
 
-    return replace(default_settings("synthetic", quick=True), n_train=600, synthetic=SyntheticFactors(n_train=600))
+    return replace(default_settings("synthetic", "quick"), n_train=600, synthetic=SyntheticFactors(n_train=600))
 
 
 def test_dp_and_adversarial_training_compose_in_one_model():
@@ -137,7 +137,7 @@ def test_dp_and_adversarial_training_compose_in_one_model():
     s = _tiny()
     task = load_task(s, 0)
     d = Combined(s, task, "differential-privacy", "adversarial-training").deploy(task.train, 0)
-    assert 0 < d.metadata["epsilon"] <= s.dp_epsilon + 1e-6 and d.metadata["eps"] == s.eps
+    assert 0 < d.metadata["epsilon"] <= 2.0 + 1e-6 and d.metadata["eps"] == 0.25  # each part's default parameters
     assert not hasattr(d.model, "enable_hooks")  # the plain model, Opacus' wrapper closed
 
 
@@ -156,13 +156,14 @@ def _record(seed, scores, risk="evasion"):
 def test_conflict_is_a_significant_loss_of_effectiveness(combined, observed, verdict):
     pytest.importorskip("torch")
     from interplay.validators.combination import ComboConfig, summarize_combo
+    from interplay.verdicts import combo_judge
 
     cfg = ComboConfig("adversarial-training", "group-fairness", _tiny(), ("evasion",), ())
     alone = (0.10, 0.12, 0.09, 0.11)
     records = [_record(i, {"baseline": 0.5 + i / 100, "a": alone[i], "b": None, "combined": c})
                for i, c in enumerate(combined)]
-    doc = summarize_combo(cfg, records, {"adversarial-training": "conflict", "group-fairness": "effective",
-                                         "pair": "conflict"}, 1.0)
+    judge = combo_judge({"adversarial-training": "conflict", "group-fairness": "effective", "pair": "conflict"})
+    doc = judge(summarize_combo(cfg, records, 1.0))
     at, gf = doc["sides"]
     assert (at["observed"], at["verdict"], at["defense_effective"]) == (observed, verdict, True)
     assert gf["observed"] == "unmeasured" and gf["verdict"] == "inconclusive"
@@ -174,6 +175,7 @@ def test_conflict_is_a_significant_loss_of_effectiveness(combined, observed, ver
 def test_a_target_the_defense_does_not_protect_alone_is_reported_not_judged():
     pytest.importorskip("torch")
     from interplay.validators.combination import ComboConfig, summarize_combo
+    from interplay.verdicts import combo_judge
 
     cfg = ComboConfig("differential-privacy", "group-fairness", _tiny(), ("membership-inference",), ())
     records = []
@@ -183,8 +185,8 @@ def test_a_target_the_defense_does_not_protect_alone_is_reported_not_judged():
         for arm in ("baseline", "a", "combined"):  # DP alone no better than the baseline here
             rec[arm]["risks"]["data-reconstruction"] = {"score": 0.5 + i / 100, "raw": {}}
         records.append(rec)
-    dp = summarize_combo(cfg, records, {"differential-privacy": "effective", "group-fairness": "effective",
-                                        "pair": "compatible"}, 1.0)["sides"][0]
+    judge = combo_judge({"differential-privacy": "effective", "group-fairness": "effective", "pair": "compatible"})
+    dp = judge(summarize_combo(cfg, records, 1.0))["sides"][0]
     assert dp["effectiveness"]["data-reconstruction"]["loss"]["observed"] == "not effective alone"
     assert (dp["observed"], dp["verdict"], dp["defense_effective"]) == ("effective", "confirmed", True)
 
@@ -193,19 +195,20 @@ def test_validate_combo_runs_stores_and_resumes(tmp_path):
     pytest.importorskip("torch")
     from interplay.validators.combination import ComboConfig, run_combo
     from interplay.validators.store import ResultStore
+    from interplay.verdicts import combo_judge
 
     kb = load_kb()
     at, gf = (tuple(kb.defenses[d].targets) for d in ("adversarial-training", "group-fairness"))
     cfg = ComboConfig("adversarial-training", "group-fairness", _tiny(), at, gf)
     store = ResultStore(tmp_path / "r.sqlite")
-    predicted = {"adversarial-training": "conflict", "group-fairness": "conflict", "pair": "conflict"}
-    doc = run_combo(cfg, 2, predicted, store)
+    judge = combo_judge({"adversarial-training": "conflict", "group-fairness": "conflict", "pair": "conflict"})
+    doc = run_combo(cfg, 2, judge, store)
     assert doc["defenses"] == ["adversarial-training", "group-fairness"] and doc["seeds"] == 2
     assert [set(s["effectiveness"]) for s in doc["sides"]] == [{"evasion"}, {"discrimination"}]
     assert doc["observed"] in ("conflict", "compatible", "inconclusive")
     assert {"baseline", "adversarial-training", "group-fairness", "combined"} <= set(doc["utility"])
     cached = []
-    again = run_combo(cfg, 2, predicted, store, lambda seed, hit: cached.append(hit))
+    again = run_combo(cfg, 2, judge, store, lambda seed, hit: cached.append(hit))
     assert cached == [True, True] and again["sides"] == doc["sides"]
 
 
@@ -217,6 +220,7 @@ def test_seeds_measured_in_processes_are_those_of_one_process(tmp_path):
 
     from interplay.validators.combination import ComboConfig, measure_combo_seed, run_combo
     from interplay.validators.store import ResultStore
+    from interplay.verdicts import combo_judge
 
     kb = load_kb()
     dp, gf = (tuple(kb.defenses[d].targets) for d in ("differential-privacy", "group-fairness"))
@@ -226,8 +230,8 @@ def test_seeds_measured_in_processes_are_those_of_one_process(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite")
     store.save_run(cfg.hash(), 0, {**alone[1], "seed": 0})
     seen = []
-    predicted = {"differential-privacy": "conflict", "group-fairness": "conflict", "pair": "conflict"}
-    doc = run_combo(cfg, 3, predicted, store, lambda seed, cached: seen.append((seed, cached)), workers=2)
+    judge = combo_judge({"differential-privacy": "conflict", "group-fairness": "conflict", "pair": "conflict"})
+    doc = run_combo(cfg, 3, judge, store, lambda seed, cached: seen.append((seed, cached)), workers=2)
     assert seen[0] == (0, True) and sorted(seen[1:]) == [(1, False), (2, False)]
     stored = store.runs(cfg.hash())
     for seed in (1, 2):
@@ -257,8 +261,8 @@ def test_validate_combo_context_enters_the_settings(cli, monkeypatch, tmp_path):
     from interplay.validators import settings
 
     tiny = _tiny()
-    monkeypatch.setattr(settings, "default_settings", lambda dataset, quick=False: tiny)
+    monkeypatch.setattr(settings, "default_settings", lambda dataset, preset="default": tiny)
     out = cli("validate-combo", "FD1", "watermarking", "--seeds", "2", "--jobs", "1", "-c", "theft=fine-tuning",
               "--json", "--store", str(tmp_path / "s.sqlite"))
     assert out.exit_code == 0, out.output
-    assert json.loads(out.stdout)["settings"]["ownership_theft"] == "fine-tuning"
+    assert json.loads(out.stdout)["params"]["model-ownership"]["theft"] == "fine-tuning"

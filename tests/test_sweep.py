@@ -6,7 +6,8 @@ import pytest
 
 from interplay.interactions.validated import load_validations
 from interplay.validators.store import ResultStore
-from interplay.validators.sweep import KNOBS, claimed_edges
+from interplay.interactions.claims import claimed_edges
+from interplay.validators.sweep import KNOBS
 
 
 def test_claims_come_from_the_kb(kb):

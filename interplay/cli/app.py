@@ -7,6 +7,7 @@ import typer
 from interplay.cli.combo_commands import predict_combo_cmd, validate_combo_cmd
 from interplay.cli.export_commands import export_command
 from interplay.cli.kb_commands import kb_app, list_entities
+from interplay.cli.plugins_commands import plugins_cmd
 from interplay.cli.reason_commands import conflicts_cmd, eval_app, explain_cmd, matrix_cmd, predict_cmd
 from interplay.cli.reproduce_commands import reproduce_cmd
 from interplay.cli.status_commands import report_cmd, status_cmd
@@ -36,6 +37,7 @@ app.command("status")(status_cmd)
 app.command("report")(report_cmd)
 app.command("sweep")(sweep)
 app.command("reproduce")(reproduce_cmd)
+app.command("plugins")(plugins_cmd)
 
 
 def main() -> None:

@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
 
+from interplay import api
 from interplay.cli.common import (
+    ContextOpt,
     DataPath,
     Dataset,
     Jobs,
     Json,
     KBDir,
     Overlay,
+    Param,
+    Preset,
+    ProgressBar,
     Quick,
     Seeds,
     Store,
-    check_run_options,
     console,
     emit_json,
-    err_console,
-    fail,
+    errors,
     open_kb,
-    resolve,
+    parse_context,
+    preset_of,
+    score_table,
 )
-from interplay.cli.reason_commands import ContextOpt, _context, _score_table
-from interplay.interactions import ContextError
-from interplay.interactions.combos import ComboPrediction, SameDefense, predict_all_combos, predict_combo
-from interplay.interactions.evaluate import COMBO_METHODS, leave_one_paper_out_combos
 from interplay.kb import KB
 
 STATUS = {"effective": "[green]effective[/]", "conflict": "[red]conflict[/]", "compatible": "[green]compatible[/]"}
@@ -35,17 +35,6 @@ STATUS = {"effective": "[green]effective[/]", "conflict": "[red]conflict[/]", "c
 
 def _status(s: str) -> str:
     return STATUS.get(s, f"[yellow]{s}[/]")
-
-
-def agreement(p: ComboPrediction) -> str | None:
-    """Pair-level agreement with the literature: a reported conflict on either side vs the predicted verdict."""
-    if p.known is None:
-        return None
-    if p.known["conflict"]:
-        return "agree" if p.verdict == "conflict" else "disagree"
-    if all(v == "effective" for v in p.known["outcome"].values()):
-        return "agree" if p.verdict == "compatible" else "disagree"
-    return None
 
 
 def predict_combo_cmd(
@@ -57,14 +46,11 @@ def predict_combo_cmd(
     overlay: Overlay = None,
 ) -> None:
     """Predict whether defenses A and B each stay effective when deployed in the same model."""
-    k = open_kb(kb, overlay)
-    da, db = resolve(k, a, "defense"), resolve(k, b, "defense")
-    try:
-        p = predict_combo(k, da, db, _context(context))
-    except (SameDefense, ContextError) as exc:
-        fail(str(exc))
+    k = open_kb(kb, overlay, json)
+    with errors(json):
+        p = api.predict_pair(a, b, context=parse_context(context, json), kb=k)
     if json:
-        emit_json({**p.to_dict(), "agreement": agreement(p)})
+        emit_json({**p.to_dict(), "agreement": api.combo_agreement(p)})
         return
     root = Tree(f"[bold]{p.a} + {p.b}[/]: {_status(p.verdict)} (confidence {p.confidence:.2f})")
     for s in p.sides:
@@ -84,32 +70,31 @@ def predict_combo_cmd(
 
 def combo_matrix(k: KB, context: dict[str, str], json: bool) -> None:
     """Every unordered pair of defenses: predicted verdict and, where reported, the literature's."""
-    try:
-        preds = predict_all_combos(k, context)
-    except ContextError as exc:
-        fail(str(exc))
+    with errors(json):
+        preds = api.combo_matrix(context=context, kb=k)
     if json:
-        emit_json([{**p.to_dict(), "agreement": agreement(p)} for p in preds])
+        emit_json([{**p.to_dict(), "agreement": api.combo_agreement(p)} for p in preds])
         return
     t = Table("defense A", "defense B", "A stays", "B stays", "prediction", "conf.", "literature", title="Combinations")
     for p in preds:
         lit = "conflict" if p.known and p.known["conflict"] else ("reported" if p.known else "-")
-        if agreement(p):
-            lit += f" ({agreement(p)})"
+        if api.combo_agreement(p):
+            lit += f" ({api.combo_agreement(p)})"
         t.add_row(p.a, p.b, *(_status(s.status) for s in p.sides), _status(p.verdict), f"{p.confidence:.2f}", lit)
     console.print(t)
-    agree = sum(agreement(p) == "agree" for p in preds)
-    judged = sum(agreement(p) is not None for p in preds)
+    agree = sum(api.combo_agreement(p) == "agree" for p in preds)
+    judged = sum(api.combo_agreement(p) is not None for p in preds)
     console.print(f"Agreement with reported combinations: {agree}/{judged}")
 
 
 def combo_loo(k: KB, json: bool) -> None:
     """Leave-one-paper-out over the combination observations, with the majority baseline."""
-    docs = [leave_one_paper_out_combos(k, m).to_dict() for m in COMBO_METHODS]
+    doc = api.evaluate_loo(combos=True, kb=k)
+    docs = [doc, *doc["baselines"]]
     if json:
-        emit_json({**docs[0], "baselines": docs[1:]})
+        emit_json(doc)
         return
-    console.print(_score_table("Leave-one-paper-out over combinations (one case per reported side)", docs))
+    console.print(score_table("Leave-one-paper-out over combinations (one case per reported side)", docs))
     for e in docs[0]["errors"]:
         console.print(
             f"[red]miss[/] {e['defense']} with {e['other']}: reported {e['truth']}, predicted {e['predicted']}"
@@ -121,7 +106,9 @@ def validate_combo_cmd(
     b: str,
     dataset: Dataset = "synthetic",
     seeds: Seeds = None,
+    preset: Preset = None,
     quick: Quick = False,
+    param: Param = None,
     data_path: DataPath = None,
     store: Store = None,
     jobs: Jobs = None,
@@ -131,41 +118,15 @@ def validate_combo_cmd(
     overlay: Overlay = None,
 ) -> None:
     """Train with A, with B and with both; judge the predicted conflict on each defense's own target risks."""
-    k = open_kb(kb, overlay)
-    da, db = resolve(k, a, "defense"), resolve(k, b, "defense")
-    check_run_options(dataset, seeds, jobs)
-    ctx = _context(context)  # a threat-model qualifier (theft=..., adversary=...) selects settings and edges
-    try:
-        p = predict_combo(k, da, db, ctx)
-    except (SameDefense, ContextError) as exc:
-        fail(str(exc))
-
-    from interplay.validators.combination import ComboConfig, run_combo
-    from interplay.validators.data import DataError
-    from interplay.validators.experiment import available_cpus
-    from interplay.validators.registry import UnregisteredPair
-    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task, with_context
-    from interplay.validators.store import ResultStore
-
-    n_seeds = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
-
-    try:
-        cfg = ComboConfig(da, db, with_context(default_settings(dataset, quick), ctx), tuple(k.defenses[da].targets),
-                          tuple(k.defenses[db].targets), str(data_path) if data_path else None)
-        if dataset == "adult":  # fail fast, before any training, when the files are missing
-            load_task(cfg.settings, 0, data_path)
-    except (UnregisteredPair, DataError, ValueError) as exc:
-        fail(str(exc))
-    predicted = {s.defense: s.status for s in p.sides} | {"pair": p.verdict}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
-        task = bar.add_task(f"{da} + {db} on {dataset}", total=n_seeds)
-        doc = run_combo(cfg, n_seeds, predicted, ResultStore(store), lambda seed, cached: bar.advance(task),
-                        jobs or available_cpus())
+    k = open_kb(kb, overlay, json)
+    with errors(json), ProgressBar() as bar:
+        v = api.validate_combo(a, b, dataset=dataset, preset=preset_of(preset, quick, json), seeds=seeds,
+                               params=param, context=parse_context(context, json), data_path=data_path, store=store,
+                               jobs=jobs, kb=k, progress=bar)
     if json:
-        emit_json(doc)
+        emit_json(v.to_dict())
         return
-    _render_validation(doc)
+    _render_validation(v.to_dict())
 
 
 def _render_validation(doc: dict) -> None:

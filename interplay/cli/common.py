@@ -1,71 +1,150 @@
-"""Shared CLI plumbing: common options, KB loading, JSON output and clean error exits."""
+"""Shared CLI plumbing: common options, clean error exits, JSON output and the progress bar."""
 
 from __future__ import annotations
 
-import json
+import json as jsonlib
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
 
-from interplay.kb import KB, KBError, UnknownName, load_kb
+from interplay import api
+from interplay.errors import UsageError
+from interplay.kb import KB, KBError
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+class Method(str, Enum):
+    graph = "graph"
+    guideline = "guideline"
+    shortest_path = "shortest-path"
+
 
 KBDir = Annotated[Path | None, typer.Option("--kb", help="Use this KB directory instead of the built-in one.")]
 Overlay = Annotated[
     list[Path] | None, typer.Option("--overlay", help="A KB directory that adds objects to the base (repeatable).")
 ]
 Json = Annotated[bool, typer.Option("--json", help="Write exactly one JSON document to stdout.")]
+MethodOpt = Annotated[Method, typer.Option("--method", "-m", help="Prediction method.")]
+ContextOpt = Annotated[
+    list[str] | None,
+    typer.Option("--context", "-c", help="KEY=VALUE, e.g. adversary=malicious-accuser (repeatable)."),
+]
 
 # Options of the commands that run or read experiments.
-DATASETS = ("synthetic", "digits", "adult")
 Store = Annotated[
     Path | None, typer.Option("--store", help="The results database (default: under the user cache dir).")
 ]
 Dataset = Annotated[str, typer.Option("--dataset", help="synthetic, digits or adult.")]
 Seeds = Annotated[int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default 8, 3 with --quick).")]
-Quick = Annotated[bool, typer.Option("--quick", help="Smaller data and fewer epochs.")]
+Preset = Annotated[str | None, typer.Option("--preset", help="default or quick (smaller data, fewer epochs).")]
+Quick = Annotated[bool, typer.Option("--quick", help="The quick preset (same as --preset quick).")]
+Param = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="PLUGIN.KEY=VALUE, e.g. adversarial-training.eps=0.1 (repeatable; "
+                                       "`interplay plugins` lists them)."),
+]
 DataPath = Annotated[Path | None, typer.Option("--data-path", help="Folder with adult.data and adult.test.")]
 Jobs = Annotated[int | None, typer.Option("--jobs", help="Seeds measured at once, in separate processes "
                                                          "(default: the CPUs available; results are the same).")]
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print an error (no traceback) and exit; 2 is a usage error."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+def fail(message: str, code: int = 2, json: bool = False, kind: str = "UsageError") -> NoReturn:
+    """Report an error (no traceback) and exit; 2 is a usage error. With ``--json`` the error is one document."""
+    if json:
+        emit_json({"error": {"kind": kind, "message": message}})
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
     raise typer.Exit(code)
 
 
-def check_run_options(dataset: str, seeds: int | None, jobs: int | None = None) -> None:
-    """Usage errors of the experiment options, before anything is trained."""
-    if seeds is not None and seeds < 2:
-        fail(f"--seeds must be at least 2 for a paired comparison (got {seeds})")
-    if jobs is not None and jobs < 1:
-        fail(f"--jobs must be at least 1 (got {jobs})")
-    if dataset not in DATASETS:
-        fail(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+@contextmanager
+def errors(json: bool = False) -> Iterator[None]:
+    """Wrong input (any :class:`~interplay.errors.UsageError`) exits 2 with its message; an invalid KB exits 1
+    listing file, object, field and reason; a failing third-party plugin exits 1 naming it."""
+    from interplay.extensions import PluginLoadError
 
-
-def open_kb(kb_dir: Path | None = None, overlay: list[Path] | None = None) -> KB:
     try:
-        return load_kb(kb_dir, overlay or ())
+        yield
+    except UsageError as exc:
+        fail(str(exc).strip("'\""), 2, json, type(exc).__name__)
     except KBError as exc:
+        if json:
+            emit_json({"error": {"kind": "KBError", "message": "; ".join(map(str, exc.problems))}})
         err_console.print(f"[bold red]The knowledge base is invalid[/] ({len(exc.problems)} problem(s)):")
         for p in exc.problems:
             err_console.print(f"  {p}", highlight=False, markup=False)
         raise typer.Exit(1) from None
+    except PluginLoadError as exc:
+        fail(str(exc), 1, json, "PluginLoadError")
 
 
-def resolve(kb: KB, name: str, kind: str | None = None) -> str:
-    try:
-        return kb.resolve(name, kind)
-    except UnknownName as exc:
-        fail(str(exc))
+def open_kb(kb_dir: Path | None = None, overlay: list[Path] | None = None, json: bool = False) -> KB:
+    with errors(json):
+        return api.load_kb(kb_dir, overlay or ())
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def parse_context(items: list[str] | None, json: bool = False) -> dict[str, str]:
+    ctx = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            fail(f"--context expects KEY=VALUE, got {item!r}", json=json)
+        ctx[key.strip()] = value.strip()
+    return ctx
+
+
+def preset_of(preset: str | None, quick: bool, json: bool = False) -> str:
+    """``--preset``, with ``--quick`` as its alias."""
+    if quick and preset not in (None, "quick"):
+        fail(f"--quick contradicts --preset {preset}", json=json)
+    return "quick" if quick else (preset or "default")
 
 
 def emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    sys.stdout.write(jsonlib.dumps(doc, indent=2, default=str) + "\n")
+
+
+class ProgressBar:
+    """The API's progress sink as a transient rich progress bar on stderr."""
+
+    def __init__(self) -> None:
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=err_console, transient=True)
+        self.task: Any = None
+
+    def __enter__(self) -> ProgressBar:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)  # type: ignore[arg-type]
+
+    def start(self, total: int, description: str) -> None:
+        self.task = self.bar.add_task(description, total=total)
+
+    def advance(self, n: int = 1, description: str | None = None) -> None:
+        if description is None:
+            self.bar.advance(self.task, n)
+        else:
+            self.bar.update(self.task, advance=n, description=description)
+
+
+def score_table(title: str, docs: list[dict]) -> Table:
+    """Evaluation scores (``eval loo``, ``eval file``) side by side."""
+    t = Table("method", "n", "covered", "correct", "accuracy", "95% CI", "coverage", title=title)
+    for d in docs:
+        ci = d["accuracy_ci95"]
+        t.add_row(d["method"], str(d["n"]), str(d["covered"]), str(d["correct"]), f"{d['accuracy']:.2f}",
+                  f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-", f"{d['coverage']:.2f}")
+    return t

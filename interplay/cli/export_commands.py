@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from interplay.cli.common import KBDir, Overlay, Store, err_console, fail, open_kb
-from interplay.cli.evidence import read_store
-from interplay.export import FORMATS, RENDERERS, ExportError, export
+from interplay import api
+from interplay.cli.common import KBDir, Overlay, Store, err_console, errors, open_kb
+from interplay.export import FORMATS, RENDERERS
 
 
 def export_command(
@@ -36,17 +36,10 @@ def export_command(
     overlay: Overlay = None,
 ) -> None:
     """Export as latex, bib, dot, svg, pdf, tikz, graphml, gexf, json, mermaid or csv."""
-    if fmt.lower() not in FORMATS:
-        fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     k = open_kb(kb, overlay)
-    wants_results = "validations" in {i.strip().lower() for i in include.split(",")}
-    try:
-        result = export(
-            k, fmt, output, method=method, subset=subset.split(",") if subset else None, include=include,
-            standalone=standalone, renderer=renderer, validations=read_store(store) if wants_results else None,
-        )  # fmt: skip
-    except ExportError as exc:
-        fail(str(exc))
+    with errors():
+        result = api.export(fmt, output, method=method, subset=subset, include=include, standalone=standalone,
+                            renderer=renderer, store=store, kb=k)
     for note in result.notes:
         err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     how = f" (rendered with {result.renderer})" if result.renderer else ""

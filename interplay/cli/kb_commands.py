@@ -7,7 +7,7 @@ from enum import Enum
 import typer
 from rich.table import Table
 
-from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, open_kb, resolve
+from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, errors, open_kb
 from interplay.kb.integrity import cycles
 
 kb_app = typer.Typer(help="Validate and inspect the knowledge base.", no_args_is_help=True)
@@ -16,7 +16,7 @@ kb_app = typer.Typer(help="Validate and inspect the knowledge base.", no_args_is
 @kb_app.command("validate")
 def validate(kb: KBDir = None, overlay: Overlay = None, json: Json = False) -> None:
     """Check the KB's schema and integrity; exit 0 when valid, 1 with file/id/field/reason when not."""
-    k = open_kb(kb, overlay)
+    k = open_kb(kb, overlay, json)
     loops = cycles(k)
     if json:
         emit_json({"valid": True, "stats": k.stats(), "cycles": loops})
@@ -42,8 +42,9 @@ def stats(kb: KBDir = None, overlay: Overlay = None, json: Json = False) -> None
 @kb_app.command("show")
 def show(name: str, kb: KBDir = None, overlay: Overlay = None, json: Json = False) -> None:
     """Show one entity (by slug, SoK code or alias) with the edges that touch it."""
-    k = open_kb(kb, overlay)
-    eid = resolve(k, name)
+    k = open_kb(kb, overlay, json)
+    with errors(json):
+        eid = k.resolve(name)
     ent = k.entity(eid)
     edges = [e for e in k.edges if eid in (e.source, e.target)]
     if json:

@@ -5,14 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from interplay.cli.common import Json, Store, console, emit_json, err_console, fail, open_kb
-
-NAMES = ("sok-5.1", "sok-5.2")
-# The paper repeats Sec. 5.1 ten times; Sec. 5.2 has 31 settings, so fewer seeds keep it within 15 minutes.
-DEFAULT_SEEDS = {"sok-5.1": 10, "sok-5.2": 3}
+from interplay import api
+from interplay.cli.common import Json, Preset, ProgressBar, Store, console, emit_json, errors, preset_of
 
 
 def reproduce_cmd(
@@ -22,6 +18,7 @@ def reproduce_cmd(
             help="sok-5.1 (fairness -> reconstruction) or sok-5.2 (explanations -> distribution inference)."
         ),
     ],  # fmt: skip
+    preset: Preset = None,
     quick: Annotated[bool, typer.Option("--quick", help="One setting, smaller data and fewer epochs.")] = False,
     seeds: Annotated[
         int | None, typer.Option("--seeds", help="Paired seeds per setting (default 10 for 5.1, 3 for 5.2; 2 quick).")
@@ -30,26 +27,9 @@ def reproduce_cmd(
     json: Json = False,
 ) -> None:
     """Reproduce one of the SoK's Sec. 5 validations on Adult, scaled to a CPU."""
-    if name not in NAMES:
-        fail(f"unknown experiment {name!r}; choose {' or '.join(NAMES)}")
-    n_seeds = seeds if seeds is not None else (2 if quick else DEFAULT_SEEDS[name])
-    if n_seeds < 2:
-        fail(f"--seeds must be at least 2 for a paired comparison (got {n_seeds})")
-    k = open_kb()
-
-    from interplay.interactions import predict
-    from interplay.validators.data import DataError
-    from interplay.validators.reproduce import EXPERIMENTS, reproduce, steps
-    from interplay.validators.store import ResultStore
-
-    prediction = predict(k, *EXPERIMENTS[name]).direction
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:  # fmt: skip
-        task = bar.add_task(f"reproduce {name}", total=steps(name, quick, n_seeds))
-        try:
-            doc = reproduce(k, name, quick, n_seeds, prediction, ResultStore(store), lambda: bar.advance(task))
-        except DataError as exc:
-            fail(str(exc))
+    with errors(json), ProgressBar() as bar:
+        doc = api.reproduce(name, preset=preset_of(preset, quick, json), seeds=seeds, store=store,
+                            progress=bar).to_dict()
     if json:
         emit_json(doc)
         return

@@ -9,8 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from interplay.cli.common import Json, KBDir, Overlay, Store, console, emit_json, err_console, fail, open_kb
-from interplay.cli.evidence import read_store
+from interplay import api
+from interplay.cli.common import Json, KBDir, Overlay, Store, console, emit_json, err_console, errors, open_kb
+from interplay.interactions.status import NOT_VALIDATED
 
 VERDICT_STYLE = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow"}
 AGREEMENT_STYLE = {"all agree": "green", "agree": "green", "disagree": "bold red", "open": "dim"}
@@ -26,10 +27,10 @@ def _lit(rec: dict) -> str:
 
 def status_cmd(store: Store = None, json: Json = False, kb: KBDir = None, overlay: Overlay = None) -> None:
     """Every defense x risk cell: literature, prediction per method, experiment verdict, and whether they agree."""
-    from interplay.interactions.status import NOT_VALIDATED, cell_status, summary
-
-    k = open_kb(kb, overlay)
-    records = cell_status(k, read_store(store))
+    k = open_kb(kb, overlay, json)
+    with errors(json):
+        result = api.status(store=store, kb=k)
+    records = result.to_dict()
     if json:
         emit_json(records)
         return
@@ -44,7 +45,7 @@ def status_cmd(store: Store = None, json: Json = False, kb: KBDir = None, overla
             f"[{AGREEMENT_STYLE[r['agreement']]}]{r['agreement']}[/]",
         )  # fmt: skip
     console.print(t)
-    c = summary(records)
+    c = result.summary
     console.print(
         f"{c['cells']} cells: {c['validated']} validated ({c['confirmed']} confirmed, {c['refuted']} refuted, "
         f"{c['inconclusive']} inconclusive), {c[NOT_VALIDATED]} not validated; agreement: {c['all agree']} all "
@@ -62,12 +63,7 @@ def report_cmd(
     overlay: Overlay = None,
 ) -> None:
     """One self-contained HTML page: the matrix as a heat map, each cell's explanation and validation, references."""
-    from interplay.export import ExportError
-    from interplay.export.report import write_report
-
     k = open_kb(kb, overlay)
-    try:
-        write_report(k, output, method, read_store(store))
-    except ExportError as exc:
-        fail(str(exc))
+    with errors():
+        api.report(output, method=method, store=store, kb=k)
     err_console.print(f"wrote {output}", highlight=False, markup=False)

@@ -6,23 +6,24 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from interplay import api
 from interplay.cli.common import (
     Dataset,
     Json,
     KBDir,
     Overlay,
+    Param,
+    Preset,
+    ProgressBar,
     Quick,
     Store,
-    check_run_options,
     console,
     emit_json,
-    err_console,
-    fail,
+    errors,
     open_kb,
-    resolve,
+    preset_of,
 )
 
 
@@ -33,7 +34,9 @@ def sweep(
     values: Annotated[list[str], typer.Option("--values", help="Factor values, comma-separated or repeated.")],
     dataset: Dataset = "synthetic",
     seeds: Annotated[int | None, typer.Option("--seeds", help="Paired seeds per value (at least 2).")] = None,
+    preset: Preset = None,
     quick: Quick = False,
+    param: Param = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the plot (PNG and PDF).")] = Path("."),
     store: Store = None,
     json: Json = False,
@@ -41,37 +44,13 @@ def sweep(
     overlay: Overlay = None,
 ) -> None:
     """Validate DEFENSE -> RISK at each value of a factor and check the risk moves as the KB's edges claim."""
-    k = open_kb(kb, overlay)
-    d, r = resolve(k, defense, "defense"), resolve(k, risk, "risk")
-    vals = [v.strip() for item in values for v in item.split(",") if v.strip()]
-    check_run_options(dataset, seeds)
-
-    from interplay.interactions import predict
-    from interplay.validators.data import DataError
-    from interplay.validators.experiment import ValidationConfig
-    from interplay.validators.registry import UnregisteredPair
-    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings
-    from interplay.validators.store import ResultStore
-    from interplay.validators.sweep import KNOBS, SweepError, plot_sweep, run_sweep
-
-    n_seeds = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
-    factor = factor.upper()
-    if factor not in KNOBS:
-        fail(f"unknown factor {factor!r}; sweepable factors: {', '.join(KNOBS)}")
-    try:
-        cfg = ValidationConfig(d, r, default_settings(dataset, quick), tuple(k.defenses[d].targets))
-    except (UnregisteredPair, DataError) as exc:
-        fail(str(exc))
-    prediction = predict(k, d, r).direction
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:  # fmt: skip
-        task = bar.add_task(f"sweep {factor} for {d} -> {r}", total=len(vals) * n_seeds)
-        try:
-            step = lambda: bar.advance(task)  # noqa: E731
-            summary = run_sweep(k, cfg, factor, vals, n_seeds, prediction, ResultStore(store), step)
-        except (SweepError, DataError) as exc:
-            fail(str(exc))
-    summary["plots"] = [str(p) for p in plot_sweep(summary, out / f"sweep-{d}-{r}-{factor}")]
+    k = open_kb(kb, overlay, json)
+    with errors(json), ProgressBar() as bar:
+        d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
+        result = api.sweep(d, r, factor, values, dataset=dataset, preset=preset_of(preset, quick, json), seeds=seeds,
+                           params=param, store=store, out=out / f"sweep-{d}-{r}-{factor.upper()}", kb=k, progress=bar)
+    summary = result.to_dict()
+    factor = summary["factor"]
     if json:
         emit_json(summary)
         return

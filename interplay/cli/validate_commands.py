@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import time
+import warnings
 from typing import Annotated
 
 import typer
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from interplay import api
 from interplay.cli.common import (
+    ContextOpt,
     DataPath,
     Dataset,
     Jobs,
     Json,
     KBDir,
     Overlay,
+    Param,
+    Preset,
+    ProgressBar,
     Quick,
     Seeds,
     Store,
-    check_run_options,
     console,
     emit_json,
-    err_console,
+    errors,
     fail,
     open_kb,
-    resolve,
+    parse_context,
+    preset_of,
 )
-from interplay.cli.reason_commands import ContextOpt, _context
 
 
 def validate(
@@ -36,7 +40,9 @@ def validate(
     risk: Annotated[str | None, typer.Argument(help="A risk: slug, SoK code or alias (none with --all).")] = None,
     dataset: Dataset = "synthetic",
     seeds: Seeds = None,
+    preset: Preset = None,
     quick: Quick = False,
+    param: Param = None,
     data_path: DataPath = None,
     store: Store = None,
     json: Json = False,
@@ -55,51 +61,38 @@ def validate(
     jobs: Jobs = None,
 ) -> None:
     """Train baseline and defended models over paired seeds, measure the risk, judge the prediction."""
-    k = open_kb(kb, overlay)
+    k = open_kb(kb, overlay, json)
+    chosen = preset_of(preset, quick, json)
+    ctx = parse_context(context, json)
     if all_cells:
         if defense or risk:
-            fail("--all takes no DEFENSE or RISK; restrict it with --defenses and --risks")
+            fail("--all takes no DEFENSE or RISK; restrict it with --defenses and --risks", json=json)
         if jobs is not None:
-            fail("--jobs applies to a single cell; --all shares models across cells in one process")
-        _validate_all(k, dataset, seeds, quick, data_path, store, json, only_defenses, only_risks, context)
+            fail("--jobs applies to a single cell; --all shares models across cells in one process", json=json)
+        start = time.perf_counter()
+        # Library warnings (Opacus' backward hooks, once per trained model) would scroll the progress display away.
+        with errors(json), warnings.catch_warnings(), ProgressBar() as bar:
+            warnings.simplefilter("ignore")
+            m = api.validate_matrix(defenses=only_defenses, risks=only_risks, dataset=dataset, preset=chosen,
+                                    seeds=seeds, params=param, context=ctx, data_path=data_path, store=store, kb=k,
+                                    progress=bar)
+        if json:
+            emit_json(m.to_dict())
+            return
+        records = m.to_dict()
+        n_seeds = next((r["seeds"] for r in records if "seeds" in r), seeds)
+        _render_matrix(k, records, list(dict.fromkeys(c.defense for c in m.cells)),
+                       list(dict.fromkeys(c.risk for c in m.cells)), n_seeds, dataset, time.perf_counter() - start)
         return
     if defense is None or risk is None:
-        fail("give a DEFENSE and a RISK, or --all")
-    d, r = resolve(k, defense, "defense"), resolve(k, risk, "risk")
-    check_run_options(dataset, seeds, jobs)
-
-    from interplay.interactions import predict
-    from interplay.validators import data as vdata
-    from interplay.validators.experiment import ValidationConfig, available_cpus, run_validation
-    from interplay.validators.registry import UnregisteredPair
-    from interplay.validators.risks.base import ProbeUnsupported
-    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task, with_context
-    from interplay.validators.store import ResultStore
-
-    n_seeds = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
-    ctx = _context(context)  # a threat-model qualifier (adversary=...) selects settings and the prediction's edges
-
-    try:
-        cfg = ValidationConfig(d, r, with_context(default_settings(dataset, quick), ctx), tuple(k.defenses[d].targets),
-                               str(data_path) if data_path else None)
-        if dataset == "adult":  # fail fast, before any training, when the files are missing
-            load_task(cfg.settings, 0, data_path)
-        prediction = predict(k, d, r, method="graph", context=ctx or None).direction
-    except (UnregisteredPair, vdata.DataError, ValueError) as exc:
-        fail(str(exc))
-    results = ResultStore(store)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
-        task = bar.add_task(f"{d} -> {r} on {dataset}", total=n_seeds)
-        try:
-            doc = run_validation(cfg, n_seeds, prediction, results, lambda seed, cached: bar.advance(task),
-                                 jobs or available_cpus())
-        except ProbeUnsupported as exc:
-            fail(str(exc))
+        fail("give a DEFENSE and a RISK, or --all", json=json)
+    with errors(json), ProgressBar() as bar:
+        v = api.validate(defense, risk, dataset=dataset, preset=chosen, seeds=seeds, params=param, context=ctx,
+                         data_path=data_path, store=store, jobs=jobs, kb=k, progress=bar)
     if json:
-        emit_json(doc)
+        emit_json(v.to_dict())
         return
-    _render(doc)
+    _render(v.to_dict())
 
 
 def _render(doc: dict) -> None:
@@ -122,9 +115,7 @@ def _render(doc: dict) -> None:
 
 def results(store: Store = None, json: Json = False) -> None:
     """List the stored validations, newest first."""
-    from interplay.validators.store import ResultStore
-
-    rows = ResultStore(store).validations()
+    rows = api.results(store).to_dict()
     if json:
         emit_json(rows)
         return
@@ -142,59 +133,7 @@ VERDICT_MARK = {"confirmed": "[green]✓[/]", "refuted": "[red]✗[/]", "inconcl
                 "not registered": "[dim]-[/]", "unsupported": "[dim]n/a[/]"}
 
 
-def _names(k, given: str | None, kind: str, every) -> list[str]:
-    """The KB's defenses or risks, in KB order, restricted to the comma-separated ``given`` names."""
-    if not given:
-        return list(every)
-    wanted = {resolve(k, name.strip(), kind) for name in given.split(",") if name.strip()}
-    return [slug for slug in every if slug in wanted]
-
-
-def _validate_all(k, dataset: str, seeds: int | None, quick: bool, data_path: Path | None, store: Path | None,
-                  json: bool, only_defenses: str | None, only_risks: str | None, context: list[str] | None) -> None:
-    """``validate --all``: every (or the selected) defense x risk cell, one progress display, a matrix."""
-    import time
-    import warnings
-
-    from interplay.interactions import predict
-    from interplay.validators import data as vdata
-    from interplay.validators.matrix import Cell, run_matrix
-    from interplay.validators.settings import DEFAULT_SEEDS, QUICK_SEEDS, default_settings, load_task, with_context
-    from interplay.validators.store import ResultStore
-
-    n_seeds = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
-    if n_seeds < 2:
-        fail(f"--seeds must be at least 2 for a paired comparison (got {n_seeds})")
-    ctx = _context(context)
-    try:
-        settings = with_context(default_settings(dataset, quick), ctx)
-        if dataset == "adult":  # fail fast, before any training, when the files are missing
-            load_task(settings, 0, data_path)
-    except (vdata.DataError, ValueError) as exc:
-        fail(str(exc))
-    cells = []
-    for d in _names(k, only_defenses, "defense", k.defenses):
-        for r in _names(k, only_risks, "risk", k.risks):
-            obs = k.observation(d, r)
-            cells.append(Cell(d, r, predict(k, d, r, method="graph", context=ctx or None).direction,
-                              obs.direction if obs else "unexplored", tuple(k.defenses[d].targets)))
-    start = time.perf_counter()
-    # Library warnings (Opacus' backward hooks, once per trained model) would scroll the progress display away.
-    registered = sum(c.registered for c in cells)
-    with warnings.catch_warnings(), Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                             TimeElapsedColumn(), console=err_console, transient=True) as bar:
-        warnings.simplefilter("ignore")
-        task = bar.add_task(f"{dataset}: {registered} cells", total=n_seeds * registered)
-        records = run_matrix(cells, settings, n_seeds, ResultStore(store), str(data_path) if data_path else None,
-                             lambda c, n: bar.update(task, advance=n, description=f"{c.defense} -> {c.risk}"))
-    if json:
-        emit_json(records)
-        return
-    _render_matrix(k, records, list(dict.fromkeys(c.defense for c in cells)),
-                   list(dict.fromkeys(c.risk for c in cells)), n_seeds, dataset, time.perf_counter() - start)
-
-
-def _render_matrix(k, records: list[dict], defenses: list[str], risks: list[str], seeds: int, dataset: str,
+def _render_matrix(k, records: list[dict], defenses: list[str], risks: list[str], seeds: int | None, dataset: str,
                    runtime_s: float) -> None:
     """Rows are defenses, columns risks (SoK codes); a cell reads literature, prediction, observed, verdict."""
     by_cell = {(r["defense"], r["risk"]): r for r in records}

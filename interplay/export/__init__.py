@@ -4,8 +4,8 @@
 export) and hands it to the writer of ``fmt``. Importing this package never imports torch.
 """
 
-from interplay.export.api import FORMATS, RENDERERS, ExportResult, export, render_text
 from interplay.export.model import INCLUDES, ExportError, ExportModel, build_model
+from interplay.export.writers import FORMATS, RENDERERS, ExportResult, export, render_text
 
 __all__ = [
     "FORMATS",

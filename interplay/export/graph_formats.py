@@ -13,10 +13,10 @@ from pathlib import Path
 
 import networkx as nx
 
-from interplay import __version__
 from interplay.export import escape
 from interplay.export.model import ExportModel
 from interplay.export.style import MODERATOR_COLOR, NODE_FILL, SIGN_COLOR, SIGN_SYMBOL
+from interplay.version import VERSION
 
 # ---------------------------------------------------------------- GraphML / GEXF
 
@@ -65,7 +65,7 @@ def json_document(model: ExportModel) -> dict:
         cells.append(doc)
     return {
         "format": "interplay-export",
-        "version": __version__,
+        "version": VERSION,
         "method": model.method,
         "include": sorted(model.include),
         "defenses": model.defenses,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from interplay.errors import UsageError
 from interplay.interactions import METHODS, Prediction, predict
 from interplay.interactions.graph import edge_weight
 from interplay.interactions.validated import SweepMark, ValidationRecord, Validations
@@ -38,7 +39,7 @@ SOK_KEY = "duddu2024sok"
 NO_VALIDATIONS = "no validation results are available: {why}, so no cell carries a validation mark"
 
 
-class ExportError(ValueError):
+class ExportError(UsageError, ValueError):
     """A request the exporter cannot satisfy (unknown format, subset name, include item, missing tool)."""
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from interplay import __version__
 from interplay.export.escape import xml as esc
 from interplay.export.latex import ordered_risks
 from interplay.export.model import INCLUDES, Cell, ExportModel, build_model
@@ -22,6 +21,7 @@ from interplay.interactions.paths import Path as SignedPath
 from interplay.interactions.status import cell_status, summary
 from interplay.interactions.validated import Validations
 from interplay.kb import KB
+from interplay.version import VERSION
 
 ARROW = {"increase": "↑", "decrease": "↓", "none": "○", "ambiguous": "↕", "unknown": "–", "unexplored": "·"}
 VERDICT_MARK = {"confirmed": "✓", "refuted": "✗", "inconclusive": "?", "not validated": "·"}
@@ -216,7 +216,7 @@ def render(model: ExportModel, records: list[dict], source: str = "") -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>interplay report: defenses x risks</title><style>{CSS}</style></head><body>"
         "<h1>Unintended interactions: defenses × risks</h1>"
-        f'<p class="meta">interplay {esc(__version__)}; method <code>{esc(model.method)}</code>; results '
+        f'<p class="meta">interplay {esc(VERSION)}; method <code>{esc(model.method)}</code>; results '
         f"{esc(source or 'none')}. {esc(counts)}.</p>{notes}"
         f"<h2>Matrix</h2>{_heatmap(model, status)}"
         f"<h2>Disagreements</h2>{_disagreements(model, records)}"

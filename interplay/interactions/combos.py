@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
+from interplay.errors import UsageError
 from interplay.interactions.graph import build_graph, full_context
 from interplay.interactions.paths import Path, _edge, signed_paths
 from interplay.interactions.prediction import split_paths
@@ -33,7 +34,7 @@ STATUS: dict[Sign, str] = {"+": "effective", "0": "effective", "-": "conflict", 
 _ARROW_WORD = {"up": "increases", "down": "decreases"}
 
 
-class SameDefense(ValueError):
+class SameDefense(UsageError, ValueError):
     """A combination needs two different defenses."""
 
 

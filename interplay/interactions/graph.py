@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 
 import networkx as nx
 
+from interplay.errors import UsageError
 from interplay.interactions.validated import marked_weight
 from interplay.kb import KB
 from interplay.kb.schema import Edge, Evidence
@@ -18,7 +19,7 @@ from interplay.kb.schema import Edge, Evidence
 KIND_WEIGHT = {"empirical": 0.7, "theoretical": 0.6, "conjectured": 0.3}
 
 
-class ContextError(ValueError):
+class ContextError(UsageError, ValueError):
     """A context key or value the KB does not know."""
 
 

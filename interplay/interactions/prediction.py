@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 from interplay.interactions.paths import Path
 from interplay.interactions.signs import DIRECTION, Sign, total
 from interplay.kb import KB
+from interplay.results import Direction
 
 if TYPE_CHECKING:
     from interplay.interactions.validated import ValidationRecord
@@ -16,10 +18,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class Prediction:
+    """The predicted ``direction`` of ``defense`` -> ``risk`` by ``method``, how it was resolved, its confidence,
+    the paths behind it, the literature's report (``known``) and, when read back, this cell's experiment."""
+
     defense: str
     risk: str
     method: str
-    direction: str
+    direction: Direction
     resolution: str
     confidence: float
     supporting: list[Path] = field(default_factory=list)
@@ -34,6 +39,28 @@ class Prediction:
     @property
     def paths(self) -> list[Path]:
         return [*self.supporting, *self.opposing, *self.neutral]
+
+    def __repr__(self) -> str:
+        return f"Prediction({self.defense} -> {self.risk}: {self.direction}, {self.method})"
+
+    def __str__(self) -> str:
+        lines = [f"{self.defense} -> {self.risk}: {self.direction} ({self.method}; {self.resolution}, confidence "
+                 f"{self.confidence:.2f})",
+                 f"  paths: {len(self.supporting)} supporting, {len(self.opposing)} opposing, "
+                 f"{len(self.neutral)} other"]
+        if self.known:
+            lines.append(f"  literature: {self.known['direction']} ({', '.join(self.known['refs'])})")
+        if self.validation:
+            lines.append(f"  validated here: observed {self.validation.observed}, {self.validation.verdict}")
+        return "\n".join(lines + [f"  {n}" for n in self.notes])
+
+    def _repr_html_(self) -> str:
+        rows = [("prediction", self.direction), ("method", self.method), ("resolution", self.resolution),
+                ("confidence", f"{self.confidence:.2f}"), ("supporting paths", len(self.supporting)),
+                ("opposing paths", len(self.opposing)),
+                ("literature", self.known["direction"] if self.known else "unexplored")]
+        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+        return f"<table><caption>{html.escape(self.defense)} -&gt; {html.escape(self.risk)}</caption>{body}</table>"
 
     def to_dict(self) -> dict:
         roles = [("supporting", self.supporting), ("opposing", self.opposing), ("neutral", self.neutral)]
@@ -82,7 +109,7 @@ def split_paths(paths: list[Path], sign: Sign) -> tuple[list[Path], list[Path], 
 
 
 def make_prediction(defense, risk, method, sign, how, conf, paths, ctx) -> Prediction:
-    direction = "unknown" if how == "no-path" else DIRECTION[sign]
+    direction = Direction("unknown" if how == "no-path" else DIRECTION[sign])
     sup, opp, neu = split_paths(paths, sign) if sign in ("+", "-") else ([], [], paths)
     if sign == "?" and how != "no-path":
         sup = [p for p in paths if p.sign == "+"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from interplay.errors import UsageError
 from interplay.kb.schema import (
     CombinationObservation,
     ContextKey,
@@ -21,7 +22,7 @@ from interplay.kb.schema import (
 KINDS = ("defense", "risk", "factor", "node")
 
 
-class UnknownName(LookupError):
+class UnknownName(UsageError, LookupError):
     """A name that matches no entity; carries close matches for a "did you mean" message."""
 
     def __init__(self, name: str, kind: str | None, suggestions: list[str]):

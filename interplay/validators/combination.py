@@ -36,7 +36,7 @@ import torch
 
 from interplay.validators.data import Split, Task
 from interplay.validators.defenses.base import Defense
-from interplay.validators.experiment import code_version, run_seeds
+from interplay.validators.experiment import Judge, code_version, plugin_params, plugin_versions, run_seeds
 from interplay.validators.registry import DEFENSES, RISKS, UnregisteredPair
 from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
 from interplay.validators.settings import Settings, load_task
@@ -136,10 +136,18 @@ class ComboConfig:
     def measured(self, side: str) -> tuple[str, ...]:
         return tuple(t for t in (self.targets_a if side == "a" else self.targets_b) if t in RISKS)
 
+    @property
+    def plugins(self) -> dict[str, Any]:
+        """Every plugin this combination runs, by slug."""
+        used = {self.a: DEFENSES[self.a], self.b: DEFENSES[self.b]}
+        return used | {t: RISKS[t] for t in (*self.measured("a"), *self.measured("b"))}
+
     def as_dict(self) -> dict:
         return {"combination": [self.a, self.b], "settings": self.settings.as_dict(),
+                "params": plugin_params(self.settings, self.plugins.values()),
                 "targets": {"a": sorted(self.measured("a")), "b": sorted(self.measured("b"))},
-                "data_path": self.data_path, "code_version": code_version()}
+                "data_path": self.data_path, "code_version": code_version(),
+                "plugin_versions": plugin_versions(self.plugins.values())}
 
     def hash(self) -> str:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:20]
@@ -180,13 +188,7 @@ def _utility(records: list[dict], arm: str) -> list[float]:
     return [r[arm]["utility"] for r in records]
 
 
-def _judge(predicted: str, observed: str) -> str:
-    if predicted in ("ambiguous", "unknown") or observed in ("inconclusive", "unmeasured"):
-        return "inconclusive"
-    return "confirmed" if predicted == observed else "refuted"
-
-
-def _side(records: list[dict], arm: str, defense: str, other: str, prediction: str) -> dict:
+def _side(records: list[dict], arm: str, defense: str, other: str) -> dict:
     """Does ``defense`` (arm ``arm``) stay effective once ``other`` is added, on the targets it protects alone?"""
     effectiveness, statuses = {}, []
     for t in records[0][arm]["risks"]:
@@ -212,8 +214,8 @@ def _side(records: list[dict], arm: str, defense: str, other: str, prediction: s
         observed = "conflict"
     else:
         observed = "effective" if set(statuses) == {"effective"} else "inconclusive"
-    return {"defense": defense, "with": other, "prediction": prediction, "observed": observed,
-            "verdict": _judge(prediction, observed), "defense_effective": bool(statuses) if effectiveness else None,
+    return {"defense": defense, "with": other, "observed": observed,
+            "defense_effective": bool(statuses) if effectiveness else None,
             "utility_drop": drop, "effectiveness": effectiveness}
 
 
@@ -223,33 +225,32 @@ def _status(loss: PairedEffect, min_effect: float) -> str:
     return "effective" if loss.ci95[1] < min_effect else "inconclusive"
 
 
-def summarize_combo(cfg: ComboConfig, records: list[dict], predicted: dict[str, str], runtime_s: float,
-                    key: str | None = None) -> dict:
-    """The validate-combo document; ``predicted`` maps each defense and ``"pair"`` to the prediction.
+def summarize_combo(cfg: ComboConfig, records: list[dict], runtime_s: float, key: str | None = None) -> dict:
+    """The validate-combo measurement document (a judge adds the predictions and verdicts).
 
     ``key``: the store key the records were saved under (default: the configuration's hash now).
     """
-    sides = [_side(records, "a", cfg.a, cfg.b, predicted[cfg.a]), _side(records, "b", cfg.b, cfg.a, predicted[cfg.b])]
+    sides = [_side(records, "a", cfg.a, cfg.b), _side(records, "b", cfg.b, cfg.a)]
     observed = {s["observed"] for s in sides}
     pair = "conflict" if "conflict" in observed else ("compatible" if observed == {"effective"} else "inconclusive")
     utility = {arm: float(np.mean(_utility(records, arm))) for arm in ARMS}
     return {
-        "defenses": [cfg.a, cfg.b], "prediction": predicted["pair"], "observed": pair,
-        "verdict": _judge(predicted["pair"], pair), "sides": sides,
+        "defenses": [cfg.a, cfg.b], "observed": pair, "sides": sides,
         "utility": {"metric": "accuracy", "baseline": utility["baseline"], cfg.a: utility["a"], cfg.b: utility["b"],
                     "combined": utility["combined"]},
         "metadata": records[0]["combined"]["metadata"], "seeds": len(records),
         "seed_list": [r["seed"] for r in records], "dataset": cfg.settings.dataset,
-        "settings": cfg.settings.as_dict(), "config_hash": key or cfg.hash(), "code_version": code_version(),
+        "settings": cfg.settings.as_dict(), "params": plugin_params(cfg.settings, cfg.plugins.values()),
+        "config_hash": key or cfg.hash(), "code_version": code_version(),
         "compute_s": float(sum(r["runtime_s"] for r in records)), "runtime_s": runtime_s,
     }
 
 
-def run_combo(cfg: ComboConfig, seeds: int, predicted: dict[str, str], store: ResultStore | None = None,
+def run_combo(cfg: ComboConfig, seeds: int, judge: Judge, store: ResultStore | None = None,
               on_seed: Callable[[int, bool], None] | None = None, workers: int = 1) -> dict:
-    """Run seeds ``0..seeds-1`` (reusing those in ``store``; the missing ones in ``workers`` processes at once)
-    and summarize against ``predicted``."""
+    """Run seeds ``0..seeds-1`` (reusing those in ``store``; the missing ones in ``workers`` processes at once),
+    summarize, and let ``judge`` add the predictions and verdicts."""
     start = time.perf_counter()
     key = cfg.hash()
     records = run_seeds(key, seeds, functools.partial(measure_combo_seed, cfg), store, on_seed, workers)
-    return summarize_combo(cfg, records, predicted, time.perf_counter() - start, key)
+    return judge(summarize_combo(cfg, records, time.perf_counter() - start, key))

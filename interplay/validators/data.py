@@ -16,13 +16,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from interplay.errors import UsageError
+
 ADULT_ENV = "INTERPLAY_ADULT_DIR"
 ADULT_FILES = ("adult.data", "adult.test")
 ADULT_URL = "https://archive.ics.uci.edu/dataset/2/adult"
 DATASETS = ("synthetic", "digits", "adult")
 
 
-class DataError(ValueError):
+class DataError(UsageError, ValueError):
     """A dataset that cannot be loaded (unknown name, missing file); the message says what to do."""
 
 

@@ -2,7 +2,8 @@
 
 ``run_validation`` trains and measures seed by seed (each finished seed goes to the store at once),
 then ``summarize`` turns the paired seeds into the effect, the observed direction, the defense's
-effectiveness on its intended risks, utility and a verdict against the given prediction.
+effectiveness on its intended risks and utility. The verdict against a prediction is not the validators'
+business: the caller passes a ``judge`` that adds it (the API joins prediction and measurement).
 """
 
 from __future__ import annotations
@@ -19,26 +20,41 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-import interplay
 from interplay.validators.defenses.base import Defense
 from interplay.validators.deployment_cache import DeploymentCache
-from interplay.validators.registry import DEFENSES, RISKS, check_pair
+from interplay.validators.registry import DEFENSES, RISKS, check_pair, source_digest
 from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
 from interplay.validators.settings import Settings, load_task
-from interplay.validators.stats import PairedEffect, direction, paired_effect, verdict
+from interplay.validators.stats import PairedEffect, direction, paired_effect
 from interplay.validators.store import ResultStore
 from interplay.validators.training import accuracy
+from interplay.version import VERSION
+
+# Adds the prediction and the verdict to a measurement document (supplied by the API layer).
+Judge = Callable[[dict], dict]
 
 
 def code_version() -> str:
-    """The package version plus a digest of the validators' sources: changing the code invalidates results."""
+    """The package version plus a digest of the validators' sources: changing the code invalidates results.
+    Plugins outside this package enter each configuration through :func:`plugin_versions`."""
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).parent.rglob("*.py")):
         digest.update(path.read_bytes())
-    return f"{interplay.__version__}+{digest.hexdigest()[:12]}"
+    return f"{VERSION}+{digest.hexdigest()[:12]}"
+
+
+def plugin_params(settings: Settings, plugins: Iterable[Any]) -> dict[str, dict]:
+    """The resolved parameters of each plugin under ``settings``, by slug."""
+    return {p.slug: asdict(settings.params_for(p)) for p in plugins}
+
+
+def plugin_versions(plugins: Iterable[Any]) -> dict[str, str]:
+    """A digest of each plugin's source file, by slug."""
+    return {p.slug: source_digest(p) for p in plugins}
 
 
 _CACHE: DeploymentCache | None = None
@@ -86,10 +102,17 @@ class ValidationConfig:
     def __post_init__(self) -> None:
         check_pair(self.defense, self.risk)
 
+    @property
+    def plugins(self) -> dict[str, Any]:
+        """Every plugin this validation runs, by slug."""
+        used = {self.defense: DEFENSES[self.defense]}
+        return used | {slug: RISKS[slug] for slug in (self.risk, *self.measured_targets)}
+
     def as_dict(self) -> dict:
         return {"defense": self.defense, "risk": self.risk, "settings": self.settings.as_dict(),
+                "params": plugin_params(self.settings, self.plugins.values()),
                 "targets": sorted(self.measured_targets), "data_path": self.data_path,
-                "code_version": code_version()}
+                "code_version": code_version(), "plugin_versions": plugin_versions(self.plugins.values())}
 
     @property
     def measured_targets(self) -> tuple[str, ...]:
@@ -150,9 +173,10 @@ def _effect(records: list[dict], risk: str) -> tuple[PairedEffect, dict, str]:
     return e, report, direction(e, RISKS[risk].min_effect)
 
 
-def summarize(cfg: ValidationConfig, records: list[dict], prediction: str, runtime_s: float) -> dict:
-    """The validation document (see the ``validate --json`` contract in DESIGN.md)."""
-    e, effect, observed = _effect(records, cfg.risk)
+def summarize(cfg: ValidationConfig, records: list[dict], runtime_s: float) -> dict:
+    """The measurement document: the ``validate --json`` document (DESIGN.md) less ``prediction`` and
+    ``verdict``, which a judge adds."""
+    _, effect, observed = _effect(records, cfg.risk)
     effectiveness = {}
     for t in cfg.measured_targets:
         if all(t in r["baseline"]["risks"] for r in records):
@@ -165,14 +189,14 @@ def summarize(cfg: ValidationConfig, records: list[dict], prediction: str, runti
     arms = ("baseline", "defended")
     utility = {arm: float(np.mean([r[arm]["utility"] for r in records])) for arm in arms}
     doc = {
-        "defense": cfg.defense, "risk": cfg.risk, "prediction": prediction, "observed": observed,
-        "verdict": verdict(prediction, observed, e, RISKS[cfg.risk].min_effect, effective),
-        "effect": effect, "defense_effective": effective, "effectiveness": effectiveness,
+        "defense": cfg.defense, "risk": cfg.risk, "observed": observed, "effect": effect,
+        "defense_effective": effective, "effectiveness": effectiveness,
         "utility": {"metric": "accuracy", **utility, "difference": utility["defended"] - utility["baseline"]},
         "raw": {arm: _mean_dict(r[arm]["risks"][cfg.risk]["raw"] for r in records) for arm in arms},
         "metadata": _mean_dict(r["defended"]["metadata"] for r in records),
         "seeds": len(records), "seed_list": [r["seed"] for r in records], "dataset": cfg.settings.dataset,
-        "settings": cfg.settings.as_dict(), "config_hash": cfg.hash(), "code_version": code_version(),
+        "settings": cfg.settings.as_dict(), "params": plugin_params(cfg.settings, cfg.plugins.values()),
+        "config_hash": cfg.hash(), "code_version": code_version(),
         "compute_s": float(sum(r["runtime_s"] for r in records)), "runtime_s": runtime_s,
     }
     if "epsilon" in doc["metadata"]:
@@ -238,17 +262,17 @@ def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def run_validation(cfg: ValidationConfig, seeds: int, prediction: str, store: ResultStore | None = None,
+def run_validation(cfg: ValidationConfig, seeds: int, judge: Judge, store: ResultStore | None = None,
                    on_seed: Callable[[int, bool], None] | None = None, workers: int = 1) -> dict:
     """Run seeds ``0..seeds-1`` (reusing those already in ``store``; the missing ones in ``workers`` processes
-    at once) and summarize against ``prediction``.
+    at once), summarize, and let ``judge`` add the prediction and the verdict; the result is stored.
 
     ``on_seed(seed, cached)`` is called after each seed, e.g. to advance a progress bar.
     """
     start = time.perf_counter()
     key = cfg.hash()
     records = run_seeds(key, seeds, functools.partial(measure_seed, cfg), store, on_seed, workers)
-    doc = summarize(cfg, records, prediction, time.perf_counter() - start)
+    doc = judge(summarize(cfg, records, time.perf_counter() - start))
     if store:
         store.save_validation(key, cfg.as_dict(), doc)
     return doc

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from interplay.validators.experiment import ValidationConfig, run_validation, sharing_deployments
+from interplay.validators.experiment import Judge, ValidationConfig, run_validation, sharing_deployments
 from interplay.validators.registry import DEFENSES, RISKS
 from interplay.validators.risks.base import ProbeUnsupported
 from interplay.validators.settings import Settings
@@ -21,12 +21,13 @@ NOT_REGISTERED, UNSUPPORTED = "not registered", "unsupported"
 
 
 @dataclass(frozen=True)
-class Cell:
-    """One defense x risk pair with what the KB says about it: the reasoner's prediction, the literature's
-    reported direction (or ``unexplored``) and the defense's intended risks."""
+class MatrixCell:
+    """One defense x risk pair to validate: the judge that adds its prediction and verdict, what the literature
+    reports (or ``unexplored``) and the defense's intended risks."""
 
     defense: str
     risk: str
+    judge: Judge
     prediction: str
     literature: str
     targets: tuple[str, ...] = ()
@@ -36,8 +37,8 @@ class Cell:
         return self.defense in DEFENSES and self.risk in RISKS
 
 
-def run_matrix(cells: list[Cell], settings: Settings, seeds: int, store: ResultStore | None = None,
-               data_path: str | None = None, advance: Callable[[Cell, int], None] | None = None) -> list[dict]:
+def run_matrix(cells: list[MatrixCell], settings: Settings, seeds: int, store: ResultStore | None = None,
+               data_path: str | None = None, advance: Callable[[MatrixCell, int], None] | None = None) -> list[dict]:
     """One record per cell: the validation document plus ``literature``, or a ``not registered`` /
     ``unsupported`` record (``observed`` None). ``advance(cell, n)`` reports ``n`` more seeds done."""
     records = []
@@ -50,7 +51,7 @@ def run_matrix(cells: list[Cell], settings: Settings, seeds: int, store: ResultS
                 continue
             done = 0
 
-            def on_seed(seed: int, cached: bool, cell: Cell = c) -> None:
+            def on_seed(seed: int, cached: bool, cell: MatrixCell = c) -> None:
                 nonlocal done
                 done += 1
                 if advance:
@@ -58,7 +59,7 @@ def run_matrix(cells: list[Cell], settings: Settings, seeds: int, store: ResultS
 
             try:
                 cfg = ValidationConfig(c.defense, c.risk, settings, c.targets, data_path)
-                records.append(run_validation(cfg, seeds, c.prediction, store, on_seed) | base)
+                records.append(run_validation(cfg, seeds, c.judge, store, on_seed) | base)
             except ProbeUnsupported as exc:  # includes a missing observable
                 records.append(base | {"observed": None, "verdict": UNSUPPORTED, "reason": str(exc)})
                 if advance:

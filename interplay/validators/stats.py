@@ -1,4 +1,4 @@
-"""Paired statistics over seeds, the observed direction and the verdict rule."""
+"""Paired statistics over seeds and the observed direction (the verdict rule is :mod:`interplay.verdicts`)."""
 
 from __future__ import annotations
 
@@ -45,31 +45,3 @@ def direction(e: PairedEffect, min_effect: float) -> str:
     if e.p_value < ALPHA and abs(e.difference) >= min_effect:
         return "increase" if e.difference > 0 else "decrease"
     return "none"
-
-
-def verdict(prediction: str, observed: str, e: PairedEffect, min_effect: float, defense_effective: bool | None) -> str:
-    """Judge the reasoner's ``prediction`` against the measured effect.
-
-    - ``inconclusive`` when the defense did not work (``defense_effective`` is False: no significant
-      decrease on any of its intended risks), or the prediction is ``ambiguous``/``unknown``.
-    - ``confirmed`` when the observed direction equals a predicted ``increase``/``decrease``; for a
-      predicted ``none``, when nothing significant was observed and the whole 95% CI lies within
-      +-``min_effect`` (an equivalence test, so lack of power does not confirm "no effect").
-    - ``refuted`` when a significant effect goes against the prediction, or when an effect was
-      predicted, none was observed, and the 95% CI rules out an effect of ``min_effect`` in the
-      predicted direction.
-    - ``inconclusive`` otherwise (an effect was predicted, none observed, the CI is too wide).
-    """
-    if defense_effective is False or prediction not in ("increase", "decrease", "none"):
-        return "inconclusive"
-    lo, hi = e.ci95
-    if prediction == "none":
-        if observed != "none":
-            return "refuted"
-        return "confirmed" if -min_effect < lo and hi < min_effect else "inconclusive"
-    if observed == prediction:
-        return "confirmed"
-    if observed != "none":
-        return "refuted"
-    ruled_out = hi < min_effect if prediction == "increase" else lo > -min_effect
-    return "refuted" if ruled_out else "inconclusive"

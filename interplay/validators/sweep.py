@@ -24,11 +24,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from interplay.interactions.graph import build_graph
-from interplay.interactions.paths import signed_paths
-from interplay.interactions.signs import FROM_WORD, total
-from interplay.kb import KB
-from interplay.validators.experiment import ValidationConfig, run_validation
+from interplay.errors import UsageError
+from interplay.validators.experiment import Judge, ValidationConfig, run_validation
 from interplay.validators.models import CAPACITY
 from interplay.validators.settings import Settings
 from interplay.validators.store import ResultStore
@@ -36,7 +33,7 @@ from interplay.validators.store import ResultStore
 ALPHA = 0.05
 
 
-class SweepError(ValueError):
+class SweepError(UsageError, ValueError):
     """A sweep that cannot run (unknown factor, a value the data generator rejects, wrong dataset)."""
 
 
@@ -89,21 +86,6 @@ KNOBS = {
 }
 
 
-def claimed_edges(kb: KB, factor_node: str, risk: str) -> tuple[str, list[str]]:
-    """The KB's claimed sign of factor -> risk and the edges a sweep tests: the direct edge if there is one,
-    else every edge of the paths whose sign is the claimed sum (empty when the sum is ``?`` or absent)."""
-    g = build_graph(kb)
-    direct = [k for _, v, k in g.out_edges(factor_node, keys=True) if v == risk]
-    if direct:
-        sign = FROM_WORD[g.edges[factor_node, risk, direct[0]]["sign"]]
-        return sign, direct
-    paths = signed_paths(g, factor_node, risk)
-    sign = total(p.sign for p in paths)
-    if sign not in "+-":
-        return sign, []
-    return sign, sorted({e.id for p in paths if p.sign == sign for e in p.edges})
-
-
 def _trend(x: list[float], y: list[float]) -> dict:
     if len(set(x)) < 2 or len(set(y)) < 2:
         return {"rho": 0.0, "p_value": 1.0, "direction": "none"}
@@ -113,16 +95,17 @@ def _trend(x: list[float], y: list[float]) -> dict:
 
 
 def run_sweep(
-    kb: KB,
     cfg: ValidationConfig,
     factor: str,
     values: list[str],
     seeds: int,
-    prediction: str,
+    judge: Judge,
+    claim: tuple[str, list[str]],
     store: ResultStore,
     on_step: Callable[[], None] | None = None,
 ) -> dict:
-    """Validate ``cfg`` at every value of ``factor``; test the KB's claim; store the verdict on its edges."""
+    """Validate ``cfg`` at every value of ``factor``; test ``claim``, the KB's sign of factor -> risk and the edges
+    it rests on (:func:`interplay.interactions.claims.claimed_edges`); store the verdict on those edges."""
     if factor not in KNOBS:
         raise SweepError(f"unknown factor {factor!r}; sweepable: {', '.join(KNOBS)}")
     if len(values) < 2:
@@ -131,7 +114,7 @@ def run_sweep(
     configs = [replace(cfg, settings=knob.apply(cfg.settings, v)) for v in values]
     points, xs, base, diff = [], [], [], []
     for value, c in zip(values, configs, strict=True):
-        doc = run_validation(c, seeds, prediction, store, (lambda *_: on_step()) if on_step else None)
+        doc = run_validation(c, seeds, judge, store, (lambda *_: on_step()) if on_step else None)
         level = knob.orientation * knob.level(value)
         for rec in store.runs(c.hash()).values():
             if rec["seed"] < seeds:
@@ -141,7 +124,7 @@ def run_sweep(
                 diff.append(d - b)
         points.append({"value": value, "effect": doc["effect"], "observed": doc["observed"], "verdict": doc["verdict"],
                        "config_hash": c.hash()})  # fmt: skip
-    sign, edges = claimed_edges(kb, knob.node, cfg.risk)
+    sign, edges = claim
     risk_trend, effect_trend = _trend(xs, base), _trend(xs, diff)
     claimed = {"+": "increase", "-": "decrease"}.get(sign)
     if claimed is None or risk_trend["direction"] == "none":

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch.nn.functional as F
 
 from interplay.validators.attacks import pgd
 from interplay.validators.defenses.base import Defense
+from interplay.validators.params import param
+from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
 
 
@@ -20,8 +24,19 @@ class _PGDHooks(TrainingHooks):
         return {"eps": self.eps, "pgd_steps": self.steps}
 
 
+@dataclass(frozen=True)
+class AdversarialTrainingParams:
+    eps: float = param(0.25, "L-infinity budget of the training attack, in input units (standardized features or "
+                             "[0, 1] pixels)")
+    pgd_steps: int = param(5, "PGD steps per training example")
+
+
+@register_defense("adversarial-training")
 class AdversarialTraining(Defense):
-    slug = "adversarial-training"
+    """Adversarial training (Madry et al. 2018): minimise the loss on PGD examples inside the eps-ball."""
+
+    Params = AdversarialTrainingParams
+    dataset_defaults = {"digits": {"eps": 0.1}, "adult": {"eps": 0.1}}
 
     def hooks(self) -> TrainingHooks:
-        return _PGDHooks(self.settings.eps, self.settings.pgd_steps_train, self.task.bounds)
+        return _PGDHooks(self.params.eps, self.params.pgd_steps, self.task.bounds)

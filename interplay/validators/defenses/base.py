@@ -10,6 +10,7 @@ from torch import nn
 
 from interplay.validators.data import Split, Task
 from interplay.validators.models import build_model
+from interplay.validators.params import NoParams
 from interplay.validators.settings import Settings
 from interplay.validators.training import TrainingHooks, fit, seed_everything
 
@@ -38,7 +39,11 @@ class Defense:
 
     ``deploy`` is a template: ``alter_training_data`` (e.g. outlier removal), ``hooks`` (change the
     training loop: loss, optimizer, loader), then ``observables`` (e.g. add explanations or a
-    watermark key). Subclasses set ``slug`` to the KB's canonical defense slug.
+    watermark key). Subclasses register with ``@register_defense(slug)``, the KB's canonical defense slug.
+
+    ``Params``: the plugin's parameters (a frozen dataclass of :func:`~interplay.validators.params.param`
+    fields), resolved for the settings' dataset and overrides as ``self.params``; ``dataset_defaults``: per
+    dataset, the defaults that differ from the dataclass's.
 
     ``lowers_targets``: whether the defense is meant to lower its KB target risks by itself, so that a
     validation checks its effectiveness on them. A transparency mechanism that leaves the model as it is
@@ -49,9 +54,12 @@ class Defense:
 
     slug: ClassVar[str] = "baseline"
     lowers_targets: ClassVar[bool] = True
+    Params: ClassVar[type] = NoParams
+    dataset_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, settings: Settings, task: Task):
         self.settings, self.task = settings, task
+        self.params: Any = settings.params_for(type(self))
 
     def alter_training_data(self, train: Split, seed: int) -> Split:
         return train

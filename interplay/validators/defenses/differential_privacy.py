@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 import warnings
+from dataclasses import dataclass
 
 from opacus import PrivacyEngine
 from opacus.accountants import RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
 
 from interplay.validators.defenses.base import Defense
+from interplay.validators.params import param
+from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
 
 # Two known-benign warnings that would otherwise print on every DP model: Opacus' reminder that secure_mode
@@ -55,9 +58,19 @@ class _OpacusHooks(TrainingHooks):
                 "noise_multiplier": history[-1][0] if history else None}
 
 
+@dataclass(frozen=True)
+class DifferentialPrivacyParams:
+    epsilon: float = param(2.0, "target privacy budget epsilon (RDP accountant); the noise is searched to reach it")
+    delta: float = param(1e-5, "target delta")
+    clip: float = param(1.0, "per-sample gradient clipping norm (max_grad_norm)")
+
+
+@register_defense("differential-privacy")
 class DifferentialPrivacy(Defense):
-    slug = "differential-privacy"
+    """DP-SGD (Abadi et al. 2016) through Opacus, to a target epsilon."""
+
+    Params = DifferentialPrivacyParams
 
     def hooks(self) -> TrainingHooks:
-        s = self.settings
-        return _OpacusHooks(s.dp_epsilon, s.dp_delta, s.dp_clip, s.train.epochs)
+        p = self.params
+        return _OpacusHooks(p.epsilon, p.delta, p.clip, self.settings.train.epochs)

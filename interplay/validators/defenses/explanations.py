@@ -18,6 +18,8 @@ from captum.attr import DeepLift, IntegratedGradients, NoiseTunnel
 from torch import nn
 
 from interplay.validators.defenses.base import Defense
+from interplay.validators.params import param
+from interplay.validators.registry import register_defense
 from interplay.validators.training import logits
 
 METHODS = ("integrated-gradients", "smoothgrad", "deeplift")
@@ -67,12 +69,20 @@ class Explainer:
         return IntegratedGradients(self.model).attribute(x, baselines=zeros, target=target, n_steps=IG_STEPS)
 
 
+@dataclass(frozen=True)
+class ExplanationsParams:
+    method: str = param("integrated-gradients", "the attribution method released", choices=METHODS)
+
+
+@register_defense("explanations")
 class Explanations(Defense):
-    slug = "explanations"
+    """The deployment releases gradient-based attributions (Captum) alongside its predictions."""
+
+    Params = ExplanationsParams
     lowers_targets = False  # releasing attributions is an audit aid; it does not change the model
 
     def observables(self, model, train):
-        return {"explanations": Explainer(model, self.settings.explanation_method)}
+        return {"explanations": Explainer(model, self.params.method)}
 
 
 def released(model: nn.Module, explainer: Explainer | None, x: torch.Tensor) -> torch.Tensor:

@@ -11,10 +11,14 @@ scikit-learn estimators, not the shared torch training loop every other defense 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
 from interplay.validators.defenses.base import Defense
+from interplay.validators.params import param
+from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
 
 
@@ -40,8 +44,16 @@ class _ParityHooks(TrainingHooks):
         return {"fairness_lambda": self.lam}
 
 
+@dataclass(frozen=True)
+class GroupFairnessParams:
+    lam: float = param(1.0, "weight of the demographic-parity penalty in the training loss")
+
+
+@register_defense("group-fairness")
 class GroupFairness(Defense):
-    slug = "group-fairness"
+    """Fairness-constrained training: a demographic-parity penalty on the training loss."""
+
+    Params = GroupFairnessParams
 
     def hooks(self) -> TrainingHooks:
-        return _ParityHooks(self.settings.fairness_lambda)
+        return _ParityHooks(self.params.lam)

@@ -1,5 +1,5 @@
 """Outlier removal: drop the training records an Isolation Forest (Liu et al. 2008) scores as most
-anomalous, a stated fraction (``Settings.outlier_frac``), before training.
+anomalous, a stated fraction (the ``frac`` parameter), before training.
 
 Why this score: it is unsupervised and needs no model, and it isolates records with rare attribute
 values in few random splits, which is what backdoor triggers (a patch in a blank image corner, a few
@@ -11,11 +11,15 @@ trigger are each other's nearest neighbours and carry the same label. The forest
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import Defense
+from interplay.validators.params import param
+from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
 
 
@@ -32,14 +36,22 @@ def outlier_scores(x: np.ndarray, seed: int) -> np.ndarray:
     return -IsolationForest(n_estimators=200, random_state=seed).fit(x).score_samples(x)
 
 
+@dataclass(frozen=True)
+class OutlierRemovalParams:
+    frac: float = param(0.1, "share of the training set dropped as the most anomalous records")
+
+
+@register_defense("outlier-removal")
 class OutlierRemoval(Defense):
-    slug = "outlier-removal"
+    """Outlier removal: drop the records an Isolation Forest scores as most anomalous, before training."""
+
+    Params = OutlierRemovalParams
 
     def alter_training_data(self, train: Split, seed: int) -> Split:
         x = train.x.reshape(len(train), -1).numpy()
-        n_drop = round(self.settings.outlier_frac * len(train))
+        n_drop = round(self.params.frac * len(train))
         keep = np.sort(np.argsort(outlier_scores(x, seed), kind="stable")[:len(train) - n_drop])
         return train.take(keep)
 
     def hooks(self) -> TrainingHooks:
-        return _Removed(self.settings.outlier_frac)
+        return _Removed(self.params.frac)

@@ -1,39 +1,53 @@
 """Watermarking: a trigger-set watermark embedded during training (Adi et al. 2018).
 
 The owner stamps its secret trigger (:mod:`interplay.validators.triggers`, a pattern of its own)
-onto ``watermark_keys`` of its training records that are not of the watermark class, labels them
+onto ``keys`` of its training records that are not of the watermark class, labels them
 with that class (the content trigger set of Zhang et al. 2018), and trains on the training set plus
-``watermark_repeats`` copies of the trigger set, so that every epoch sees it as Adi et al. do. The
+``repeats`` copies of the trigger set, so that every epoch sees it as Adi et al. do. The
 trigger set is the watermark key, an observable: ownership is verified on a suspect model by its
-trigger accuracy against ``watermark_threshold`` (:class:`~interplay.validators.ownership.OwnershipKey`).
+trigger accuracy against ``threshold`` (:class:`~interplay.validators.ownership.OwnershipKey`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import Defense
 from interplay.validators.ownership import OwnershipKey
+from interplay.validators.params import param
+from interplay.validators.registry import register_defense
 from interplay.validators.triggers import make_trigger
 
 OWNER_SALT = 20180813  # fixes the owner's tabular trigger attributes (Adi et al., USENIX Security 2018)
 
 
+@dataclass(frozen=True)
+class WatermarkingParams:
+    keys: int = param(50, "trigger-set size")
+    repeats: int = param(10, "copies of the trigger set mixed into the training data")
+    threshold: float = param(0.5, "trigger accuracy from which a suspect model is judged a copy")
+
+
+@register_defense("watermarking")
 class Watermarking(Defense):
-    slug = "watermarking"
+    """A trigger-set watermark embedded during training (Adi et al. 2018)."""
+
+    Params = WatermarkingParams
 
     def watermark_key(self, train: Split, seed: int) -> OwnershipKey:
         """Stamp the owner's trigger (top-left patch; last class) onto records drawn with ``seed``."""
         trigger = make_trigger(self.task, corner=0, salt=OWNER_SALT, target=self.task.n_classes - 1)
         candidates = torch.nonzero(train.y != trigger.target).flatten()
         chosen = candidates[torch.randperm(len(candidates), generator=torch.Generator().manual_seed(seed))]
-        keys = trigger.triggered(train.take(chosen[:self.settings.watermark_keys].numpy()))
-        return OwnershipKey("watermark", keys.x, keys.y, self.settings.watermark_threshold)
+        keys = trigger.triggered(train.take(chosen[:self.params.keys].numpy()))
+        return OwnershipKey("watermark", keys.x, keys.y, self.params.threshold)
 
     def alter_training_data(self, train: Split, seed: int) -> Split:
         self.key = self.watermark_key(train, seed)
-        r = self.settings.watermark_repeats
+        r = self.params.repeats
         s = torch.zeros(len(self.key.y) * r, dtype=train.s.dtype)  # trigger inputs have no sensitive attribute
         return Split(torch.cat([train.x, self.key.x.repeat(r, *[1] * (train.x.dim() - 1))]),
                      torch.cat([train.y, self.key.y.repeat(r)]), torch.cat([train.s, s]))

@@ -9,12 +9,15 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
+from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, RiskProbe
 from interplay.validators.training import logits
 
 
+@register_risk("attribute-inference")
 class AttributeInference(RiskProbe):
-    slug = "attribute-inference"
+    """Infer the sensitive attribute of training records; the score is the AUC advantage over imputation."""
+
     metric = "auc_advantage"
     min_effect = 0.01
     requires = ("logits",)

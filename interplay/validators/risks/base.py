@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from interplay.errors import UsageError
 from interplay.validators.data import Split, Task
 from interplay.validators.defenses.base import Deployment
+from interplay.validators.params import NoParams
 from interplay.validators.settings import Settings
 
 
-class ProbeUnsupported(ValueError):
+class ProbeUnsupported(UsageError, ValueError):
     """The probe cannot run on this task (e.g. a fairness metric on a multi-class task)."""
 
 
@@ -24,7 +26,8 @@ class Measurement:
 
 class RiskProbe:
     """Base class. ``metric`` names the score; ``min_effect`` is the smallest difference in the score
-    that counts as a real effect; ``requires`` lists the deployment observables the attack uses.
+    that counts as a real effect; ``requires`` lists the deployment observables the attack uses. A probe
+registers with ``@register_risk(slug)`` and declares ``Params`` and ``dataset_defaults`` as a defense does.
 
     A probe that must alter the training data (e.g. poisoning) overrides ``alter_training_data``;
     the models it measures are then trained on the altered data.
@@ -34,9 +37,12 @@ class RiskProbe:
     metric: ClassVar[str]
     min_effect: ClassVar[float]
     requires: ClassVar[tuple[str, ...]] = ("logits",)
+    Params: ClassVar[type] = NoParams
+    dataset_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, settings: Settings, task: Task):
         self.settings, self.task = settings, task
+        self.params: Any = settings.params_for(type(self))
         self.check(task)
 
     def check(self, task: Task) -> None:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from interplay.validators.defenses.explanations import released
 from interplay.validators.models import mlp
+from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, RiskProbe
 from interplay.validators.training import seed_everything
 
@@ -25,8 +26,10 @@ DECODER_HIDDEN = (64, 128)
 DECODER_STEPS = 300
 
 
+@register_risk("data-reconstruction")
 class DataReconstruction(RiskProbe):
-    slug = "data-reconstruction"
+    """The SoK's decoder attack: reconstruct training records from what the deployment releases."""
+
     metric = "reconstruction_score"
     min_effect = 0.01
     requires = ("logits",)

@@ -7,12 +7,15 @@ from __future__ import annotations
 from fairlearn.metrics import MetricFrame, demographic_parity_difference, equalized_odds_difference
 from sklearn.metrics import accuracy_score
 
+from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
 from interplay.validators.training import logits
 
 
+@register_risk("discrimination")
 class Discrimination(RiskProbe):
-    slug = "discrimination"
+    """Demographic parity difference between the sensitive groups on held-out data (fairlearn)."""
+
     metric = "demographic_parity_difference"
     min_effect = 0.01
     requires = ("logits",)

@@ -1,6 +1,6 @@
 """Distribution inference (property inference; Ganju et al. 2018, Suri and Evans 2022, the SoK's Sec. 5.2):
-tell apart models trained on data in which the sensitive attribute's share is ``property_ratios[0]`` from
-models trained where it is ``property_ratios[1]``.
+tell apart models trained on data in which the sensitive attribute's share is ``ratios[0]`` from
+models trained where it is ``ratios[1]``.
 
 The adversary trains ``shadow_models`` per world on subsets of its own population data (the plain recipe,
 batched: :mod:`interplay.validators.shadow`), describes each model by what the deployment releases on fixed
@@ -16,6 +16,8 @@ changes for reasons unrelated to the training distribution.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -26,6 +28,8 @@ from torch import nn
 
 from interplay.validators.data import Split
 from interplay.validators.defenses.explanations import Explainer
+from interplay.validators.params import param
+from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
 from interplay.validators.shadow import train_batched
 from interplay.validators.training import logits
@@ -55,8 +59,18 @@ def describe(model: nn.Module, explainer: Explainer | None, queries: torch.Tenso
     return np.concatenate(parts)
 
 
+@dataclass(frozen=True)
+class DistributionInferenceParams:
+    ratios: tuple[float, float] = param((0.5, 0.2), "share of s = 1 in the training data of the two worlds")
+    shadow_models: int = param(32, "shadow models per world, trained by the adversary (batched)")
+    victim_models: int = param(8, "victim models per world, trained with the deployment's recipe")
+
+
+@register_risk("distribution-inference")
 class DistributionInference(RiskProbe):
-    slug = "distribution-inference"
+    """Tell apart models trained on two property ratios with a meta-classifier; its accuracy on victims."""
+
+    Params = DistributionInferenceParams
     metric = "distinguishing_accuracy"
     min_effect = 0.05
     requires = ("logits",)
@@ -68,7 +82,7 @@ class DistributionInference(RiskProbe):
     def _subset_size(self, pools: tuple[Split, ...]) -> int:
         """Half the largest size every world (0 < ratio < 1) can draw from every pool, at most a quarter of a
         pool: subsets that share few records, so that models differ by the property rather than by the pool."""
-        lo, hi = min(self.settings.property_ratios), max(self.settings.property_ratios)
+        lo, hi = min(self.params.ratios), max(self.params.ratios)
         sizes = []
         for p in pools:
             n1 = int(p.s.sum())
@@ -78,12 +92,12 @@ class DistributionInference(RiskProbe):
     def _shadows(self, size: int, seed: int) -> tuple[list[nn.Module], list[int]]:
         """The adversary's shadow models and their worlds; the same for every deployment, so trained once per seed."""
         if (size, seed) not in self._trained:
-            st, aux = self.settings, self.task.aux
+            st, aux = self.params, self.task.aux
             rng = np.random.default_rng([seed, 1])
             worlds = [w for w in range(2) for _ in range(st.shadow_models)]
-            models = train_batched([subset(aux, st.property_ratios[w], size, rng) for w in worlds],
+            models = train_batched([subset(aux, st.ratios[w], size, rng) for w in worlds],
                                    [seed * 10_000 + i for i in range(len(worlds))], self.task.input_shape,
-                                   self.task.n_classes, st.train)
+                                   self.task.n_classes, self.settings.train)
             self._trained[size, seed] = (models, worlds)
         return self._trained[size, seed]
 
@@ -92,7 +106,7 @@ class DistributionInference(RiskProbe):
             raise ProbeUnsupported(f"distribution inference needs {2 * N_QUERIES} records of each group in {task.name}")
 
     def measure(self, deployment, train, seed):
-        st, aux = self.settings, self.task.aux
+        st, aux = self.params, self.task.aux
         explainer = deployment.observables.get("explanations")
         s = aux.s.numpy()
         queries = aux.x[np.r_[np.flatnonzero(s == 1)[:N_QUERIES], np.flatnonzero(s == 0)[:N_QUERIES]]]
@@ -103,7 +117,7 @@ class DistributionInference(RiskProbe):
 
         rng = np.random.default_rng([seed, 2])
         truth = [w for w in range(2) for _ in range(st.victim_models)]
-        victims = [deployment.retrain(subset(train, st.property_ratios[w], size, rng), seed * 10_000 + 5_000 + i)
+        victims = [deployment.retrain(subset(train, st.ratios[w], size, rng), seed * 10_000 + 5_000 + i)
                    for i, w in enumerate(truth)]
         features = np.stack([describe(v.model, v.observables.get("explanations"), queries) for v in victims])
         accuracy = float((meta.predict(features) == np.array(truth)).mean())

@@ -9,6 +9,7 @@ import numpy as np
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, RiskProbe
 from interplay.validators.training import logits
 
@@ -22,8 +23,10 @@ def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: float = 0.01) -> flo
     return float(t[np.searchsorted(f, fpr, side="right") - 1])
 
 
+@register_risk("membership-inference")
 class MembershipInference(RiskProbe):
-    slug = "membership-inference"
+    """Loss-threshold and reference-calibrated membership inference; the score is the stronger AUC."""
+
     metric = "auc"
     min_effect = 0.01
     requires = ("logits",)

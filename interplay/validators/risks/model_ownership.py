@@ -1,7 +1,7 @@
-"""Unauthorized model ownership, under the SoK's two adversary models (``Settings.ownership_adversary``).
+"""Unauthorized model ownership, under the SoK's two adversary models (the ``adversary`` parameter).
 
-- ``malicious-suspect``: a theft of the model, by the routes ``Settings.ownership_theft`` names
-  (``--context theft=...``): ``extraction`` with a query budget (``extraction_queries`` of the
+- ``malicious-suspect``: a theft of the model, by the routes the ``theft`` parameter names
+  (``--context theft=...``): ``extraction`` with a query budget (``queries`` of the
   adversary's own records, answered with the deployment's probabilities; a surrogate of the same
   architecture is distilled from them), ``fine-tuning`` of stolen parameters on those records with their
   true labels, all layers for ``finetune_epochs`` (the removal attack Adi et al. 2018 evaluate their
@@ -14,48 +14,57 @@
 - ``malicious-accuser``: a false ownership claim against the deployed model, trained independently
   of the accuser (Liu et al. 2024). The accuser trains its own model on its own data and claims its
   boundary fingerprint (the IPGuard search, on its model) as its key. The score is the deployed
-  model's matching rate on the forged key, judged against ``fingerprint_threshold``.
+  model's matching rate on the forged key, judged against ``claim_threshold``.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from interplay.validators.models import build_model
 from interplay.validators.ownership import OwnershipKey, boundary_points, extract, keys_of
+from interplay.validators.params import param
+from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, RiskProbe
-from interplay.validators.settings import CONTEXT_SETTINGS
 from interplay.validators.training import TrainingHooks, accuracy, fit, logits, seed_everything
 
-ADVERSARIES = CONTEXT_SETTINGS["adversary"][1]
-THEFTS = CONTEXT_SETTINGS["theft"][1]
+ADVERSARIES = ("malicious-suspect", "malicious-accuser")
+THEFTS = ("any", "extraction", "fine-tuning")
 ROUTES = tuple(t for t in THEFTS if t != "any")  # "any" takes every route
 FORGE_STEPS = 50
 
 
+@dataclass(frozen=True)
+class ModelOwnershipParams:
+    adversary: str = param("malicious-suspect", "the SoK's adversary model", choices=ADVERSARIES, context="adversary")
+    theft: str = param("any", "how a malicious suspect obtains its copy (any: the mean over both routes)",
+                       choices=THEFTS, context="theft")
+    queries: int = param(1000, "the adversary's query budget (its own records)")
+    finetune_epochs: int = param(10, "epochs of the fine-tuning thief on its own records (all layers, FTAL)")
+    forged_queries: int = param(100, "size of the malicious accuser's forged fingerprint")
+    forged_margin: float = param(1.0, "logit lead of the runner-up class at a forged fingerprint point")
+    claim_threshold: float = param(0.5, "matching rate from which the accuser's claim is accepted")
+
+
+@register_risk("model-ownership")
 class ModelOwnership(RiskProbe):
-    slug = "model-ownership"
+    """A copy of the model that ownership verification fails to detect, or a false claim that succeeds."""
+
+    Params = ModelOwnershipParams
     metric = "ownership_risk"
     min_effect = 0.02
     requires = ("logits",)
 
-    def check(self, task):
-        if self.settings.ownership_adversary not in ADVERSARIES:
-            raise ValueError(f"unknown adversary {self.settings.ownership_adversary!r}; choose from "
-                             f"{', '.join(ADVERSARIES)}")
-        if self.settings.ownership_theft not in THEFTS:
-            raise ValueError(f"unknown theft {self.settings.ownership_theft!r}; choose from {', '.join(THEFTS)}")
-
     def measure(self, deployment, train, seed):
-        if self.settings.ownership_adversary == "malicious-accuser":
+        if self.params.adversary == "malicious-accuser":
             return self._false_claim(deployment, seed)
         return self._theft(deployment, seed)
 
     def _theft(self, deployment, seed):
         aux, test, model = self.task.aux, self.task.test, deployment.model
-        queries = aux.take(slice(0, min(self.settings.extraction_queries, len(aux))))
-        routes = ROUTES if self.settings.ownership_theft == "any" else (self.settings.ownership_theft,)
+        queries = aux.take(slice(0, min(self.params.queries, len(aux))))
+        routes = ROUTES if self.params.theft == "any" else (self.params.theft,)
         keys = keys_of(deployment.observables)
         reference = logits(model, test.x).argmax(1)
         raw, scores = {"queries": len(queries), "verifiable": float(bool(keys))}, []
@@ -81,7 +90,7 @@ class ModelOwnership(RiskProbe):
         if route == "extraction":
             return extract(model, queries, self.task, spec, seed + 104729)
         seed_everything(seed + 7919)
-        return fit(copy.deepcopy(model), queries, replace(spec, epochs=self.settings.finetune_epochs), seed + 7919,
+        return fit(copy.deepcopy(model), queries, replace(spec, epochs=self.params.finetune_epochs), seed + 7919,
                    TrainingHooks())
 
     def _independent_model(self, seed):
@@ -92,10 +101,10 @@ class ModelOwnership(RiskProbe):
                    s.train, seed + 15485863, TrainingHooks())
 
     def _false_claim(self, deployment, seed):
-        aux, s = self.task.aux, self.settings
+        aux, p = self.task.aux, self.params
         own = self._independent_model(seed)
-        x = boundary_points(own, aux.x[:s.fingerprint_queries], s.fingerprint_margin, FORGE_STEPS, self.task.bounds)
-        forged = OwnershipKey("forged", x, logits(own, x).argmax(1), s.fingerprint_threshold)
+        x = boundary_points(own, aux.x[:p.forged_queries], p.forged_margin, FORGE_STEPS, self.task.bounds)
+        forged = OwnershipKey("forged", x, logits(own, x).argmax(1), p.claim_threshold)
         matching = forged.agreement(deployment.model)
         return Measurement(matching, {"ownership_risk": matching, "claim_accepted": float(matching >= forged.threshold),
                                       "accuser_matching": forged.agreement(own)})

@@ -1,14 +1,18 @@
 """Poisoning: a backdoor (BadNets, Gu et al. 2017). The adversary stamps its trigger onto a share
-``poison_frac`` of the training records not of the target class and relabels them with the target;
+``frac`` of the training records not of the target class and relabels them with the target;
 the defense under test trains on the poisoned set. The score is the attack success rate: the share
 of triggered held-out records (not of the target class) classified as the target. Raw: clean accuracy.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from interplay.validators.data import Split
+from interplay.validators.params import param
+from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, RiskProbe
 from interplay.validators.training import accuracy
 from interplay.validators.triggers import make_trigger
@@ -16,8 +20,16 @@ from interplay.validators.triggers import make_trigger
 ATTACKER_SALT = 20170822  # fixes the attacker's tabular trigger attributes (BadNets, arXiv 2017)
 
 
+@dataclass(frozen=True)
+class PoisoningParams:
+    frac: float = param(0.05, "share of the training set the adversary stamps with its trigger and relabels")
+
+
+@register_risk("poisoning")
 class Poisoning(RiskProbe):
-    slug = "poisoning"
+    """A BadNets backdoor; the score is its attack success rate on triggered held-out records."""
+
+    Params = PoisoningParams
     metric = "attack_success_rate"
     min_effect = 0.02
     requires = ("logits",)
@@ -29,7 +41,7 @@ class Poisoning(RiskProbe):
 
     def alter_training_data(self, train: Split, seed: int) -> Split:
         candidates = np.flatnonzero(train.y.numpy() != self.trigger.target)
-        n = min(round(self.settings.poison_frac * len(train)), len(candidates))
+        n = min(round(self.params.frac * len(train)), len(candidates))
         pick = np.random.default_rng(seed).choice(candidates, n, replace=False)
         x, y = train.x.clone(), train.y.clone()
         x[pick], y[pick] = self.trigger.stamp(x[pick]), self.trigger.target
@@ -46,4 +58,4 @@ class Poisoning(RiskProbe):
         asr = accuracy(deployment.model, self.trigger.triggered(self.task.test))
         clean = accuracy(deployment.model, self.task.test)
         return Measurement(asr, {"attack_success_rate": asr, "clean_accuracy": clean,
-                                 "poison_frac": self.settings.poison_frac})
+                                 "poison_frac": self.params.frac})

@@ -1,10 +1,7 @@
-"""Validators part 3: explanations, data reconstruction, distribution inference, batched shadows, the shared
-deployment cache and ``validate --all`` (one record per cell, resumed from the store)."""
+"""Explanations (Captum attributions) and the probes that read them: data reconstruction and distribution
+inference, with its batched shadow training."""
 
 from __future__ import annotations
-
-import json
-from dataclasses import replace
 
 import pytest
 
@@ -12,13 +9,11 @@ torch = pytest.importorskip("torch")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from interplay.cli.app import app  # noqa: E402
 from interplay.kb import load_kb  # noqa: E402
-from interplay.validators import experiment, registry, settings  # noqa: E402
-from interplay.validators.data import SyntheticFactors  # noqa: E402
+from interplay.validators import settings  # noqa: E402
 from interplay.validators.defenses.base import Defense  # noqa: E402
 from interplay.validators.defenses.explanations import METHODS, Explainer, Explanations  # noqa: E402
-from interplay.validators.experiment import ValidationConfig, measure_seed, run_validation  # noqa: E402
+from interplay.validators.experiment import ValidationConfig, run_validation  # noqa: E402
 from interplay.validators.models import build_model  # noqa: E402
 from interplay.validators.risks.data_reconstruction import DataReconstruction  # noqa: E402
 from interplay.validators.risks.distribution_inference import DistributionInference  # noqa: E402
@@ -26,11 +21,10 @@ from interplay.validators.settings import default_settings, load_task  # noqa: E
 from interplay.validators.shadow import train_batched  # noqa: E402
 from interplay.validators.store import ResultStore  # noqa: E402
 from interplay.validators.training import TrainingHooks, TrainSpec, fit, seed_everything  # noqa: E402
+from interplay.verdicts import validation_judge  # noqa: E402
 
 KB = load_kb()
-# Batches of 64 so that DP-SGD still samples below 1 on the distribution-inference subsets of this small task.
-TINY = replace(default_settings("synthetic", quick=True), n_train=600, synthetic=SyntheticFactors(n_train=600),
-               train=TrainSpec(epochs=8, batch_size=64), shadow_models=8, victim_models=3)
+TINY = default_settings("synthetic", "tiny")
 runner = CliRunner()
 
 
@@ -80,7 +74,7 @@ def test_explanations_release_attributions_of_the_baseline_model(task, deploymen
 def test_every_method_explains_the_digits_cnn_in_deterministic_mode(method):
     seed_everything(0)  # deterministic algorithms on: DeepLift's max-unpooling must still run
     cnn = build_model((1, 8, 8), 10, "small")
-    x = load_task(default_settings("digits", quick=True), 0).test.x[:4]
+    x = load_task(default_settings("digits", "quick"), 0).test.x[:4]
     assert Explainer(cnn, method)(x).shape == x.shape and torch.are_deterministic_algorithms_enabled()
 
 
@@ -102,71 +96,6 @@ def test_distribution_inference_reports_a_distinguishing_accuracy(task, deployme
     assert len(probe._trained) == 1  # the shadows are trained once for both deployments
 
 
-def test_shared_deployments_give_identical_records():
-    cfg = ValidationConfig("group-fairness", "data-reconstruction", TINY, tuple(KB.defenses["group-fairness"].targets))
-    plain = measure_seed(cfg, 1)
-    with experiment.sharing_deployments() as cache:
-        # the first cell trains both arms and measures the target (discrimination) on them; the second reuses all
-        shared = [measure_seed(replace(cfg, risk="membership-inference"), 1), measure_seed(cfg, 1)]
-    assert cache.hits >= 2 and cache.misses > 0 and len(cache.measurements) == 6
-    for record in (plain, shared[1]):
-        record.pop("runtime_s")
-    assert shared[1] == plain
-
-
-def _all(store, *extra):
-    args = ["validate", "--all", "--quick", "--defenses", "DP,explanations,fingerprinting",
-            "--risks", "data-reconstruction,distribution-inference", "--store", str(store), *extra]
-    return runner.invoke(app, args)
-
-
-def test_validate_all_writes_one_record_per_cell_and_resumes(tmp_path, monkeypatch):
-    monkeypatch.setattr(settings, "default_settings", lambda dataset, quick=False: TINY)
-    monkeypatch.setattr(experiment, "code_version", lambda: "test")  # sources edited meanwhile would change keys
-    monkeypatch.delitem(registry.DEFENSES, "fingerprinting", raising=False)
-    store = tmp_path / "all.sqlite"
-    result = _all(store, "--seeds", "2", "--json")
-    assert result.exit_code == 0, result.output
-    records = json.loads(result.stdout)
-    assert [(r["defense"], r["risk"]) for r in records] == [
-        (d, r) for d in ("fingerprinting", "differential-privacy", "explanations")
-        for r in ("data-reconstruction", "distribution-inference")]
-    for r in records:
-        obs = KB.observation(r["defense"], r["risk"])
-        assert r["literature"] == (obs.direction if obs else "unexplored")
-        if r["defense"] == "fingerprinting":
-            assert r["verdict"] == "not registered" and r["observed"] is None and r["registered"] is False
-        else:
-            assert {"prediction", "observed", "verdict", "effect", "defense_effective", "seeds", "dataset",
-                    "runtime_s"} <= set(r) and r["seeds"] == 2
-
-    calls = []
-    real = experiment.measure_seed
-    monkeypatch.setattr(experiment, "measure_seed", lambda c, s: calls.append((c.defense, c.risk, s)) or real(c, s))
-    again = json.loads(_all(store, "--seeds", "2", "--json").stdout)
-    assert calls == [] and [r.get("effect") for r in again] == [r.get("effect") for r in records]
-    table = _all(store, "--seeds", "3")
-    assert table.exit_code == 0, table.output
-    assert sorted(calls) == sorted((d, r, 2) for d in ("differential-privacy", "explanations")
-                                   for r in ("data-reconstruction", "distribution-inference"))
-    assert "not registered" in table.output and "4 cells validated" in " ".join(table.output.split())
-
-
-def test_validate_all_rejects_a_pair(tmp_path):
-    result = runner.invoke(app, ["validate", "--all", "dp", "evasion", "--store", str(tmp_path / "s.sqlite")])
-    assert result.exit_code == 2 and "--all takes no DEFENSE" in " ".join(result.output.split())
-    result = runner.invoke(app, ["validate", "dp", "--store", str(tmp_path / "s.sqlite")])
-    assert result.exit_code == 2 and "or --all" in result.output
-
-
-def test_validate_jobs_usage_errors(tmp_path):
-    store = ["--store", str(tmp_path / "s.sqlite")]
-    result = runner.invoke(app, ["validate", "--all", "--jobs", "2", *store])
-    assert result.exit_code == 2 and "single cell" in " ".join(result.output.split())
-    result = runner.invoke(app, ["validate", "dp", "evasion", "--jobs", "0", *store])
-    assert result.exit_code == 2 and "at least 1" in result.output and "Traceback" not in result.output
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("defense,risk,expected", [
     pytest.param("differential-privacy", "data-reconstruction", "decrease", marks=pytest.mark.xfail(
@@ -176,7 +105,7 @@ def test_validate_jobs_usage_errors(tmp_path):
     ("explanations", "data-reconstruction", "increase")])
 def test_data_reconstruction_cells_at_full_size(tmp_path, defense, risk, expected):
     cfg = ValidationConfig(defense, risk, default_settings("synthetic"), tuple(KB.defenses[defense].targets))
-    doc = run_validation(cfg, settings.DEFAULT_SEEDS, "increase", ResultStore(tmp_path / "s.sqlite"))
+    doc = run_validation(cfg, settings.DEFAULT_SEEDS, validation_judge("increase"), ResultStore(tmp_path / "s.sqlite"))
     assert doc["observed"] == expected and doc["effect"]["p_value"] < 0.05
 
 
@@ -184,6 +113,6 @@ def test_explanations_are_not_judged_on_a_target_they_do_not_lower():
     from interplay.validators.experiment import ValidationConfig
     from interplay.validators.settings import default_settings
 
-    s = default_settings("synthetic", quick=True)
+    s = default_settings("synthetic", "quick")
     assert ValidationConfig("explanations", "evasion", s, ("discrimination",)).measured_targets == ()
     assert ValidationConfig("group-fairness", "evasion", s, ("discrimination",)).measured_targets == ("discrimination",)

@@ -1,0 +1,444 @@
+"""The Python API: the one layer the command line and notebooks share.
+
+Plain functions over explicit inputs, returning typed results (:mod:`interplay.results`) whose ``to_dict()``
+is the command line's ``--json`` document. Names resolve through the KB everywhere (slugs, SoK codes,
+aliases). The API joins a prediction and a measurement into a verdict (:mod:`interplay.verdicts`): the
+validators measure and never see the reasoner. Wrong inputs raise :class:`~interplay.errors.UsageError`
+subclasses; a malformed KB raises :class:`~interplay.kb.KBError`. Importing this module, loading the KB and
+predicting never import torch; the experiment functions import the validators when called.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import interplay.extensions as extensions
+from interplay.errors import UsageError
+from interplay.interactions import predict as _predict
+from interplay.interactions import predict_all
+from interplay.interactions.claims import claimed_edges
+from interplay.interactions.combos import ComboPrediction, predict_all_combos, predict_combo
+from interplay.interactions.evaluate import (
+    BASELINES,
+    COMBO_METHODS,
+    leave_one_paper_out,
+    leave_one_paper_out_combos,
+    read_records,
+    score_records,
+)
+from interplay.interactions.prediction import Prediction
+from interplay.interactions.status import cell_status, summary
+from interplay.interactions.validated import Validations, load_validations
+from interplay.kb import KB
+from interplay.kb import load_kb as _load_kb
+from interplay.results import (
+    ComboValidation,
+    Reproduction,
+    Status,
+    Sweep,
+    Validation,
+    ValidationMatrix,
+)
+from interplay.verdicts import combo_judge, validation_judge
+
+if TYPE_CHECKING:
+    from interplay.export import ExportResult
+    from interplay.validators.settings import Settings
+
+KBLike = KB | str | Path | None
+StoreLike = str | Path | None
+Params = Mapping[str, Any] | Iterable[str] | None
+REPRODUCTIONS = ("sok-5.1", "sok-5.2")
+
+
+class Progress(Protocol):
+    """Where long runs report progress (the command line's progress bar; any object with these methods)."""
+
+    def start(self, total: int, description: str) -> None: ...
+
+    def advance(self, n: int = 1, description: str | None = None) -> None: ...
+
+
+class _Silent:
+    def start(self, total: int, description: str) -> None:
+        pass
+
+    def advance(self, n: int = 1, description: str | None = None) -> None:
+        pass
+
+
+# --- the knowledge base and the reasoner --------------------------------------------------------------------
+
+
+def load_kb(kb_dir: str | Path | None = None, overlays: Iterable[str | Path] = (), *, plugins: bool = True) -> KB:
+    """The KB at ``kb_dir`` (default: the built-in one) plus ``overlays`` and, with ``plugins``, the overlays of
+    installed third-party plugins."""
+    extra = extensions.kb_overlays() if plugins else []
+    return _load_kb(kb_dir, [*overlays, *extra])
+
+
+@functools.cache
+def _default_kb() -> KB:
+    return load_kb()
+
+
+def _kb(kb: KBLike) -> KB:
+    if isinstance(kb, KB):
+        return kb
+    return _default_kb() if kb is None else load_kb(kb)
+
+
+def read_validations(store: StoreLike = None) -> Validations:
+    """The validated-here layer (verdicts and sweep marks) from ``store`` (default: the default store, read
+    when it exists); a ``store`` path that does not exist or cannot be read is a usage error."""
+    if store is not None and not Path(store).is_file():
+        raise UsageError(f"no results store at {store}")
+    try:
+        return load_validations(store)
+    except Exception as exc:  # sqlite3.DatabaseError, JSON errors: an unreadable store
+        raise UsageError(f"cannot read the results store {store}: {exc}") from None
+
+
+def predict(defense: str, risk: str, *, method: str = "graph", context: Mapping[str, str] | None = None,
+            kb: KBLike = None, store: StoreLike | bool = False) -> Prediction:
+    """Predict how deploying ``defense`` changes susceptibility to ``risk``.
+
+    ``store``: read validations back (a path, or ``None`` for the default store); ``False`` (the default):
+    the curated KB alone.
+    """
+    k = _kb(kb)
+    validations = None if store is False else read_validations(store)  # type: ignore[arg-type]
+    _check_method(method)
+    return _predict(k, defense, risk, method, dict(context or {}), validations=validations)
+
+
+def explain(defense: str, risk: str, *, method: str = "graph", context: Mapping[str, str] | None = None,
+            kb: KBLike = None, store: StoreLike | bool = False) -> Prediction:
+    """The prediction with its paths (``supporting``, ``opposing``, ``neutral``), each edge's evidence, and the
+    cell's experiment when ``store`` is read; what ``interplay explain`` draws as a tree."""
+    return predict(defense, risk, method=method, context=context, kb=kb, store=store)
+
+
+def _check_method(method: str) -> None:
+    from interplay.interactions.reasoner import METHODS
+
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def agreement(p: Prediction) -> str | None:
+    """``agree``/``disagree`` with the literature's reported direction, or None where it reports none."""
+    if not p.known or p.known["direction"] == "unexplored":
+        return None
+    return "agree" if p.direction == p.known["direction"] else "disagree"
+
+
+def matrix(*, method: str = "graph", context: Mapping[str, str] | None = None, kb: KBLike = None,
+           ) -> list[Prediction]:
+    """Every defense x risk prediction, defenses and risks in KB order."""
+    _check_method(method)
+    return predict_all(_kb(kb), method, dict(context or {}))
+
+
+def matrix_document(predictions: list[Prediction]) -> list[dict]:
+    """``interplay matrix --json``: one record per cell."""
+    return [{"defense": p.defense, "risk": p.risk, "prediction": p.direction, "resolution": p.resolution,
+             "confidence": round(p.confidence, 3), "known": p.known, "agreement": agreement(p)}
+            for p in predictions]
+
+
+def conflicts(*, method: str = "graph", context: Mapping[str, str] | None = None, kb: KBLike = None) -> list[dict]:
+    """Cells whose paths disagree, most balanced first (``interplay conflicts --json``)."""
+    rows = []
+    for p in matrix(method=method, context=context, kb=kb):
+        up = sum(x.weight for x in p.paths if x.sign == "+")
+        down = sum(x.weight for x in p.paths if x.sign == "-")
+        if up and down:
+            rows.append({"defense": p.defense, "risk": p.risk, "prediction": p.direction, "resolution": p.resolution,
+                         "increase_weight": round(up, 3), "decrease_weight": round(down, 3),
+                         "balance": round(min(up, down) / max(up, down), 3)})
+    return sorted(rows, key=lambda r: -r["balance"])
+
+
+def combo_agreement(p: ComboPrediction) -> str | None:
+    """Pair-level agreement with the literature: a reported conflict on either side vs the predicted verdict."""
+    if p.known is None:
+        return None
+    if p.known["conflict"]:
+        return "agree" if p.verdict == "conflict" else "disagree"
+    if all(v == "effective" for v in p.known["outcome"].values()):
+        return "agree" if p.verdict == "compatible" else "disagree"
+    return None
+
+
+def predict_pair(a: str, b: str, *, context: Mapping[str, str] | None = None, kb: KBLike = None) -> ComboPrediction:
+    """Whether defenses ``a`` and ``b`` each stay effective when deployed in one model."""
+    k = _kb(kb)
+    return predict_combo(k, k.resolve(a, "defense"), k.resolve(b, "defense"), dict(context or {}))
+
+
+def combo_matrix(*, context: Mapping[str, str] | None = None, kb: KBLike = None) -> list[ComboPrediction]:
+    """Every unordered pair of defenses."""
+    return predict_all_combos(_kb(kb), dict(context or {}))
+
+
+def evaluate_loo(*, method: str = "graph", combos: bool = False, kb: KBLike = None) -> dict:
+    """Leave-one-paper-out (``interplay eval loo --json``): the method's score with the baselines beside it."""
+    k = _kb(kb)
+    if combos:
+        docs = [leave_one_paper_out_combos(k, m).to_dict() for m in COMBO_METHODS]
+        return {**docs[0], "baselines": docs[1:]}
+    _check_method(method)
+    main = leave_one_paper_out(k, method).to_dict()
+    return {**main, "baselines": [leave_one_paper_out(k, b).to_dict() for b in BASELINES if b != method]}
+
+
+def evaluate_file(path: str | Path, *, method: str = "graph", kb: KBLike = None) -> dict:
+    """Score predictions against a YAML/CSV file of records with fields defense, risk, direction."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    try:
+        records = read_records(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(str(exc)) from None
+    except Exception as exc:  # yaml.YAMLError and csv.Error have no common base worth importing here
+        raise UsageError(f"{path}: cannot parse: {exc}") from None
+    _check_method(method)
+    return score_records(_kb(kb), records, method).to_dict()
+
+
+# --- experiments ---------------------------------------------------------------------------------------------
+
+
+def _assignments(params: Params) -> list[tuple[str, str, str]]:
+    from interplay.validators.params import parse_assignments
+
+    if params is None:
+        return []
+    if isinstance(params, Mapping):
+        return parse_assignments([f"{k}={_cli_value(v)}" for k, v in params.items()])
+    return parse_assignments(list(params))
+
+
+def _cli_value(v: Any) -> str:
+    return ",".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
+
+
+def settings(dataset: str = "synthetic", preset: str = "default", params: Params = None,
+             context: Mapping[str, str] | None = None, data_path: str | Path | None = None) -> Settings:
+    """The experiment settings: the shared ones of ``dataset`` and ``preset``, plugin parameters from ``params``
+    (``{"adversarial-training.eps": 0.1}`` or ``["adversarial-training.eps=0.1"]``) and the threat-model
+    ``context`` keys that plugin parameters declare. Checked before anything is trained."""
+    from interplay.validators.registry import overrides
+    from interplay.validators.settings import default_settings, load_task
+
+    s = default_settings(dataset, preset)
+    s = s.with_overrides(overrides(_assignments(params), dict(context or {})))
+    if dataset == "adult":  # fail fast, before any training, when the files are missing
+        load_task(s, 0, Path(data_path) if data_path else None)
+    return s
+
+
+def _seeds(seeds: int | None, preset: str) -> int:
+    from interplay.validators.settings import SEEDS
+
+    n = seeds if seeds is not None else SEEDS.get(preset, 2)
+    if n < 2:
+        raise UsageError(f"seeds must be at least 2 for a paired comparison (got {n})")
+    return n
+
+
+def _workers(jobs: int | None) -> int:
+    from interplay.validators.experiment import available_cpus
+
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"jobs must be at least 1 (got {jobs})")
+    return jobs or available_cpus()
+
+
+def _store(store: StoreLike):
+    from interplay.validators.store import ResultStore
+
+    return ResultStore(store)
+
+
+def validate(defense: str, risk: str, *, dataset: str = "synthetic", preset: str = "default",
+             seeds: int | None = None, params: Params = None, context: Mapping[str, str] | None = None,
+             data_path: str | Path | None = None, store: StoreLike = None, jobs: int | None = None,
+             kb: KBLike = None, progress: Progress | None = None) -> Validation:
+    """Train baseline and defended models over paired seeds, measure the risk on both, judge the prediction.
+
+    Every seed is stored as it finishes (``store``: a path; default: the user cache's store), so re-running is
+    instant and an interrupted run resumes; ``jobs`` seeds are measured at once in separate processes (default:
+    the CPUs available; the records are the same).
+    """
+    from interplay.validators.experiment import ValidationConfig, run_validation
+
+    k = _kb(kb)
+    d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
+    ctx = dict(context or {})
+    prediction = _predict(k, d, r, "graph", ctx).direction
+    cfg = ValidationConfig(d, r, settings(dataset, preset, params, ctx, data_path), tuple(k.defenses[d].targets),
+                           str(data_path) if data_path else None)
+    n, workers = _seeds(seeds, preset), _workers(jobs)
+    bar = progress or _Silent()
+    bar.start(n, f"{d} -> {r} on {dataset}")
+    doc = run_validation(cfg, n, validation_judge(prediction), _store(store), lambda seed, cached: bar.advance(),
+                         workers)
+    return Validation.from_dict(doc)
+
+
+def _select(k: KB, names: Iterable[str] | str | None, kind: str) -> list[str]:
+    every = list(k.defenses if kind == "defense" else k.risks)
+    if names is None:
+        return every
+    if isinstance(names, str):
+        names = names.split(",")
+    wanted = {k.resolve(n.strip(), kind) for n in names if n.strip()}
+    return [slug for slug in every if slug in wanted]
+
+
+def validate_matrix(*, defenses: Iterable[str] | str | None = None, risks: Iterable[str] | str | None = None,
+                    dataset: str = "synthetic", preset: str = "default", seeds: int | None = None,
+                    params: Params = None, context: Mapping[str, str] | None = None,
+                    data_path: str | Path | None = None, store: StoreLike = None, kb: KBLike = None,
+                    progress: Progress | None = None) -> ValidationMatrix:
+    """Every (or every selected) defense x risk cell validated in one process, sharing the trained models; a
+    cell without a plugin or whose probe does not apply is a record too (``observed`` None)."""
+    from interplay.validators.matrix import MatrixCell, run_matrix
+
+    k = _kb(kb)
+    ctx = dict(context or {})
+    s = settings(dataset, preset, params, ctx, data_path)
+    n = _seeds(seeds, preset)
+    cells = []
+    for d in _select(k, defenses, "defense"):
+        for r in _select(k, risks, "risk"):
+            obs = k.observation(d, r)
+            prediction = _predict(k, d, r, "graph", ctx).direction
+            cells.append(MatrixCell(d, r, validation_judge(prediction), prediction,
+                                    obs.direction if obs else "unexplored", tuple(k.defenses[d].targets)))
+    bar = progress or _Silent()
+    bar.start(n * sum(c.registered for c in cells), f"{dataset}: {sum(c.registered for c in cells)} cells")
+    records = run_matrix(cells, s, n, _store(store), str(data_path) if data_path else None,
+                         lambda c, m: bar.advance(m, f"{c.defense} -> {c.risk}"))
+    return ValidationMatrix.from_records(records)
+
+
+def validate_combo(a: str, b: str, *, dataset: str = "synthetic", preset: str = "default", seeds: int | None = None,
+                   params: Params = None, context: Mapping[str, str] | None = None,
+                   data_path: str | Path | None = None, store: StoreLike = None, jobs: int | None = None,
+                   kb: KBLike = None, progress: Progress | None = None) -> ComboValidation:
+    """Train with ``a``, with ``b`` and with both; judge the predicted conflict on each defense's own targets."""
+    from interplay.validators.combination import ComboConfig, run_combo
+
+    k = _kb(kb)
+    da, db = k.resolve(a, "defense"), k.resolve(b, "defense")
+    ctx = dict(context or {})
+    p = predict_combo(k, da, db, ctx)
+    cfg = ComboConfig(da, db, settings(dataset, preset, params, ctx, data_path), tuple(k.defenses[da].targets),
+                      tuple(k.defenses[db].targets), str(data_path) if data_path else None)
+    n, workers = _seeds(seeds, preset), _workers(jobs)
+    predicted = {s.defense: s.status for s in p.sides} | {"pair": p.verdict}
+    bar = progress or _Silent()
+    bar.start(n, f"{da} + {db} on {dataset}")
+    doc = run_combo(cfg, n, combo_judge(predicted), _store(store), lambda seed, cached: bar.advance(), workers)
+    return ComboValidation.from_dict(doc)
+
+
+def sweep(defense: str, risk: str, factor: str, values: Iterable[str], *, dataset: str = "synthetic",
+          preset: str = "default", seeds: int | None = None, params: Params = None, store: StoreLike = None,
+          out: str | Path | None = None, kb: KBLike = None, progress: Progress | None = None) -> Sweep:
+    """Validate ``defense -> risk`` at each value of ``factor`` (D1-D4, M1) and test the KB's claim factor -> risk;
+    the verdict is stored as sweep evidence on the claimed edges. ``out``: a file stem for the PNG and PDF plot."""
+    from interplay.validators.experiment import ValidationConfig
+    from interplay.validators.sweep import KNOBS, SweepError, plot_sweep, run_sweep
+
+    k = _kb(kb)
+    d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
+    factor = factor.upper()
+    if factor not in KNOBS:
+        raise SweepError(f"unknown factor {factor!r}; sweepable factors: {', '.join(KNOBS)}")
+    vals = [v.strip() for item in values for v in str(item).split(",") if v.strip()]
+    cfg = ValidationConfig(d, r, settings(dataset, preset, params), tuple(k.defenses[d].targets))
+    n = _seeds(seeds, preset)
+    prediction = _predict(k, d, r).direction
+    bar = progress or _Silent()
+    bar.start(len(vals) * n, f"sweep {factor} for {d} -> {r}")
+    doc = run_sweep(cfg, factor, vals, n, validation_judge(prediction), claimed_edges(k, KNOBS[factor].node, r),
+                    _store(store), bar.advance)
+    if out is not None:
+        doc["plots"] = [str(p) for p in plot_sweep(doc, Path(out))]
+    return Sweep.from_dict(doc)
+
+
+def reproduce(name: str, *, preset: str = "default", seeds: int | None = None, store: StoreLike = None,
+              kb: KBLike = None, progress: Progress | None = None) -> Reproduction:
+    """One of the SoK's Sec. 5 experiments on Adult (``sok-5.1``, ``sok-5.2``), beside the paper's figures."""
+    from interplay.validators.reproduce import DEFAULT_SEEDS, EXPERIMENTS, steps
+    from interplay.validators.reproduce import reproduce as run
+    from interplay.validators.sweep import KNOBS
+
+    if name not in REPRODUCTIONS:
+        raise UsageError(f"unknown experiment {name!r}; choose {' or '.join(REPRODUCTIONS)}")
+    if preset not in ("default", "quick"):
+        raise UsageError(f"unknown preset {preset!r} for a reproduction; choose default or quick")
+    quick = preset == "quick"
+    n = seeds if seeds is not None else (2 if quick else DEFAULT_SEEDS[name])
+    if n < 2:
+        raise UsageError(f"seeds must be at least 2 for a paired comparison (got {n})")
+    k = _kb(kb)
+    defense, risk = EXPERIMENTS[name]
+    prediction = _predict(k, defense, risk).direction
+    bar = progress or _Silent()
+    bar.start(steps(name, quick, n), f"reproduce {name}")
+    doc = run(name, tuple(k.defenses[defense].targets), quick, n, prediction, validation_judge(prediction),
+              lambda f: claimed_edges(k, KNOBS[f].node, risk), _store(store), bar.advance)
+    return Reproduction.from_dict(doc)
+
+
+def results(store: StoreLike = None) -> ValidationMatrix:
+    """Every validation the store holds, newest first (``interplay results --json``)."""
+    return ValidationMatrix.from_records(_store(store).validations())
+
+
+def plugins() -> list[dict]:
+    """Every registered defense and risk probe with its parameters and defaults (``interplay plugins --json``)."""
+    from interplay.validators.registry import catalogue
+
+    return catalogue()
+
+
+# --- status, exports and the report ------------------------------------------------------------------------
+
+
+def status(*, store: StoreLike = None, method: str = "graph", kb: KBLike = None) -> Status:
+    """Every cell: literature, prediction per method, experiment verdict, and whether they agree."""
+    records = cell_status(_kb(kb), read_validations(store), method)
+    return Status(records, summary(records))
+
+
+def export(fmt: str, output: str | Path, *, method: str = "graph", subset: Iterable[str] | str | None = None,
+           include: Iterable[str] | str = "observations,predictions", standalone: bool = False,
+           renderer: str = "auto", store: StoreLike = None, kb: KBLike = None) -> ExportResult:
+    """Write the KB, the matrix and the evidence as ``fmt`` (latex, bib, dot, svg, pdf, tikz, graphml, gexf, json,
+    mermaid, csv); ``include`` may add ``validations`` read from ``store``."""
+    from interplay.export import export as write
+
+    layers = {i.strip().lower() for i in (include.split(",") if isinstance(include, str) else include)}
+    if isinstance(subset, str):
+        subset = subset.split(",")
+    return write(_kb(kb), fmt, output, method=method, subset=subset, include=include, standalone=standalone,
+                 renderer=renderer, validations=read_validations(store) if "validations" in layers else None)
+
+
+def report(output: str | Path, *, method: str = "graph", store: StoreLike = None, kb: KBLike = None) -> Path:
+    """One self-contained HTML page: the matrix as a heat map, every cell's explanation and experiment."""
+    from interplay.export.report import write_report
+
+    _check_method(method)
+    return write_report(_kb(kb), output, method, read_validations(store))

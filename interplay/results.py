@@ -1,0 +1,299 @@
+"""Typed results of the API: enums for directions and verdicts, and result objects over the ``--json`` documents.
+
+Every result keeps the document it was built from: ``to_dict()`` is exactly what the command line prints
+with ``--json``. ``repr`` is one line, ``str`` a few readable lines, ``_repr_html_`` a table for notebooks.
+Torch-free.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class _Word(str, Enum):
+    """A string enum that prints, formats, hashes and compares as its value."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+    __hash__ = str.__hash__
+
+
+class Direction(_Word):
+    """A predicted, reported or observed direction of an interaction."""
+
+    increase = "increase"
+    decrease = "decrease"
+    none = "none"
+    mixed = "mixed"
+    ambiguous = "ambiguous"
+    unknown = "unknown"
+
+
+class Verdict(_Word):
+    """A prediction judged against an experiment (``not registered``/``unsupported``: no experiment could run)."""
+
+    confirmed = "confirmed"
+    refuted = "refuted"
+    inconclusive = "inconclusive"
+    not_registered = "not registered"
+    unsupported = "unsupported"
+
+
+def _opt(enum: type[_Word], value: Any) -> Any:
+    try:
+        return enum(value) if value is not None else None
+    except ValueError:  # a word this version does not know (e.g. from a newer store): kept as it is
+        return value
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A paired effect over seeds: defended minus baseline, its 95% CI and paired t-test p-value."""
+
+    metric: str
+    baseline: float
+    defended: float
+    difference: float
+    ci95: tuple[float, float]
+    p_value: float
+    min_effect: float | None = None
+
+    @classmethod
+    def from_dict(cls, e: dict | None) -> Effect | None:
+        if not e:
+            return None
+        return cls(e.get("metric", "score"), e["baseline"], e["defended"], e["difference"], tuple(e["ci95"]),
+                   e["p_value"], e.get("min_effect"))
+
+    def __str__(self) -> str:
+        lo, hi = self.ci95
+        return (f"{self.metric} {self.baseline:.3f} -> {self.defended:.3f}, difference {self.difference:+.3f} "
+                f"[95% CI {lo:+.3f}, {hi:+.3f}], p {self.p_value:.2g}")
+
+
+def _table(rows: list[tuple[str, Any]], title: str) -> str:
+    body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                   for k, v in rows)
+    return f"<table><caption>{html.escape(title)}</caption>{body}</table>"
+
+
+@dataclass(frozen=True, repr=False)
+class Result:
+    """A result over its JSON document."""
+
+    doc: dict = field(compare=False)
+
+    def to_dict(self) -> dict:
+        """The document, exactly as ``--json`` prints it."""
+        return copy.deepcopy(self.doc)
+
+    def rows(self) -> list[tuple[str, Any]]:
+        return []
+
+    def title(self) -> str:
+        return type(self).__name__
+
+    def _repr_html_(self) -> str:
+        return _table(self.rows(), self.title())
+
+
+@dataclass(frozen=True, repr=False)
+class Validation(Result):
+    """One defense -> risk validation (``interplay validate D R --json``)."""
+
+    defense: str = ""
+    risk: str = ""
+    prediction: Direction | str | None = None
+    observed: Direction | str | None = None
+    verdict: Verdict | str | None = None
+    effect: Effect | None = None
+    defense_effective: bool | None = None
+    seeds: int = 0
+    dataset: str = ""
+    literature: str | None = None
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> Validation:
+        return cls(doc, doc["defense"], doc["risk"], _opt(Direction, doc.get("prediction")),
+                   _opt(Direction, doc.get("observed")), _opt(Verdict, doc.get("verdict")),
+                   Effect.from_dict(doc.get("effect")), doc.get("defense_effective"), doc.get("seeds", 0),
+                   doc.get("dataset", ""), doc.get("literature"))
+
+    def title(self) -> str:
+        return f"{self.defense} -> {self.risk}"
+
+    def __repr__(self) -> str:
+        return f"Validation({self.defense} -> {self.risk}: {self.verdict})"
+
+    def rows(self) -> list[tuple[str, Any]]:
+        rows = [("prediction", self.prediction), ("observed", self.observed), ("verdict", self.verdict)]
+        if self.effect:
+            rows.append(("effect", str(self.effect)))
+        rows += [("defense effective", self.defense_effective), ("seeds", self.seeds), ("dataset", self.dataset)]
+        if self.literature is not None:
+            rows.append(("literature", self.literature))
+        return rows
+
+    def __str__(self) -> str:
+        if self.effect is None:
+            return f"{self.title()}: {self.verdict} ({self.doc.get('reason', 'no experiment')})"
+        u = self.doc.get("utility", {})
+        lines = [f"{self.title()} on {self.dataset}, {self.seeds} paired seeds",
+                 f"  prediction {self.prediction}, observed {self.observed}: {self.verdict}",
+                 f"  {self.effect}",
+                 f"  defense effective: {self.defense_effective}"
+                 + (f"; accuracy {u['baseline']:.3f} -> {u['defended']:.3f}" if u else "")]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, repr=False)
+class ValidationMatrix(Result):
+    """Every selected cell validated (``interplay validate --all --json``); ``to_dict()`` is the list of records."""
+
+    doc: Any = field(compare=False)
+    cells: tuple[Validation, ...] = ()
+
+    @classmethod
+    def from_records(cls, records: list[dict]) -> ValidationMatrix:
+        return cls(records, tuple(Validation.from_dict(r) for r in records))
+
+    def to_dict(self) -> Any:
+        return copy.deepcopy(self.doc)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.cells:
+            out[str(c.verdict)] = out.get(str(c.verdict), 0) + 1
+        return out
+
+    def __repr__(self) -> str:
+        return f"ValidationMatrix({len(self.cells)} cells: {self.counts()})"
+
+    def __str__(self) -> str:
+        return "\n".join(f"{c.defense} -> {c.risk}: literature {c.literature}, prediction {c.prediction}, "
+                         f"observed {c.observed}, {c.verdict}" for c in self.cells)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{h}</th>" for h in ("defense", "risk", "literature", "prediction", "observed",
+                                                   "verdict", "difference", "p"))
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
+                c.defense, c.risk, c.literature, c.prediction, c.observed, c.verdict,
+                f"{c.effect.difference:+.3f}" if c.effect else "", f"{c.effect.p_value:.2g}" if c.effect else ""))
+            + "</tr>" for c in self.cells)
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+
+@dataclass(frozen=True, repr=False)
+class ComboValidation(Result):
+    """Two defenses deployed together (``interplay validate-combo A B --json``)."""
+
+    defenses: tuple[str, str] = ("", "")
+    prediction: str | None = None
+    observed: str | None = None
+    verdict: Verdict | str | None = None
+    seeds: int = 0
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> ComboValidation:
+        return cls(doc, tuple(doc["defenses"]), doc.get("prediction"), doc.get("observed"),
+                   _opt(Verdict, doc.get("verdict")), doc.get("seeds", 0))
+
+    def title(self) -> str:
+        return " + ".join(self.defenses)
+
+    def __repr__(self) -> str:
+        return f"ComboValidation({self.title()}: {self.verdict})"
+
+    def rows(self) -> list[tuple[str, Any]]:
+        rows = [("prediction", self.prediction), ("observed", self.observed), ("verdict", self.verdict)]
+        rows += [(f"{s['defense']} with {s['with']}", f"predicted {s['prediction']}, observed {s['observed']}: "
+                  f"{s['verdict']}") for s in self.doc.get("sides", [])]
+        return [*rows, ("seeds", self.seeds)]
+
+    def __str__(self) -> str:
+        return "\n".join([f"{self.title()} on {self.doc.get('dataset')}, {self.seeds} seeds",
+                          *(f"  {k}: {v}" for k, v in self.rows()[:-1])])
+
+
+@dataclass(frozen=True, repr=False)
+class Sweep(Result):
+    """A factor sweep of one cell (``interplay sweep D R --factor F --values ... --json``)."""
+
+    defense: str = ""
+    risk: str = ""
+    factor: str = ""
+    claim: str = ""
+    verdict: str = ""
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> Sweep:
+        return cls(doc, doc["defense"], doc["risk"], doc["factor"], doc["claim"]["direction"], doc["verdict"])
+
+    def title(self) -> str:
+        return f"sweep of {self.factor}: {self.defense} -> {self.risk}"
+
+    def __repr__(self) -> str:
+        return f"Sweep({self.factor} for {self.defense} -> {self.risk}: {self.verdict})"
+
+    def rows(self) -> list[tuple[str, Any]]:
+        t = self.doc["risk_trend"]
+        rows = [("KB claims", f"{self.doc['factor_node']} -> {self.risk}: {self.claim}"),
+                ("baseline trend", f"rho {t['rho']:+.2f}, p {t['p_value']:.2g}"), ("verdict", self.verdict)]
+        return rows + [(f"{self.factor} = {p['value']}", str(Effect.from_dict(p["effect"])))
+                       for p in self.doc["points"]]
+
+    def __str__(self) -> str:
+        return "\n".join([self.title(), *(f"  {k}: {v}" for k, v in self.rows())])
+
+
+@dataclass(frozen=True, repr=False)
+class Reproduction(Result):
+    """One of the SoK's Sec. 5 experiments reproduced (``interplay reproduce NAME --json``)."""
+
+    experiment: str = ""
+    prediction: str | None = None
+    seeds: int = 0
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> Reproduction:
+        return cls(doc, doc["experiment"], doc.get("prediction"), doc.get("seeds", 0))
+
+    def title(self) -> str:
+        return f"{self.experiment}: {self.doc['defense']} -> {self.doc['risk']}"
+
+    def __repr__(self) -> str:
+        return f"Reproduction({self.experiment}: {len(self.doc['rows'])} settings)"
+
+    def rows(self) -> list[tuple[str, Any]]:
+        return [(r["setting"], f"{r['verdict']}; {Effect.from_dict(r['effect'])}") for r in self.doc["rows"]]
+
+    def __str__(self) -> str:
+        return "\n".join([f"{self.title()} (prediction {self.prediction}, {self.seeds} seeds per setting)",
+                          *(f"  {k}: {v}" for k, v in self.rows())])
+
+
+@dataclass(frozen=True, repr=False)
+class Status(Result):
+    """Every cell's literature, predictions and experiment (``interplay status --json``)."""
+
+    doc: Any = field(compare=False)
+    summary: dict = field(default_factory=dict)
+
+    def to_dict(self) -> Any:
+        return copy.deepcopy(self.doc)
+
+    def __repr__(self) -> str:
+        return f"Status({len(self.doc)} cells: {self.summary})"
+
+    def __str__(self) -> str:
+        return "\n".join(f"{r['defense']} -> {r['risk']}: literature {r['literature']}, graph "
+                         f"{r['predictions']['graph']}, observed {r['observed'] or '-'}, {r['verdict']} "
+                         f"({r['agreement']})" for r in self.doc)
+
+    def rows(self) -> list[tuple[str, Any]]:
+        return list(self.summary.items())

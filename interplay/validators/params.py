@@ -1,0 +1,102 @@
+"""Plugin parameters: each plugin declares its own as a frozen dataclass of :func:`param` fields.
+
+``--param slug.key=value`` (and a threat-model ``--context KEY=VALUE`` that a parameter declares) override a
+default; every parameter of every plugin a validation uses enters its configuration hash. Torch-free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from interplay.errors import UsageError
+
+
+class ParamError(UsageError, ValueError):
+    """An unknown plugin or parameter, or a value of the wrong type (a usage error)."""
+
+
+def param(default: Any, doc: str, *, choices: tuple[str, ...] | None = None, context: str | None = None) -> Any:
+    """A plugin parameter: its default, a one-line doc, optionally the allowed values and the ``--context`` key
+    that sets it (a threat-model qualifier shared with the reasoner)."""
+    return field(default=default, metadata={"doc": doc, "choices": choices, "context": context})
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """A plugin without parameters."""
+
+
+def fields_of(params_cls: type) -> list[dataclasses.Field]:
+    return list(dataclasses.fields(params_cls))
+
+
+def describe(params_cls: type, defaults: dict[str, Any] | None = None) -> list[dict]:
+    """One row per parameter: name, type, default (after per-dataset ``defaults``), doc, choices, context key."""
+    hints = typing.get_type_hints(params_cls)
+    rows = []
+    for f in fields_of(params_cls):
+        default = (defaults or {}).get(f.name, f.default)
+        rows.append({"name": f.name, "type": _type_name(hints[f.name]), "default": default, "doc": f.metadata["doc"],
+                     "choices": list(f.metadata["choices"]) if f.metadata["choices"] else None,
+                     "context": f.metadata["context"]})
+    return rows
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def coerce(params_cls: type, name: str, value: Any, where: str) -> Any:
+    """``value`` (a string from the command line, or already typed) as the type of parameter ``name``."""
+    by_name = {f.name: f for f in fields_of(params_cls)}
+    if name not in by_name:
+        valid = ", ".join(by_name) or "none"
+        raise ParamError(f"{where}: unknown parameter {name!r}; valid parameters: {valid}")
+    f, tp = by_name[name], typing.get_type_hints(params_cls)[name]
+    try:
+        typed = _convert(tp, value)
+    except (TypeError, ValueError):
+        raise ParamError(f"{where}: {value!r} is not a valid {_type_name(tp)}") from None
+    choices = f.metadata["choices"]
+    if choices and typed not in choices:
+        raise ParamError(f"{where}: {typed!r} is not one of {', '.join(choices)}")
+    return typed
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    if not isinstance(value, str):
+        if tp is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        origin = typing.get_origin(tp)
+        if origin is tuple and isinstance(value, list | tuple):
+            return tuple(_convert(typing.get_args(tp)[0], v) for v in value)
+        if (origin or tp) is type(value) or (isinstance(tp, type) and isinstance(value, tp)):
+            return value
+        raise TypeError(value)
+    if tp is bool:
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        raise ValueError(value)
+    if tp in (int, float, str):
+        return tp(value)
+    if typing.get_origin(tp) is tuple:
+        inner = typing.get_args(tp)[0]
+        return tuple(_convert(inner, v.strip()) for v in value.split(",") if v.strip())
+    raise TypeError(value)
+
+
+def parse_assignments(items: list[str] | None) -> list[tuple[str, str, str]]:
+    """``["slug.key=value", ...]`` as ``(slug, key, value)``; the plugin and key are checked by the registry."""
+    out = []
+    for item in items or []:
+        target, sep, value = item.partition("=")
+        slug, dot, key = target.strip().rpartition(".")
+        if not sep or not dot or not slug or not key or not value.strip():
+            raise ParamError(f"--param expects PLUGIN.KEY=VALUE (e.g. adversarial-training.eps=0.1), got {item!r}")
+        out.append((slug, key, value.strip()))
+    return out
