@@ -41,6 +41,7 @@ from interplay.results import (
     Sweep,
     Validation,
     ValidationMatrix,
+    plain,
 )
 from interplay.verdicts import combo_judge, validation_judge
 
@@ -214,14 +215,22 @@ def evaluate_file(path: str | Path, *, method: str = "graph", kb: KBLike = None)
 # --- experiments ---------------------------------------------------------------------------------------------
 
 
-def _assignments(params: Params) -> list[tuple[str, str, str]]:
+def _assignments(params: Params, kb: KBLike = None) -> list[tuple[str, str, str]]:
+    """``params`` as ``(plugin slug, key, value)``; a plugin may be named by a KB alias (``AT.eps=0.1``)."""
     from interplay.validators.params import parse_assignments
 
     if params is None:
         return []
-    if isinstance(params, Mapping):
-        return parse_assignments([f"{k}={_cli_value(v)}" for k, v in params.items()])
-    return parse_assignments(list(params))
+    items = [f"{k}={_cli_value(v)}" for k, v in params.items()] if isinstance(params, Mapping) else list(params)
+    k = _kb(kb)
+    out = []
+    for slug, key, value in parse_assignments(items):
+        try:
+            slug = k.resolve(slug)
+        except UsageError:
+            pass  # not a KB name: the registry names the valid plugins
+        out.append((slug, key, value))
+    return out
 
 
 def _cli_value(v: Any) -> str:
@@ -229,7 +238,8 @@ def _cli_value(v: Any) -> str:
 
 
 def settings(dataset: str = "synthetic", preset: str = "default", params: Params = None,
-             context: Mapping[str, str] | None = None, data_path: str | Path | None = None) -> Settings:
+             context: Mapping[str, str] | None = None, data_path: str | Path | None = None,
+             kb: KBLike = None) -> Settings:
     """The experiment settings: the shared ones of ``dataset`` and ``preset``, plugin parameters from ``params``
     (``{"adversarial-training.eps": 0.1}`` or ``["adversarial-training.eps=0.1"]``) and the threat-model
     ``context`` keys that plugin parameters declare. Checked before anything is trained."""
@@ -237,7 +247,7 @@ def settings(dataset: str = "synthetic", preset: str = "default", params: Params
     from interplay.validators.settings import default_settings, load_task
 
     s = default_settings(dataset, preset)
-    s = s.with_overrides(overrides(_assignments(params), dict(context or {})))
+    s = s.with_overrides(overrides(_assignments(params, kb), dict(context or {})))
     if dataset == "adult":  # fail fast, before any training, when the files are missing
         load_task(s, 0, Path(data_path) if data_path else None)
     return s
@@ -282,7 +292,7 @@ def validate(defense: str, risk: str, *, dataset: str = "synthetic", preset: str
     d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
     ctx = dict(context or {})
     prediction = _predict(k, d, r, "graph", ctx).direction
-    cfg = ValidationConfig(d, r, settings(dataset, preset, params, ctx, data_path), tuple(k.defenses[d].targets),
+    cfg = ValidationConfig(d, r, settings(dataset, preset, params, ctx, data_path, k), tuple(k.defenses[d].targets),
                            str(data_path) if data_path else None)
     n, workers = _seeds(seeds, preset), _workers(jobs)
     bar = progress or _Silent()
@@ -313,7 +323,7 @@ def validate_matrix(*, defenses: Iterable[str] | str | None = None, risks: Itera
 
     k = _kb(kb)
     ctx = dict(context or {})
-    s = settings(dataset, preset, params, ctx, data_path)
+    s = settings(dataset, preset, params, ctx, data_path, k)
     n = _seeds(seeds, preset)
     cells = []
     for d in _select(k, defenses, "defense"):
@@ -340,7 +350,7 @@ def validate_combo(a: str, b: str, *, dataset: str = "synthetic", preset: str = 
     da, db = k.resolve(a, "defense"), k.resolve(b, "defense")
     ctx = dict(context or {})
     p = predict_combo(k, da, db, ctx)
-    cfg = ComboConfig(da, db, settings(dataset, preset, params, ctx, data_path), tuple(k.defenses[da].targets),
+    cfg = ComboConfig(da, db, settings(dataset, preset, params, ctx, data_path, k), tuple(k.defenses[da].targets),
                       tuple(k.defenses[db].targets), str(data_path) if data_path else None)
     n, workers = _seeds(seeds, preset), _workers(jobs)
     predicted = {s.defense: s.status for s in p.sides} | {"pair": p.verdict}
@@ -364,7 +374,7 @@ def sweep(defense: str, risk: str, factor: str, values: Iterable[str], *, datase
     if factor not in KNOBS:
         raise SweepError(f"unknown factor {factor!r}; sweepable factors: {', '.join(KNOBS)}")
     vals = [v.strip() for item in values for v in str(item).split(",") if v.strip()]
-    cfg = ValidationConfig(d, r, settings(dataset, preset, params), tuple(k.defenses[d].targets))
+    cfg = ValidationConfig(d, r, settings(dataset, preset, params, kb=k), tuple(k.defenses[d].targets))
     n = _seeds(seeds, preset)
     prediction = _predict(k, d, r).direction
     bar = progress or _Silent()
@@ -418,7 +428,7 @@ def plugins() -> list[dict]:
 
 def status(*, store: StoreLike = None, method: str = "graph", kb: KBLike = None) -> Status:
     """Every cell: literature, prediction per method, experiment verdict, and whether they agree."""
-    records = cell_status(_kb(kb), read_validations(store), method)
+    records = plain(cell_status(_kb(kb), read_validations(store), method))
     return Status(records, summary(records))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import html
+import json
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -75,6 +76,11 @@ class Effect:
                 f"[95% CI {lo:+.3f}, {hi:+.3f}], p {self.p_value:.2g}")
 
 
+def plain(doc: Any) -> Any:
+    """``doc`` as the JSON document prints it (tuples become lists, other objects strings)."""
+    return json.loads(json.dumps(doc, default=str))
+
+
 def _table(rows: list[tuple[str, Any]], title: str) -> str:
     body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                    for k, v in rows)
@@ -118,6 +124,7 @@ class Validation(Result):
 
     @classmethod
     def from_dict(cls, doc: dict) -> Validation:
+        doc = plain(doc)
         return cls(doc, doc["defense"], doc["risk"], _opt(Direction, doc.get("prediction")),
                    _opt(Direction, doc.get("observed")), _opt(Verdict, doc.get("verdict")),
                    Effect.from_dict(doc.get("effect")), doc.get("defense_effective"), doc.get("seeds", 0),
@@ -159,6 +166,7 @@ class ValidationMatrix(Result):
 
     @classmethod
     def from_records(cls, records: list[dict]) -> ValidationMatrix:
+        records = plain(records)
         return cls(records, tuple(Validation.from_dict(r) for r in records))
 
     def to_dict(self) -> Any:
@@ -200,6 +208,7 @@ class ComboValidation(Result):
 
     @classmethod
     def from_dict(cls, doc: dict) -> ComboValidation:
+        doc = plain(doc)
         return cls(doc, tuple(doc["defenses"]), doc.get("prediction"), doc.get("observed"),
                    _opt(Verdict, doc.get("verdict")), doc.get("seeds", 0))
 
@@ -232,6 +241,7 @@ class Sweep(Result):
 
     @classmethod
     def from_dict(cls, doc: dict) -> Sweep:
+        doc = plain(doc)
         return cls(doc, doc["defense"], doc["risk"], doc["factor"], doc["claim"]["direction"], doc["verdict"])
 
     def title(self) -> str:
@@ -261,6 +271,7 @@ class Reproduction(Result):
 
     @classmethod
     def from_dict(cls, doc: dict) -> Reproduction:
+        doc = plain(doc)
         return cls(doc, doc["experiment"], doc.get("prediction"), doc.get("seeds", 0))
 
     def title(self) -> str:

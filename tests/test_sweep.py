@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from interplay.interactions.claims import claimed_edges
 from interplay.interactions.validated import load_validations
 from interplay.validators.store import ResultStore
-from interplay.interactions.claims import claimed_edges
 from interplay.validators.sweep import KNOBS
 
 

@@ -76,7 +76,7 @@ def errors(json: bool = False) -> Iterator[None]:
     try:
         yield
     except UsageError as exc:
-        fail(str(exc).strip("'\""), 2, json, type(exc).__name__)
+        fail(str(exc), 2, json, type(exc).__name__)
     except KBError as exc:
         if json:
             emit_json({"error": {"kind": "KBError", "message": "; ".join(map(str, exc.problems))}})
