@@ -88,7 +88,7 @@ def test_the_plugin_source_enters_the_configuration_hash(monkeypatch):
 @pytest.mark.parametrize("args,fragment", [
     (["--param", "adversarial-training.epsilon=0.1"], "valid parameters: eps, pgd_steps"),
     (["--param", "adversarial-training.eps=wide"], "not a valid float"),
-    (["--param", "nobody.eps=0.1"], "plugins: adversarial-training"),
+    (["--param", "nobody.eps=0.1"], "no plugin 'nobody'"),
     (["--param", "eps=0.1"], "PLUGIN.KEY=VALUE"),
     (["--param", "model-ownership.theft=copying"], "any, extraction, fine-tuning"),
     (["--preset", "huge"], "default, quick, tiny"),
