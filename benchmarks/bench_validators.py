@@ -26,8 +26,19 @@ LIMIT_S = {False: 60.0, True: 15.0}
 
 
 def run_cell(defense: str, risk: str, args: argparse.Namespace, store: Path) -> dict:
-    cmd = [sys.executable, "-m", "interplay.cli", "validate", defense, risk, "--json", "--store", str(store),
-           "--dataset", args.dataset]
+    cmd = [
+        sys.executable,
+        "-m",
+        "interplay.cli",
+        "validate",
+        defense,
+        risk,
+        "--json",
+        "--store",
+        str(store),
+        "--dataset",
+        args.dataset,
+    ]
     cmd += ["--quick"] * args.quick + (["--seeds", str(args.seeds)] if args.seeds else [])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -48,8 +59,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the full documents as one JSON list")
     args = parser.parse_args()
     docs = []
-    header = f"{'defense':22} {'risk':22} {'wall_s':>6} {'cpu_s':>6} {'pred':9} {'observed':9} {'diff':>8} {'p':>8} " \
-             f"{'verdict':12} {'effective':9} {'acc b/d':>11}"
+    header = (
+        f"{'defense':22} {'risk':22} {'wall_s':>6} {'cpu_s':>6} {'pred':9} {'observed':9} {'diff':>8} {'p':>8} "
+        f"{'verdict':12} {'effective':9} {'acc b/d':>11}"
+    )
     if not args.json:
         print(header)
     for d in DEFENSES:
@@ -64,9 +77,12 @@ def main() -> None:
                 continue
             e, u = doc["effect"], doc["utility"]
             flag = "" if doc["wall_s"] <= LIMIT_S[args.quick] else "  (wall over the time target)"
-            print(f"{d:22} {r:22} {doc['wall_s']:6.1f} {doc['cpu_s']:6.1f} {doc['prediction']:9} {doc['observed']:9} "
-                  f"{e['difference']:+8.4f} {e['p_value']:8.2g} {doc['verdict']:12} {doc['defense_effective']!s:9} "
-                  f"{u['baseline']:.3f}/{u['defended']:.3f}{flag}", flush=True)
+            print(
+                f"{d:22} {r:22} {doc['wall_s']:6.1f} {doc['cpu_s']:6.1f} {doc['prediction']:9} {doc['observed']:9} "
+                f"{e['difference']:+8.4f} {e['p_value']:8.2g} {doc['verdict']:12} {doc['defense_effective']!s:9} "
+                f"{u['baseline']:.3f}/{u['defended']:.3f}{flag}",
+                flush=True,
+            )
     if args.json:
         print(json.dumps(docs, indent=2))
 

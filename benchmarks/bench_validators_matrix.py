@@ -20,15 +20,34 @@ import time
 from pathlib import Path
 
 TARGET_S = {True: 600.0, False: 2700.0}
-INTENDED = [("adversarial-training", "evasion"), ("outlier-removal", "poisoning"), ("watermarking", "model-ownership"),
-            ("fingerprinting", "model-ownership"), ("differential-privacy", "membership-inference"),
-            ("differential-privacy", "data-reconstruction"), ("group-fairness", "discrimination")]
+INTENDED = [
+    ("adversarial-training", "evasion"),
+    ("outlier-removal", "poisoning"),
+    ("watermarking", "model-ownership"),
+    ("fingerprinting", "model-ownership"),
+    ("differential-privacy", "membership-inference"),
+    ("differential-privacy", "data-reconstruction"),
+    ("group-fairness", "discrimination"),
+]
 
 
 def run_all(args: argparse.Namespace, store: Path) -> tuple[float, list[dict]]:
-    cmd = [sys.executable, "-W", "ignore", "-m", "interplay.cli", "validate", "--all", "--json", "--store", str(store),
-           "--dataset", args.dataset, *(["--quick"] if args.quick else []),
-           *(["--seeds", str(args.seeds)] if args.seeds else [])]
+    cmd = [
+        sys.executable,
+        "-W",
+        "ignore",
+        "-m",
+        "interplay.cli",
+        "validate",
+        "--all",
+        "--json",
+        "--store",
+        str(store),
+        "--dataset",
+        args.dataset,
+        *(["--quick"] if args.quick else []),
+        *(["--seeds", str(args.seeds)] if args.seeds else []),
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -44,9 +63,15 @@ def markdown(records: list[dict]) -> str:
     lines = ["| defense \\ risk | " + " | ".join(risks) + " |", "|---" * (len(risks) + 1) + "|"]
     for d in dict.fromkeys(r["defense"] for r in records):
         row = [r for r in records if r["defense"] == d]
-        lines.append(f"| {d} | " + " | ".join(
-            f"{arrow[r['literature']]} {arrow.get(r['prediction'], '?')} {arrow.get(r['observed'], '-')} {r['verdict']}"
-            for r in row) + " |")
+        lines.append(
+            f"| {d} | "
+            + " | ".join(
+                f"{arrow[r['literature']]} {arrow.get(r['prediction'], '?')} {arrow.get(r['observed'], '-')} "
+                f"{r['verdict']}"
+                for r in row
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -71,9 +96,11 @@ def sharing(args: argparse.Namespace, defense: str = "differential-privacy") -> 
     alone = row()
     with experiment.sharing_deployments() as cache:
         shared = row()
-    print(f"{defense} row ({len(configs)} risks x 2 seeds), wall / CPU: {alone[0]:.1f} / {alone[1]:.1f} s alone, "
-          f"{shared[0]:.1f} / {shared[1]:.1f} s sharing deployments ({alone[1] / shared[1]:.1f}x CPU; {cache.hits} "
-          f"hits, {cache.misses} trainings, {len(cache.measurements)} measurements)")
+    print(
+        f"{defense} row ({len(configs)} risks x 2 seeds), wall / CPU: {alone[0]:.1f} / {alone[1]:.1f} s alone, "
+        f"{shared[0]:.1f} / {shared[1]:.1f} s sharing deployments ({alone[1] / shared[1]:.1f}x CPU; {cache.hits} "
+        f"hits, {cache.misses} trainings, {len(cache.measurements)} measurements)"
+    )
 
 
 def main() -> None:
@@ -91,10 +118,12 @@ def main() -> None:
     ran = [r for r in records if r["observed"] is not None]
     target = TARGET_S[args.quick]
     compute = sum(r["compute_s"] for r in ran)
-    print(f"validate --all{' --quick' if args.quick else ''} on {args.dataset}: {len(ran)} of {len(records)} cells, "
-          f"{ran[0]['seeds'] if ran else 0} seeds; {wall:.0f} s wall (target {target:.0f} s: "
-          f"{'met' if wall <= target else 'MISSED'}); compute summed over cells {compute:.0f} s; "
-          f"resumed run {again:.1f} s")
+    print(
+        f"validate --all{' --quick' if args.quick else ''} on {args.dataset}: {len(ran)} of {len(records)} cells, "
+        f"{ran[0]['seeds'] if ran else 0} seeds; {wall:.0f} s wall (target {target:.0f} s: "
+        f"{'met' if wall <= target else 'MISSED'}); compute summed over cells {compute:.0f} s; "
+        f"resumed run {again:.1f} s"
+    )
     verdicts = {v: sum(r["verdict"] == v for r in records) for v in dict.fromkeys(r["verdict"] for r in records)}
     directed = [r for r in ran if r["literature"] in ("increase", "decrease")]
     agree = sum(r["observed"] == r["literature"] for r in directed)
@@ -107,8 +136,10 @@ def main() -> None:
             print(f"{d + ' / ' + r:45} {c['verdict'] if c else 'not run'}")
             continue
         e = c["effect"]
-        print(f"{d + ' / ' + r:45} {c['observed']:9} {e['difference']:+10.4f} "
-              f"[{e['ci95'][0]:+.4f}, {e['ci95'][1]:+.4f}] {e['p_value']:8.2g} {c['verdict']}")
+        print(
+            f"{d + ' / ' + r:45} {c['observed']:9} {e['difference']:+10.4f} "
+            f"[{e['ci95'][0]:+.4f}, {e['ci95'][1]:+.4f}] {e['p_value']:8.2g} {c['verdict']}"
+        )
     if args.markdown:
         print(markdown(records))
     if args.sharing:

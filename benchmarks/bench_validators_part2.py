@@ -19,8 +19,11 @@ from interplay.validators.settings import default_settings
 
 NEW_DEFENSES = ("outlier-removal", "watermarking", "fingerprinting")
 NEW_RISKS = ("poisoning", "model-ownership")
-INTENDED = (("outlier-removal", "poisoning"), ("watermarking", "model-ownership"),
-            ("fingerprinting", "model-ownership"))
+INTENDED = (
+    ("outlier-removal", "poisoning"),
+    ("watermarking", "model-ownership"),
+    ("fingerprinting", "model-ownership"),
+)
 
 
 def cell(kb, defense: str, risk: str, quick: bool, seeds: int) -> str:
@@ -31,9 +34,11 @@ def cell(kb, defense: str, risk: str, quick: bool, seeds: int) -> str:
     except ProbeUnsupported as exc:
         return f"{defense:22} {risk:24} unsupported: {exc}"
     e = doc["effect"]
-    return (f"{defense:22} {risk:24} {time.perf_counter() - start:6.1f} s  {e['baseline']:.3f} -> {e['defended']:.3f}  "
-            f"diff {e['difference']:+.3f} [{e['ci95'][0]:+.3f}, {e['ci95'][1]:+.3f}]  p {e['p_value']:.2g}  "
-            f"observed {doc['observed']}")
+    return (
+        f"{defense:22} {risk:24} {time.perf_counter() - start:6.1f} s  {e['baseline']:.3f} -> {e['defended']:.3f}  "
+        f"diff {e['difference']:+.3f} [{e['ci95'][0]:+.3f}, {e['ci95'][1]:+.3f}]  p {e['p_value']:.2g}  "
+        f"observed {doc['observed']}"
+    )
 
 
 def main() -> None:

@@ -103,8 +103,15 @@ def read_validations(store: StoreLike = None) -> Validations:
         raise UsageError(f"cannot read the results store {store}: {exc}") from None
 
 
-def predict(defense: str, risk: str, *, method: str = "graph", context: Mapping[str, str] | None = None,
-            kb: KBLike = None, store: StoreLike | bool = False) -> Prediction:
+def predict(
+    defense: str,
+    risk: str,
+    *,
+    method: str = "graph",
+    context: Mapping[str, str] | None = None,
+    kb: KBLike = None,
+    store: StoreLike | bool = False,
+) -> Prediction:
     """Predict how deploying ``defense`` changes susceptibility to ``risk``.
 
     ``store``: read validations back (a path, or ``None`` for the default store); ``False`` (the default):
@@ -116,8 +123,15 @@ def predict(defense: str, risk: str, *, method: str = "graph", context: Mapping[
     return _predict(k, defense, risk, method, dict(context or {}), validations=validations)
 
 
-def explain(defense: str, risk: str, *, method: str = "graph", context: Mapping[str, str] | None = None,
-            kb: KBLike = None, store: StoreLike | bool = False) -> Prediction:
+def explain(
+    defense: str,
+    risk: str,
+    *,
+    method: str = "graph",
+    context: Mapping[str, str] | None = None,
+    kb: KBLike = None,
+    store: StoreLike | bool = False,
+) -> Prediction:
     """The prediction with its paths (``supporting``, ``opposing``, ``neutral``), each edge's evidence, and the
     cell's experiment when ``store`` is read; what ``interplay explain`` draws as a tree."""
     return predict(defense, risk, method=method, context=context, kb=kb, store=store)
@@ -137,8 +151,12 @@ def agreement(p: Prediction) -> str | None:
     return "agree" if p.direction == p.known["direction"] else "disagree"
 
 
-def matrix(*, method: str = "graph", context: Mapping[str, str] | None = None, kb: KBLike = None,
-           ) -> list[Prediction]:
+def matrix(
+    *,
+    method: str = "graph",
+    context: Mapping[str, str] | None = None,
+    kb: KBLike = None,
+) -> list[Prediction]:
     """Every defense x risk prediction, defenses and risks in KB order."""
     _check_method(method)
     return predict_all(_kb(kb), method, dict(context or {}))
@@ -146,9 +164,18 @@ def matrix(*, method: str = "graph", context: Mapping[str, str] | None = None, k
 
 def matrix_document(predictions: list[Prediction]) -> list[dict]:
     """``interplay matrix --json``: one record per cell."""
-    return [{"defense": p.defense, "risk": p.risk, "prediction": p.direction, "resolution": p.resolution,
-             "confidence": round(p.confidence, 3), "known": p.known, "agreement": agreement(p)}
-            for p in predictions]
+    return [
+        {
+            "defense": p.defense,
+            "risk": p.risk,
+            "prediction": p.direction,
+            "resolution": p.resolution,
+            "confidence": round(p.confidence, 3),
+            "known": p.known,
+            "agreement": agreement(p),
+        }
+        for p in predictions
+    ]
 
 
 def conflicts(*, method: str = "graph", context: Mapping[str, str] | None = None, kb: KBLike = None) -> list[dict]:
@@ -158,9 +185,17 @@ def conflicts(*, method: str = "graph", context: Mapping[str, str] | None = None
         up = sum(x.weight for x in p.paths if x.sign == "+")
         down = sum(x.weight for x in p.paths if x.sign == "-")
         if up and down:
-            rows.append({"defense": p.defense, "risk": p.risk, "prediction": p.direction, "resolution": p.resolution,
-                         "increase_weight": round(up, 3), "decrease_weight": round(down, 3),
-                         "balance": round(min(up, down) / max(up, down), 3)})
+            rows.append(
+                {
+                    "defense": p.defense,
+                    "risk": p.risk,
+                    "prediction": p.direction,
+                    "resolution": p.resolution,
+                    "increase_weight": round(up, 3),
+                    "decrease_weight": round(down, 3),
+                    "balance": round(min(up, down) / max(up, down), 3),
+                }
+            )
     return sorted(rows, key=lambda r: -r["balance"])
 
 
@@ -237,9 +272,14 @@ def _cli_value(v: Any) -> str:
     return ",".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
 
 
-def settings(dataset: str = "synthetic", preset: str = "default", params: Params = None,
-             context: Mapping[str, str] | None = None, data_path: str | Path | None = None,
-             kb: KBLike = None) -> Settings:
+def settings(
+    dataset: str = "synthetic",
+    preset: str = "default",
+    params: Params = None,
+    context: Mapping[str, str] | None = None,
+    data_path: str | Path | None = None,
+    kb: KBLike = None,
+) -> Settings:
     """The experiment settings: the shared ones of ``dataset`` and ``preset``, plugin parameters from ``params``
     (``{"adversarial-training.eps": 0.1}`` or ``["adversarial-training.eps=0.1"]``) and the threat-model
     ``context`` keys that plugin parameters declare. Checked before anything is trained."""
@@ -276,10 +316,21 @@ def _store(store: StoreLike):
     return ResultStore(store)
 
 
-def validate(defense: str, risk: str, *, dataset: str = "synthetic", preset: str = "default",
-             seeds: int | None = None, params: Params = None, context: Mapping[str, str] | None = None,
-             data_path: str | Path | None = None, store: StoreLike = None, jobs: int | None = None,
-             kb: KBLike = None, progress: Progress | None = None) -> Validation:
+def validate(
+    defense: str,
+    risk: str,
+    *,
+    dataset: str = "synthetic",
+    preset: str = "default",
+    seeds: int | None = None,
+    params: Params = None,
+    context: Mapping[str, str] | None = None,
+    data_path: str | Path | None = None,
+    store: StoreLike = None,
+    jobs: int | None = None,
+    kb: KBLike = None,
+    progress: Progress | None = None,
+) -> Validation:
     """Train baseline and defended models over paired seeds, measure the risk on both, judge the prediction.
 
     Every seed is stored as it finishes (``store``: a path; default: the user cache's store), so re-running is
@@ -292,13 +343,19 @@ def validate(defense: str, risk: str, *, dataset: str = "synthetic", preset: str
     d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
     ctx = dict(context or {})
     prediction = _predict(k, d, r, "graph", ctx).direction
-    cfg = ValidationConfig(d, r, settings(dataset, preset, params, ctx, data_path, k), tuple(k.defenses[d].targets),
-                           str(data_path) if data_path else None)
+    cfg = ValidationConfig(
+        d,
+        r,
+        settings(dataset, preset, params, ctx, data_path, k),
+        tuple(k.defenses[d].targets),
+        str(data_path) if data_path else None,
+    )
     n, workers = _seeds(seeds, preset), _workers(jobs)
     bar = progress or _Silent()
     bar.start(n, f"{d} -> {r} on {dataset}")
-    doc = run_validation(cfg, n, validation_judge(prediction), _store(store), lambda seed, cached: bar.advance(),
-                         workers)
+    doc = run_validation(
+        cfg, n, validation_judge(prediction), _store(store), lambda seed, cached: bar.advance(), workers
+    )
     return Validation.from_dict(doc)
 
 
@@ -312,11 +369,20 @@ def _select(k: KB, names: Iterable[str] | str | None, kind: str) -> list[str]:
     return [slug for slug in every if slug in wanted]
 
 
-def validate_matrix(*, defenses: Iterable[str] | str | None = None, risks: Iterable[str] | str | None = None,
-                    dataset: str = "synthetic", preset: str = "default", seeds: int | None = None,
-                    params: Params = None, context: Mapping[str, str] | None = None,
-                    data_path: str | Path | None = None, store: StoreLike = None, kb: KBLike = None,
-                    progress: Progress | None = None) -> ValidationMatrix:
+def validate_matrix(
+    *,
+    defenses: Iterable[str] | str | None = None,
+    risks: Iterable[str] | str | None = None,
+    dataset: str = "synthetic",
+    preset: str = "default",
+    seeds: int | None = None,
+    params: Params = None,
+    context: Mapping[str, str] | None = None,
+    data_path: str | Path | None = None,
+    store: StoreLike = None,
+    kb: KBLike = None,
+    progress: Progress | None = None,
+) -> ValidationMatrix:
     """Every (or every selected) defense x risk cell validated in one process, sharing the trained models; a
     cell without a plugin or whose probe does not apply is a record too (``observed`` None)."""
     from interplay.validators.matrix import MatrixCell, run_matrix
@@ -330,19 +396,44 @@ def validate_matrix(*, defenses: Iterable[str] | str | None = None, risks: Itera
         for r in _select(k, risks, "risk"):
             obs = k.observation(d, r)
             prediction = _predict(k, d, r, "graph", ctx).direction
-            cells.append(MatrixCell(d, r, validation_judge(prediction), prediction,
-                                    obs.direction if obs else "unexplored", tuple(k.defenses[d].targets)))
+            cells.append(
+                MatrixCell(
+                    d,
+                    r,
+                    validation_judge(prediction),
+                    prediction,
+                    obs.direction if obs else "unexplored",
+                    tuple(k.defenses[d].targets),
+                )
+            )
     bar = progress or _Silent()
     bar.start(n * sum(c.registered for c in cells), f"{dataset}: {sum(c.registered for c in cells)} cells")
-    records = run_matrix(cells, s, n, _store(store), str(data_path) if data_path else None,
-                         lambda c, m: bar.advance(m, f"{c.defense} -> {c.risk}"))
+    records = run_matrix(
+        cells,
+        s,
+        n,
+        _store(store),
+        str(data_path) if data_path else None,
+        lambda c, m: bar.advance(m, f"{c.defense} -> {c.risk}"),
+    )
     return ValidationMatrix.from_records(records)
 
 
-def validate_combo(a: str, b: str, *, dataset: str = "synthetic", preset: str = "default", seeds: int | None = None,
-                   params: Params = None, context: Mapping[str, str] | None = None,
-                   data_path: str | Path | None = None, store: StoreLike = None, jobs: int | None = None,
-                   kb: KBLike = None, progress: Progress | None = None) -> ComboValidation:
+def validate_combo(
+    a: str,
+    b: str,
+    *,
+    dataset: str = "synthetic",
+    preset: str = "default",
+    seeds: int | None = None,
+    params: Params = None,
+    context: Mapping[str, str] | None = None,
+    data_path: str | Path | None = None,
+    store: StoreLike = None,
+    jobs: int | None = None,
+    kb: KBLike = None,
+    progress: Progress | None = None,
+) -> ComboValidation:
     """Train with ``a``, with ``b`` and with both; judge the predicted conflict on each defense's own targets."""
     from interplay.validators.combination import ComboConfig, run_combo
 
@@ -350,8 +441,14 @@ def validate_combo(a: str, b: str, *, dataset: str = "synthetic", preset: str = 
     da, db = k.resolve(a, "defense"), k.resolve(b, "defense")
     ctx = dict(context or {})
     p = predict_combo(k, da, db, ctx)
-    cfg = ComboConfig(da, db, settings(dataset, preset, params, ctx, data_path, k), tuple(k.defenses[da].targets),
-                      tuple(k.defenses[db].targets), str(data_path) if data_path else None)
+    cfg = ComboConfig(
+        da,
+        db,
+        settings(dataset, preset, params, ctx, data_path, k),
+        tuple(k.defenses[da].targets),
+        tuple(k.defenses[db].targets),
+        str(data_path) if data_path else None,
+    )
     n, workers = _seeds(seeds, preset), _workers(jobs)
     predicted = {s.defense: s.status for s in p.sides} | {"pair": p.verdict}
     bar = progress or _Silent()
@@ -360,9 +457,21 @@ def validate_combo(a: str, b: str, *, dataset: str = "synthetic", preset: str = 
     return ComboValidation.from_dict(doc)
 
 
-def sweep(defense: str, risk: str, factor: str, values: Iterable[str], *, dataset: str = "synthetic",
-          preset: str = "default", seeds: int | None = None, params: Params = None, store: StoreLike = None,
-          out: str | Path | None = None, kb: KBLike = None, progress: Progress | None = None) -> Sweep:
+def sweep(
+    defense: str,
+    risk: str,
+    factor: str,
+    values: Iterable[str],
+    *,
+    dataset: str = "synthetic",
+    preset: str = "default",
+    seeds: int | None = None,
+    params: Params = None,
+    store: StoreLike = None,
+    out: str | Path | None = None,
+    kb: KBLike = None,
+    progress: Progress | None = None,
+) -> Sweep:
     """Validate ``defense -> risk`` at each value of ``factor`` (D1-D4, M1) and test the KB's claim factor -> risk;
     the verdict is stored as sweep evidence on the claimed edges. ``out``: a file stem for the PNG and PDF plot."""
     from interplay.validators.experiment import ValidationConfig
@@ -379,15 +488,30 @@ def sweep(defense: str, risk: str, factor: str, values: Iterable[str], *, datase
     prediction = _predict(k, d, r).direction
     bar = progress or _Silent()
     bar.start(len(vals) * n, f"sweep {factor} for {d} -> {r}")
-    doc = run_sweep(cfg, factor, vals, n, validation_judge(prediction), claimed_edges(k, KNOBS[factor].node, r),
-                    _store(store), bar.advance)
+    doc = run_sweep(
+        cfg,
+        factor,
+        vals,
+        n,
+        validation_judge(prediction),
+        claimed_edges(k, KNOBS[factor].node, r),
+        _store(store),
+        bar.advance,
+    )
     if out is not None:
         doc["plots"] = [str(p) for p in plot_sweep(doc, Path(out))]
     return Sweep.from_dict(doc)
 
 
-def reproduce(name: str, *, preset: str = "default", seeds: int | None = None, store: StoreLike = None,
-              kb: KBLike = None, progress: Progress | None = None) -> Reproduction:
+def reproduce(
+    name: str,
+    *,
+    preset: str = "default",
+    seeds: int | None = None,
+    store: StoreLike = None,
+    kb: KBLike = None,
+    progress: Progress | None = None,
+) -> Reproduction:
     """One of the SoK's Sec. 5 experiments on Adult (``sok-5.1``, ``sok-5.2``), beside the paper's figures."""
     from interplay.validators.reproduce import DEFAULT_SEEDS, EXPERIMENTS, steps
     from interplay.validators.reproduce import reproduce as run
@@ -406,8 +530,17 @@ def reproduce(name: str, *, preset: str = "default", seeds: int | None = None, s
     prediction = _predict(k, defense, risk).direction
     bar = progress or _Silent()
     bar.start(steps(name, quick, n), f"reproduce {name}")
-    doc = run(name, tuple(k.defenses[defense].targets), quick, n, prediction, validation_judge(prediction),
-              lambda f: claimed_edges(k, KNOBS[f].node, risk), _store(store), bar.advance)
+    doc = run(
+        name,
+        tuple(k.defenses[defense].targets),
+        quick,
+        n,
+        prediction,
+        validation_judge(prediction),
+        lambda f: claimed_edges(k, KNOBS[f].node, risk),
+        _store(store),
+        bar.advance,
+    )
     return Reproduction.from_dict(doc)
 
 
@@ -432,9 +565,18 @@ def status(*, store: StoreLike = None, method: str = "graph", kb: KBLike = None)
     return Status(records, summary(records))
 
 
-def export(fmt: str, output: str | Path, *, method: str = "graph", subset: Iterable[str] | str | None = None,
-           include: Iterable[str] | str = "observations,predictions", standalone: bool = False,
-           renderer: str = "auto", store: StoreLike = None, kb: KBLike = None) -> ExportResult:
+def export(
+    fmt: str,
+    output: str | Path,
+    *,
+    method: str = "graph",
+    subset: Iterable[str] | str | None = None,
+    include: Iterable[str] | str = "observations,predictions",
+    standalone: bool = False,
+    renderer: str = "auto",
+    store: StoreLike = None,
+    kb: KBLike = None,
+) -> ExportResult:
     """Write the KB, the matrix and the evidence as ``fmt`` (latex, bib, dot, svg, pdf, tikz, graphml, gexf, json,
     mermaid, csv); ``include`` may add ``validations`` read from ``store``."""
     from interplay.export import export as write
@@ -442,8 +584,17 @@ def export(fmt: str, output: str | Path, *, method: str = "graph", subset: Itera
     layers = {i.strip().lower() for i in (include.split(",") if isinstance(include, str) else include)}
     if isinstance(subset, str):
         subset = subset.split(",")
-    return write(_kb(kb), fmt, output, method=method, subset=subset, include=include, standalone=standalone,
-                 renderer=renderer, validations=read_validations(store) if "validations" in layers else None)
+    return write(
+        _kb(kb),
+        fmt,
+        output,
+        method=method,
+        subset=subset,
+        include=include,
+        standalone=standalone,
+        renderer=renderer,
+        validations=read_validations(store) if "validations" in layers else None,
+    )
 
 
 def report(output: str | Path, *, method: str = "graph", store: StoreLike = None, kb: KBLike = None) -> Path:

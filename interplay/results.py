@@ -67,13 +67,22 @@ class Effect:
     def from_dict(cls, e: dict | None) -> Effect | None:
         if not e:
             return None
-        return cls(e.get("metric", "score"), e["baseline"], e["defended"], e["difference"], tuple(e["ci95"]),
-                   e["p_value"], e.get("min_effect"))
+        return cls(
+            e.get("metric", "score"),
+            e["baseline"],
+            e["defended"],
+            e["difference"],
+            tuple(e["ci95"]),
+            e["p_value"],
+            e.get("min_effect"),
+        )
 
     def __str__(self) -> str:
         lo, hi = self.ci95
-        return (f"{self.metric} {self.baseline:.3f} -> {self.defended:.3f}, difference {self.difference:+.3f} "
-                f"[95% CI {lo:+.3f}, {hi:+.3f}], p {self.p_value:.2g}")
+        return (
+            f"{self.metric} {self.baseline:.3f} -> {self.defended:.3f}, difference {self.difference:+.3f} "
+            f"[95% CI {lo:+.3f}, {hi:+.3f}], p {self.p_value:.2g}"
+        )
 
 
 def plain(doc: Any) -> Any:
@@ -82,8 +91,9 @@ def plain(doc: Any) -> Any:
 
 
 def _table(rows: list[tuple[str, Any]], title: str) -> str:
-    body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-                   for k, v in rows)
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
+    )
     return f"<table><caption>{html.escape(title)}</caption>{body}</table>"
 
 
@@ -125,10 +135,19 @@ class Validation(Result):
     @classmethod
     def from_dict(cls, doc: dict) -> Validation:
         doc = plain(doc)
-        return cls(doc, doc["defense"], doc["risk"], _opt(Direction, doc.get("prediction")),
-                   _opt(Direction, doc.get("observed")), _opt(Verdict, doc.get("verdict")),
-                   Effect.from_dict(doc.get("effect")), doc.get("defense_effective"), doc.get("seeds", 0),
-                   doc.get("dataset", ""), doc.get("literature"))
+        return cls(
+            doc,
+            doc["defense"],
+            doc["risk"],
+            _opt(Direction, doc.get("prediction")),
+            _opt(Direction, doc.get("observed")),
+            _opt(Verdict, doc.get("verdict")),
+            Effect.from_dict(doc.get("effect")),
+            doc.get("defense_effective"),
+            doc.get("seeds", 0),
+            doc.get("dataset", ""),
+            doc.get("literature"),
+        )
 
     def title(self) -> str:
         return f"{self.defense} -> {self.risk}"
@@ -149,11 +168,13 @@ class Validation(Result):
         if self.effect is None:
             return f"{self.title()}: {self.verdict} ({self.doc.get('reason', 'no experiment')})"
         u = self.doc.get("utility", {})
-        lines = [f"{self.title()} on {self.dataset}, {self.seeds} paired seeds",
-                 f"  prediction {self.prediction}, observed {self.observed}: {self.verdict}",
-                 f"  {self.effect}",
-                 f"  defense effective: {self.defense_effective}"
-                 + (f"; accuracy {u['baseline']:.3f} -> {u['defended']:.3f}" if u else "")]
+        lines = [
+            f"{self.title()} on {self.dataset}, {self.seeds} paired seeds",
+            f"  prediction {self.prediction}, observed {self.observed}: {self.verdict}",
+            f"  {self.effect}",
+            f"  defense effective: {self.defense_effective}"
+            + (f"; accuracy {u['baseline']:.3f} -> {u['defended']:.3f}" if u else ""),
+        ]
         return "\n".join(lines)
 
 
@@ -182,17 +203,35 @@ class ValidationMatrix(Result):
         return f"ValidationMatrix({len(self.cells)} cells: {self.counts()})"
 
     def __str__(self) -> str:
-        return "\n".join(f"{c.defense} -> {c.risk}: literature {c.literature}, prediction {c.prediction}, "
-                         f"observed {c.observed}, {c.verdict}" for c in self.cells)
+        return "\n".join(
+            f"{c.defense} -> {c.risk}: literature {c.literature}, prediction {c.prediction}, "
+            f"observed {c.observed}, {c.verdict}"
+            for c in self.cells
+        )
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{h}</th>" for h in ("defense", "risk", "literature", "prediction", "observed",
-                                                   "verdict", "difference", "p"))
+        head = "".join(
+            f"<th>{h}</th>"
+            for h in ("defense", "risk", "literature", "prediction", "observed", "verdict", "difference", "p")
+        )
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-                c.defense, c.risk, c.literature, c.prediction, c.observed, c.verdict,
-                f"{c.effect.difference:+.3f}" if c.effect else "", f"{c.effect.p_value:.2g}" if c.effect else ""))
-            + "</tr>" for c in self.cells)
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(str(v))}</td>"
+                for v in (
+                    c.defense,
+                    c.risk,
+                    c.literature,
+                    c.prediction,
+                    c.observed,
+                    c.verdict,
+                    f"{c.effect.difference:+.3f}" if c.effect else "",
+                    f"{c.effect.p_value:.2g}" if c.effect else "",
+                )
+            )
+            + "</tr>"
+            for c in self.cells
+        )
         return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -209,8 +248,14 @@ class ComboValidation(Result):
     @classmethod
     def from_dict(cls, doc: dict) -> ComboValidation:
         doc = plain(doc)
-        return cls(doc, tuple(doc["defenses"]), doc.get("prediction"), doc.get("observed"),
-                   _opt(Verdict, doc.get("verdict")), doc.get("seeds", 0))
+        return cls(
+            doc,
+            tuple(doc["defenses"]),
+            doc.get("prediction"),
+            doc.get("observed"),
+            _opt(Verdict, doc.get("verdict")),
+            doc.get("seeds", 0),
+        )
 
     def title(self) -> str:
         return " + ".join(self.defenses)
@@ -220,13 +265,22 @@ class ComboValidation(Result):
 
     def rows(self) -> list[tuple[str, Any]]:
         rows = [("prediction", self.prediction), ("observed", self.observed), ("verdict", self.verdict)]
-        rows += [(f"{s['defense']} with {s['with']}", f"predicted {s['prediction']}, observed {s['observed']}: "
-                  f"{s['verdict']}") for s in self.doc.get("sides", [])]
+        rows += [
+            (
+                f"{s['defense']} with {s['with']}",
+                f"predicted {s['prediction']}, observed {s['observed']}: {s['verdict']}",
+            )
+            for s in self.doc.get("sides", [])
+        ]
         return [*rows, ("seeds", self.seeds)]
 
     def __str__(self) -> str:
-        return "\n".join([f"{self.title()} on {self.doc.get('dataset')}, {self.seeds} seeds",
-                          *(f"  {k}: {v}" for k, v in self.rows()[:-1])])
+        return "\n".join(
+            [
+                f"{self.title()} on {self.doc.get('dataset')}, {self.seeds} seeds",
+                *(f"  {k}: {v}" for k, v in self.rows()[:-1]),
+            ]
+        )
 
 
 @dataclass(frozen=True, repr=False)
@@ -252,10 +306,14 @@ class Sweep(Result):
 
     def rows(self) -> list[tuple[str, Any]]:
         t = self.doc["risk_trend"]
-        rows = [("KB claims", f"{self.doc['factor_node']} -> {self.risk}: {self.claim}"),
-                ("baseline trend", f"rho {t['rho']:+.2f}, p {t['p_value']:.2g}"), ("verdict", self.verdict)]
-        return rows + [(f"{self.factor} = {p['value']}", str(Effect.from_dict(p["effect"])))
-                       for p in self.doc["points"]]
+        rows = [
+            ("KB claims", f"{self.doc['factor_node']} -> {self.risk}: {self.claim}"),
+            ("baseline trend", f"rho {t['rho']:+.2f}, p {t['p_value']:.2g}"),
+            ("verdict", self.verdict),
+        ]
+        return rows + [
+            (f"{self.factor} = {p['value']}", str(Effect.from_dict(p["effect"]))) for p in self.doc["points"]
+        ]
 
     def __str__(self) -> str:
         return "\n".join([self.title(), *(f"  {k}: {v}" for k, v in self.rows())])
@@ -284,8 +342,12 @@ class Reproduction(Result):
         return [(r["setting"], f"{r['verdict']}; {Effect.from_dict(r['effect'])}") for r in self.doc["rows"]]
 
     def __str__(self) -> str:
-        return "\n".join([f"{self.title()} (prediction {self.prediction}, {self.seeds} seeds per setting)",
-                          *(f"  {k}: {v}" for k, v in self.rows())])
+        return "\n".join(
+            [
+                f"{self.title()} (prediction {self.prediction}, {self.seeds} seeds per setting)",
+                *(f"  {k}: {v}" for k, v in self.rows()),
+            ]
+        )
 
 
 @dataclass(frozen=True, repr=False)
@@ -302,9 +364,12 @@ class Status(Result):
         return f"Status({len(self.doc)} cells: {self.summary})"
 
     def __str__(self) -> str:
-        return "\n".join(f"{r['defense']} -> {r['risk']}: literature {r['literature']}, graph "
-                         f"{r['predictions']['graph']}, observed {r['observed'] or '-'}, {r['verdict']} "
-                         f"({r['agreement']})" for r in self.doc)
+        return "\n".join(
+            f"{r['defense']} -> {r['risk']}: literature {r['literature']}, graph "
+            f"{r['predictions']['graph']}, observed {r['observed'] or '-'}, {r['verdict']} "
+            f"({r['agreement']})"
+            for r in self.doc
+        )
 
     def rows(self) -> list[tuple[str, Any]]:
         return list(self.summary.items())

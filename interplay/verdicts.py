@@ -11,8 +11,9 @@ from collections.abc import Callable
 DIRECTED = ("increase", "decrease", "none")
 
 
-def verdict(prediction: str, observed: str, ci95: tuple[float, float], min_effect: float,
-            defense_effective: bool | None) -> str:
+def verdict(
+    prediction: str, observed: str, ci95: tuple[float, float], min_effect: float, defense_effective: bool | None
+) -> str:
     """Judge the reasoner's ``prediction`` against the measured effect.
 
     - ``inconclusive`` when the defense did not work (``defense_effective`` is False: no significant
@@ -46,8 +47,13 @@ def validation_judge(prediction: str) -> Callable[[dict], dict]:
     def judge(doc: dict) -> dict:
         e = doc["effect"]
         v = verdict(prediction, doc["observed"], tuple(e["ci95"]), e["min_effect"], doc["defense_effective"])
-        head = {"defense": doc["defense"], "risk": doc["risk"], "prediction": prediction,
-                "observed": doc["observed"], "verdict": v}
+        head = {
+            "defense": doc["defense"],
+            "risk": doc["risk"],
+            "prediction": prediction,
+            "observed": doc["observed"],
+            "verdict": v,
+        }
         return head | doc
 
     return judge
@@ -68,10 +74,21 @@ def combo_judge(predicted: dict[str, str]) -> Callable[[dict], dict]:
         for side in doc["sides"]:
             p = predicted[side["defense"]]
             head = {k: side[k] for k in ("defense", "with")}
-            sides.append(head | {"prediction": p, "observed": side["observed"],
-                                 "verdict": combo_verdict(p, side["observed"])} | side)
+            sides.append(
+                head
+                | {"prediction": p, "observed": side["observed"], "verdict": combo_verdict(p, side["observed"])}
+                | side
+            )
         pair = predicted["pair"]
-        return ({"defenses": doc["defenses"], "prediction": pair, "observed": doc["observed"],
-                 "verdict": combo_verdict(pair, doc["observed"])} | doc | {"sides": sides})
+        return (
+            {
+                "defenses": doc["defenses"],
+                "prediction": pair,
+                "observed": doc["observed"],
+                "verdict": combo_verdict(pair, doc["observed"]),
+            }
+            | doc
+            | {"sides": sides}
+        )
 
     return judge

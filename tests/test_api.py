@@ -13,8 +13,7 @@ from interplay.errors import UsageError
 
 
 def test_predicting_never_imports_torch():
-    code = ("import interplay, sys; p = interplay.predict('DP', 'evasion'); print(p); "
-            "assert 'torch' not in sys.modules")
+    code = "import interplay, sys; p = interplay.predict('DP', 'evasion'); print(p); assert 'torch' not in sys.modules"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("differential-privacy -> evasion: increase")
@@ -34,15 +33,18 @@ def test_matrix_and_explain_are_the_cli_documents(cli, kb):
     assert explained == json.loads(cli("explain", "FD1", "MIA", "--json").stdout)
 
 
-@pytest.mark.parametrize("call,fragment", [
-    (lambda: interplay.predict("DP", "evasionn"), "did you mean 'evasion'"),
-    (lambda: interplay.predict("DP", "evasion", method="oracle"), "unknown method"),
-    (lambda: interplay.validate("DP", "MIA", preset="huge"), "unknown preset"),
-    (lambda: interplay.validate("DP", "MIA", dataset="cifar"), "unknown dataset"),
-    (lambda: interplay.validate("DP", "MIA", seeds=1, preset="tiny"), "at least 2"),
-    (lambda: interplay.validate("DP", "MIA", params={"differential-privacy.sigma": 1}), "valid parameters"),
-    (lambda: interplay.status(store="/nonexistent/s.sqlite"), "no results store"),
-])
+@pytest.mark.parametrize(
+    "call,fragment",
+    [
+        (lambda: interplay.predict("DP", "evasionn"), "did you mean 'evasion'"),
+        (lambda: interplay.predict("DP", "evasion", method="oracle"), "unknown method"),
+        (lambda: interplay.validate("DP", "MIA", preset="huge"), "unknown preset"),
+        (lambda: interplay.validate("DP", "MIA", dataset="cifar"), "unknown dataset"),
+        (lambda: interplay.validate("DP", "MIA", seeds=1, preset="tiny"), "at least 2"),
+        (lambda: interplay.validate("DP", "MIA", params={"differential-privacy.sigma": 1}), "valid parameters"),
+        (lambda: interplay.status(store="/nonexistent/s.sqlite"), "no results store"),
+    ],
+)
 def test_wrong_input_raises_a_usage_error(call, fragment):
     with pytest.raises(UsageError, match=fragment):
         call()

@@ -160,8 +160,9 @@ def test_conflict_is_a_significant_loss_of_effectiveness(combined, observed, ver
 
     cfg = ComboConfig("adversarial-training", "group-fairness", _tiny(), ("evasion",), ())
     alone = (0.10, 0.12, 0.09, 0.11)
-    records = [_record(i, {"baseline": 0.5 + i / 100, "a": alone[i], "b": None, "combined": c})
-               for i, c in enumerate(combined)]
+    records = [
+        _record(i, {"baseline": 0.5 + i / 100, "a": alone[i], "b": None, "combined": c}) for i, c in enumerate(combined)
+    ]
     judge = combo_judge({"adversarial-training": "conflict", "group-fairness": "effective", "pair": "conflict"})
     doc = judge(summarize_combo(cfg, records, 1.0))
     at, gf = doc["sides"]
@@ -180,8 +181,11 @@ def test_a_target_the_defense_does_not_protect_alone_is_reported_not_judged():
     cfg = ComboConfig("differential-privacy", "group-fairness", _tiny(), ("membership-inference",), ())
     records = []
     for i in range(4):
-        rec = _record(i, {"baseline": 0.60 + i / 100, "a": 0.52 + i / 200, "b": None, "combined": 0.52 + i / 200},
-                      "membership-inference")
+        rec = _record(
+            i,
+            {"baseline": 0.60 + i / 100, "a": 0.52 + i / 200, "b": None, "combined": 0.52 + i / 200},
+            "membership-inference",
+        )
         for arm in ("baseline", "a", "combined"):  # DP alone no better than the baseline here
             rec[arm]["risks"]["data-reconstruction"] = {"score": 0.5 + i / 100, "raw": {}}
         records.append(rec)
@@ -245,10 +249,13 @@ def test_validate_combo_bad_input_exits_2(cli, monkeypatch):
     from interplay.validators.registry import DEFENSES
 
     monkeypatch.delitem(DEFENSES, "watermarking")
-    for args, fragment in [(("DP", "watermarking"), "no validator plugin for defense 'watermarking'"),
-                           (("DP", "DP-SGD"), "two different defenses"), (("DP", "FD1", "--seeds", "1"), "at least 2"),
-                           (("DP", "FD1", "-c", "theft=copying"), "fine-tuning"),
-                           (("DP", "FD1", "-c", "colour=red"), "unknown context key")]:
+    for args, fragment in [
+        (("DP", "watermarking"), "no validator plugin for defense 'watermarking'"),
+        (("DP", "DP-SGD"), "two different defenses"),
+        (("DP", "FD1", "--seeds", "1"), "at least 2"),
+        (("DP", "FD1", "-c", "theft=copying"), "fine-tuning"),
+        (("DP", "FD1", "-c", "colour=red"), "unknown context key"),
+    ]:
         out = cli("validate-combo", *args)
         assert out.exit_code == 2 and fragment in out.output and "Traceback" not in out.output
 
@@ -262,7 +269,19 @@ def test_validate_combo_context_enters_the_settings(cli, monkeypatch, tmp_path):
 
     tiny = _tiny()
     monkeypatch.setattr(settings, "default_settings", lambda dataset, preset="default": tiny)
-    out = cli("validate-combo", "FD1", "watermarking", "--seeds", "2", "--jobs", "1", "-c", "theft=fine-tuning",
-              "--json", "--store", str(tmp_path / "s.sqlite"))
+    out = cli(
+        "validate-combo",
+        "FD1",
+        "watermarking",
+        "--seeds",
+        "2",
+        "--jobs",
+        "1",
+        "-c",
+        "theft=fine-tuning",
+        "--json",
+        "--store",
+        str(tmp_path / "s.sqlite"),
+    )
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["params"]["model-ownership"]["theft"] == "fine-tuning"

@@ -35,8 +35,10 @@ def task():
 
 @pytest.fixture(scope="module")
 def deployments(task):
-    return {"baseline": Defense(TINY, task).deploy(task.train, 0),
-            "explanations": Explanations(TINY, task).deploy(task.train, 0)}
+    return {
+        "baseline": Defense(TINY, task).deploy(task.train, 0),
+        "explanations": Explanations(TINY, task).deploy(task.train, 0),
+    }
 
 
 def test_batched_shadow_training_matches_sequential_training(task):
@@ -45,8 +47,7 @@ def test_batched_shadow_training_matches_sequential_training(task):
     batched = train_batched(datasets, [5, 6, 7], task.input_shape, task.n_classes, spec)
     for data, seed, model in zip(datasets, [5, 6, 7], batched, strict=True):
         seed_everything(seed)
-        reference = fit(build_model(task.input_shape, task.n_classes, spec.capacity), data, spec, seed,
-                        TrainingHooks())
+        reference = fit(build_model(task.input_shape, task.n_classes, spec.capacity), data, spec, seed, TrainingHooks())
         for a, b in zip(reference.parameters(), model.parameters(), strict=True):
             torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
@@ -97,12 +98,24 @@ def test_distribution_inference_reports_a_distinguishing_accuracy(task, deployme
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("defense,risk,expected", [
-    pytest.param("differential-privacy", "data-reconstruction", "decrease", marks=pytest.mark.xfail(
-        strict=True, reason="at the default size DP-SGD lowers the score by 0.0086 (p = 0.03), under the "
-        "probe's minimum effect of 0.01: the decoder recovers held-out records as well as members (0.126 vs 0.125), "
-        "population-level inversion that DP does not protect")),
-    ("explanations", "data-reconstruction", "increase")])
+@pytest.mark.parametrize(
+    "defense,risk,expected",
+    [
+        pytest.param(
+            "differential-privacy",
+            "data-reconstruction",
+            "decrease",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="at the default size DP-SGD lowers the score by 0.0086 (p = 0.03), under the "
+                "probe's minimum effect of 0.01: the decoder recovers held-out records as well as members "
+                "(0.126 vs 0.125), "
+                "population-level inversion that DP does not protect",
+            ),
+        ),
+        ("explanations", "data-reconstruction", "increase"),
+    ],
+)
 def test_data_reconstruction_cells_at_full_size(tmp_path, defense, risk, expected):
     cfg = ValidationConfig(defense, risk, default_settings("synthetic"), tuple(KB.defenses[defense].targets))
     doc = run_validation(cfg, settings.DEFAULT_SEEDS, validation_judge("increase"), ResultStore(tmp_path / "s.sqlite"))

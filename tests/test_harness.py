@@ -35,13 +35,19 @@ from interplay.verdicts import validation_judge, verdict  # noqa: E402
 
 KB = load_kb()
 # The cells whose documents the tests below read: the intended ones and a few whose raw metrics they check.
-CELLS = [("adversarial-training", "evasion"), ("differential-privacy", "membership-inference"),
-         ("group-fairness", "discrimination"), ("group-fairness", "membership-inference"),
-         ("group-fairness", "attribute-inference"), ("adversarial-training", "discrimination"),
-         ("differential-privacy", "evasion")]
+CELLS = [
+    ("adversarial-training", "evasion"),
+    ("differential-privacy", "membership-inference"),
+    ("group-fairness", "discrimination"),
+    ("group-fairness", "membership-inference"),
+    ("group-fairness", "attribute-inference"),
+    ("adversarial-training", "discrimination"),
+    ("differential-privacy", "evasion"),
+]
 # Smaller than --quick so that these cells run in well under a minute of CPU (DP-SGD learns less here).
-TINY = replace(default_settings("synthetic"), n_train=1000, synthetic=SyntheticFactors(n_train=1000),
-               train=TrainSpec(epochs=10))
+TINY = replace(
+    default_settings("synthetic"), n_train=1000, synthetic=SyntheticFactors(n_train=1000), train=TrainSpec(epochs=10)
+)
 runner = CliRunner()
 
 
@@ -61,9 +67,14 @@ def test_dp_reaches_its_privacy_budget(cell_docs):
     assert doc["params"]["differential-privacy"]["epsilon"] == 2.0
 
 
-@pytest.mark.parametrize("defense,target", [("adversarial-training", "evasion"),
-                                            ("differential-privacy", "membership-inference"),
-                                            ("group-fairness", "discrimination")])
+@pytest.mark.parametrize(
+    "defense,target",
+    [
+        ("adversarial-training", "evasion"),
+        ("differential-privacy", "membership-inference"),
+        ("group-fairness", "discrimination"),
+    ],
+)
 def test_intended_defenses_lower_their_own_risk_on_every_seed(cell_docs, defense, target):
     doc = cell_docs[(defense, target)]
     assert doc["effect"]["defended"] < doc["effect"]["baseline"]
@@ -102,10 +113,16 @@ def test_batched_fetch_yields_the_batches_of_a_plain_tensor_dataset():
     x, y, s = torch.randn(50, 3), torch.randint(0, 2, (50,)), torch.randint(0, 2, (50,))
 
     def loaders(wrap):
-        plain = DataLoader(TensorDataset(x, y, s), batch_size=8, shuffle=True,
-                           generator=torch.Generator().manual_seed(1))
-        batched = DataLoader(_BatchedTensors(x, y, s), batch_size=8, shuffle=True,
-                             generator=torch.Generator().manual_seed(1), collate_fn=_as_batch)
+        plain = DataLoader(
+            TensorDataset(x, y, s), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1)
+        )
+        batched = DataLoader(
+            _BatchedTensors(x, y, s),
+            batch_size=8,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(1),
+            collate_fn=_as_batch,
+        )
         return wrap(plain), wrap(batched)
 
     for wrap in (lambda loader: loader, DPDataLoader.from_data_loader):
@@ -152,10 +169,16 @@ def test_a_defense_that_lowers_one_of_its_targets_is_effective_and_one_that_lowe
     def records(mia_drop):
         def arm(shift, s):
             risks = {"evasion": 0.3, "membership-inference": 0.6 - shift, "data-reconstruction": 0.4}
-            return {"utility": 0.9, "metadata": {}, "risks": {k: {"score": v + 0.001 * s, "raw": {}}
-                                                                for k, v in risks.items()}}
-        return [{"seed": s, "baseline": arm(0, s), "defended": arm(mia_drop + 0.002 * s, s), "runtime_s": 0.0}
-                for s in range(4)]
+            return {
+                "utility": 0.9,
+                "metadata": {},
+                "risks": {k: {"score": v + 0.001 * s, "raw": {}} for k, v in risks.items()},
+            }
+
+        return [
+            {"seed": s, "baseline": arm(0, s), "defended": arm(mia_drop + 0.002 * s, s), "runtime_s": 0.0}
+            for s in range(4)
+        ]
 
     works = validation_judge("increase")(summarize(cfg, records(0.05), 0.0))
     assert works["effectiveness"]["membership-inference"]["observed"] == "decrease"
@@ -215,28 +238,34 @@ def test_paired_statistics_and_direction():
     assert direction(paired_effect([0.5, 0.6], [0.5, 0.6]), 0.01) == "none"
 
 
-@pytest.mark.parametrize("prediction,observed,ci,effective,expected", [
-    ("increase", "increase", (0.02, 0.05), True, "confirmed"),
-    ("increase", "decrease", (-0.05, -0.02), True, "refuted"),
-    ("increase", "none", (-0.03, 0.005), True, "refuted"),       # the CI rules out a real increase
-    ("increase", "none", (-0.03, 0.04), True, "inconclusive"),   # too wide to say
-    ("none", "none", (-0.005, 0.005), True, "confirmed"),
-    ("none", "none", (-0.05, 0.05), True, "inconclusive"),
-    ("none", "increase", (0.02, 0.05), True, "refuted"),
-    ("decrease", "decrease", (-0.05, -0.02), False, "inconclusive"),  # the defense did not work
-    ("ambiguous", "decrease", (-0.05, -0.02), True, "inconclusive"),
-    ("decrease", "decrease", (-0.05, -0.02), None, "confirmed"),  # no registered target to check
-])
+@pytest.mark.parametrize(
+    "prediction,observed,ci,effective,expected",
+    [
+        ("increase", "increase", (0.02, 0.05), True, "confirmed"),
+        ("increase", "decrease", (-0.05, -0.02), True, "refuted"),
+        ("increase", "none", (-0.03, 0.005), True, "refuted"),  # the CI rules out a real increase
+        ("increase", "none", (-0.03, 0.04), True, "inconclusive"),  # too wide to say
+        ("none", "none", (-0.005, 0.005), True, "confirmed"),
+        ("none", "none", (-0.05, 0.05), True, "inconclusive"),
+        ("none", "increase", (0.02, 0.05), True, "refuted"),
+        ("decrease", "decrease", (-0.05, -0.02), False, "inconclusive"),  # the defense did not work
+        ("ambiguous", "decrease", (-0.05, -0.02), True, "inconclusive"),
+        ("decrease", "decrease", (-0.05, -0.02), None, "confirmed"),  # no registered target to check
+    ],
+)
 def test_verdict_rule(prediction, observed, ci, effective, expected):
     assert verdict(prediction, observed, ci, 0.01, effective) == expected
 
 
-@pytest.mark.parametrize("args,message", [
-    (["at", "evasion", "--dataset", "cifar"], "unknown dataset"),
-    (["at", "evasion", "--seeds", "1"], "at least 2"),
-    (["adversarial-trainin", "evasion"], "did you mean"),
-    (["group-fairness", "discrimination", "--dataset", "digits", "--quick"], "binary task"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["at", "evasion", "--dataset", "cifar"], "unknown dataset"),
+        (["at", "evasion", "--seeds", "1"], "at least 2"),
+        (["adversarial-trainin", "evasion"], "did you mean"),
+        (["group-fairness", "discrimination", "--dataset", "digits", "--quick"], "binary task"),
+    ],
+)
 def test_bad_input_exits_2_with_a_message(tmp_path, args, message):
     result = runner.invoke(app, ["validate", *args, "--store", str(tmp_path / "s.sqlite")])
     assert result.exit_code == 2, result.output
@@ -251,19 +280,45 @@ def test_unregistered_pair_exits_2(tmp_path, monkeypatch):
 
 
 def test_missing_adult_exits_2(tmp_path):
-    result = runner.invoke(app, ["validate", "at", "evasion", "--dataset", "adult", "--data-path", str(tmp_path),
-                                 "--store", str(tmp_path / "s.sqlite")])
+    result = runner.invoke(
+        app,
+        [
+            "validate",
+            "at",
+            "evasion",
+            "--dataset",
+            "adult",
+            "--data-path",
+            str(tmp_path),
+            "--store",
+            str(tmp_path / "s.sqlite"),
+        ],
+    )
     assert result.exit_code == 2 and "adult.data" in result.output and "Traceback" not in result.output
 
 
 def test_cli_json_document_and_results(tmp_path):
     store = str(tmp_path / "s.sqlite")
-    result = runner.invoke(app, ["validate", "FD1", "discrimination", "--quick", "--seeds", "2", "--json",
-                                 "--store", store])
+    result = runner.invoke(
+        app, ["validate", "FD1", "discrimination", "--quick", "--seeds", "2", "--json", "--store", store]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert {"defense", "risk", "prediction", "observed", "verdict", "effect", "defense_effective", "seeds",
-            "dataset", "runtime_s", "utility", "raw", "settings"} <= set(doc)
+    assert {
+        "defense",
+        "risk",
+        "prediction",
+        "observed",
+        "verdict",
+        "effect",
+        "defense_effective",
+        "seeds",
+        "dataset",
+        "runtime_s",
+        "utility",
+        "raw",
+        "settings",
+    } <= set(doc)
     assert doc["defense"] == "group-fairness" and doc["dataset"] == "synthetic" and doc["seeds"] == 2
     assert {"metric", "baseline", "defended", "difference", "ci95", "p_value"} <= set(doc["effect"])
     listed = json.loads(runner.invoke(app, ["results", "--json", "--store", store]).stdout)
@@ -271,16 +326,22 @@ def test_cli_json_document_and_results(tmp_path):
 
 
 def test_importing_the_kb_and_reasoner_does_not_import_torch():
-    code = ("import sys, interplay, interplay.kb, interplay.interactions, interplay.cli.app; "
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, interplay, interplay.kb, interplay.interactions, interplay.cli.app; print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("defense,risk", [("adversarial-training", "evasion"),
-                                          ("differential-privacy", "membership-inference"),
-                                          ("group-fairness", "discrimination")])
+@pytest.mark.parametrize(
+    "defense,risk",
+    [
+        ("adversarial-training", "evasion"),
+        ("differential-privacy", "membership-inference"),
+        ("group-fairness", "discrimination"),
+    ],
+)
 def test_intended_cells_confirm_a_significant_decrease_at_full_size(tmp_path, defense, risk):
     cfg = config(defense, risk, default_settings("synthetic"))
     doc = run_validation(cfg, DEFAULT_SEEDS, validation_judge("decrease"), ResultStore(tmp_path / "s.sqlite"))

@@ -30,14 +30,19 @@ from interplay.verdicts import validation_judge  # noqa: E402
 KB = load_kb()
 QUICK = default_settings("synthetic", "quick")
 # Smaller still: the ownership probe's adversary with fewer queries, a smaller watermark and fingerprint.
-TINY = replace(QUICK, n_train=600, synthetic=SyntheticFactors(n_train=600), train=replace(QUICK.train, epochs=5),
-               overrides=(("fingerprinting", "queries", 40), ("model-ownership", "queries", 300),
-                          ("watermarking", "keys", 20)))
+TINY = replace(
+    QUICK,
+    n_train=600,
+    synthetic=SyntheticFactors(n_train=600),
+    train=replace(QUICK.train, epochs=5),
+    overrides=(("fingerprinting", "queries", 40), ("model-ownership", "queries", 300), ("watermarking", "keys", 20)),
+)
 
 
 def with_context(settings, context):
     """``settings`` under the threat-model ``context``, as the API applies it."""
     return settings.with_overrides(overrides([], context))
+
 
 # The verification tests use the default model (the medium MLP) with the quick epochs: the quick preset's small
 # MLP is so smooth that its boundary points transfer to independent models as well as to surrogates.
@@ -48,16 +53,22 @@ def config(defense: str, risk: str, settings=QUICK) -> ValidationConfig:
     return ValidationConfig(defense, risk, settings, tuple(KB.defenses[defense].targets))
 
 
-@pytest.mark.parametrize("defense,risk", [("outlier-removal", "poisoning"), ("watermarking", "model-ownership"),
-                                          ("fingerprinting", "model-ownership")])
+@pytest.mark.parametrize(
+    "defense,risk",
+    [("outlier-removal", "poisoning"), ("watermarking", "model-ownership"), ("fingerprinting", "model-ownership")],
+)
 def test_quick_intended_cells_decrease(tmp_path, defense, risk):
     doc = run_validation(config(defense, risk), 3, validation_judge("decrease"), ResultStore(tmp_path / "s.sqlite"))
     assert doc["observed"] == "decrease" and doc["verdict"] == "confirmed" and doc["defense_effective"] is True
 
 
 def test_ownership_raw_metrics(tmp_path):
-    doc = run_validation(config("watermarking", "model-ownership", TINY), 2, validation_judge("decrease"),
-                         ResultStore(tmp_path / "s.sqlite"))
+    doc = run_validation(
+        config("watermarking", "model-ownership", TINY),
+        2,
+        validation_judge("decrease"),
+        ResultStore(tmp_path / "s.sqlite"),
+    )
     raw, base = doc["raw"]["defended"], doc["raw"]["baseline"]
     assert raw["verifiable"] == 1 and raw["false_positive"] in (0, 0.5, 1)
     for route in ("extraction", "fine-tuning"):
@@ -96,8 +107,10 @@ def test_poisoning_target_is_measured_on_a_poisoned_retrain():
     assert record["baseline"]["risks"]["poisoning"]["score"] > 0.5
 
 
-@pytest.mark.parametrize("defense,risk", [("watermarking", "model-ownership"), ("outlier-removal", "poisoning"),
-                                          ("fingerprinting", "poisoning")])
+@pytest.mark.parametrize(
+    "defense,risk",
+    [("watermarking", "model-ownership"), ("outlier-removal", "poisoning"), ("fingerprinting", "poisoning")],
+)
 def test_same_seed_same_metrics(defense, risk):
     cfg = config(defense, risk, TINY)
     a, b = measure_seed(cfg, 1), measure_seed(cfg, 1)
@@ -113,9 +126,14 @@ def owned():
     fp = Fingerprinting(VERIFY, task).deploy(task.train, 0)
     independent = Defense(VERIFY, task).deploy(task.aux, 1).model
     queries = task.aux.take(slice(0, 1000))
-    return {"task": task, "wm": wm, "fp": fp, "independent": independent,
-            "wm_surrogate": extract(wm.model, queries, task, VERIFY.train, 5),
-            "fp_surrogate": extract(fp.model, queries, task, VERIFY.train, 5)}
+    return {
+        "task": task,
+        "wm": wm,
+        "fp": fp,
+        "independent": independent,
+        "wm_surrogate": extract(wm.model, queries, task, VERIFY.train, 5),
+        "fp_surrogate": extract(fp.model, queries, task, VERIFY.train, 5),
+    }
 
 
 @pytest.mark.parametrize("arm,observable", [("wm", "watermark_key"), ("fp", "fingerprint_queries")])
@@ -180,24 +198,36 @@ def test_outlier_removal_drops_the_stated_fraction():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("defense,risk", [
-    ("outlier-removal", "poisoning"),
-    ("watermarking", "model-ownership"),
-    ("fingerprinting", "model-ownership")])
+@pytest.mark.parametrize(
+    "defense,risk",
+    [("outlier-removal", "poisoning"), ("watermarking", "model-ownership"), ("fingerprinting", "model-ownership")],
+)
 def test_intended_cells_at_full_size(tmp_path, defense, risk):
-    doc = run_validation(config(defense, risk, default_settings("synthetic")), 8, validation_judge("decrease"),
-                         ResultStore(tmp_path / "s.sqlite"))
+    doc = run_validation(
+        config(defense, risk, default_settings("synthetic")),
+        8,
+        validation_judge("decrease"),
+        ResultStore(tmp_path / "s.sqlite"),
+    )
     assert doc["observed"] == "decrease" and doc["effect"]["p_value"] < 0.05 and doc["verdict"] == "confirmed"
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "the default medium MLP memorizes the trigger set locally; surrogates extracted from in-distribution queries "
-    "do not inherit it (trigger accuracy 0.33, threshold 0.5; see docs/validators.md)"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "the default medium MLP memorizes the trigger set locally; surrogates extracted from in-distribution queries "
+        "do not inherit it (trigger accuracy 0.33, threshold 0.5; see docs/validators.md)"
+    ),
+)
 def test_the_watermark_does_not_survive_extraction_alone_at_full_size(tmp_path):
     settings = with_context(default_settings("synthetic"), {"theft": "extraction"})
-    doc = run_validation(config("watermarking", "model-ownership", settings), 8, validation_judge("decrease"),
-                         ResultStore(tmp_path / "s.sqlite"))
+    doc = run_validation(
+        config("watermarking", "model-ownership", settings),
+        8,
+        validation_judge("decrease"),
+        ResultStore(tmp_path / "s.sqlite"),
+    )
     assert doc["observed"] == "decrease" and doc["effect"]["p_value"] < 0.05 and doc["verdict"] == "confirmed"
 
 
@@ -214,8 +244,20 @@ def test_cli_context_selects_the_adversary_and_rejects_unknown_values(tmp_path, 
     runner = CliRunner()
     bad = runner.invoke(app, ["validate", "fingerprinting", "model-ownership", "-c", "adversary=thief", *store])
     assert bad.exit_code == 2 and "malicious-accuser" in bad.output and "Traceback" not in bad.output
-    ok = runner.invoke(app, ["validate", "fingerprinting", "model-ownership", "--seeds", "2", "--json",
-                             "--context", "adversary=malicious-accuser", *store])
+    ok = runner.invoke(
+        app,
+        [
+            "validate",
+            "fingerprinting",
+            "model-ownership",
+            "--seeds",
+            "2",
+            "--json",
+            "--context",
+            "adversary=malicious-accuser",
+            *store,
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     doc = json.loads(ok.stdout)
     assert doc["params"]["model-ownership"]["adversary"] == "malicious-accuser"

@@ -33,8 +33,12 @@ def contract(tmp_path_factory):
     assert len(DEFENSES) > 0 and len(RISKS) > 0, "an empty registry validates nothing"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return interplay.validate_matrix(defenses=list(DEFENSES), risks=list(RISKS), preset="tiny",
-                                         store=tmp_path_factory.mktemp("contract") / "s.sqlite")
+        return interplay.validate_matrix(
+            defenses=list(DEFENSES),
+            risks=list(RISKS),
+            preset="tiny",
+            store=tmp_path_factory.mktemp("contract") / "s.sqlite",
+        )
 
 
 def test_every_registered_pair_returns_a_well_formed_result(kb, contract):
@@ -43,8 +47,9 @@ def test_every_registered_pair_returns_a_well_formed_result(kb, contract):
     for c in contract.cells:
         doc = c.to_dict()
         assert Validation.from_dict(doc).to_dict() == doc
-        assert c.literature == (kb.observation(c.defense, c.risk).direction if kb.observation(c.defense, c.risk)
-                                else "unexplored")
+        assert c.literature == (
+            kb.observation(c.defense, c.risk).direction if kb.observation(c.defense, c.risk) else "unexplored"
+        )
         if c.verdict == "unsupported":  # a probe that cannot run on this task says why
             assert doc["reason"] and c.observed is None
             continue
@@ -55,8 +60,9 @@ def test_every_registered_pair_returns_a_well_formed_result(kb, contract):
         assert e.ci95[0] <= e.difference <= e.ci95[1] and 0 <= e.p_value <= 1
         assert e.difference == pytest.approx(e.defended - e.baseline)
         assert 0 <= doc["utility"]["baseline"] <= 1 and 0 <= doc["utility"]["defended"] <= 1
-        judged = {t for t in kb.defenses[c.defense].targets if t in RISKS} if DEFENSES[c.defense].lowers_targets \
-            else set()
+        judged = (
+            {t for t in kb.defenses[c.defense].targets if t in RISKS} if DEFENSES[c.defense].lowers_targets else set()
+        )
         assert set(doc["effectiveness"]) == judged
         assert (c.defense_effective is None) == (not judged)
         for slug in (c.defense, c.risk):
@@ -67,8 +73,9 @@ def test_every_registered_pair_returns_a_well_formed_result(kb, contract):
 def test_a_param_changes_the_result_and_the_configuration_hash(tmp_path):
     store = tmp_path / "s.sqlite"
     plain = interplay.validate("AT", "evasion", preset="tiny", store=store, jobs=1)
-    weak = interplay.validate("AT", "evasion", preset="tiny", store=store, jobs=1,
-                              params={"adversarial-training.eps": 0.05})
+    weak = interplay.validate(
+        "AT", "evasion", preset="tiny", store=store, jobs=1, params={"adversarial-training.eps": 0.05}
+    )
     assert plain.doc["params"]["adversarial-training"]["eps"] == 0.25
     assert weak.doc["params"]["adversarial-training"]["eps"] == 0.05
     assert weak.doc["config_hash"] != plain.doc["config_hash"]
@@ -85,25 +92,33 @@ def test_the_plugin_source_enters_the_configuration_hash(monkeypatch):
     assert cfg.hash() != before
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--param", "adversarial-training.epsilon=0.1"], "valid parameters: eps, pgd_steps"),
-    (["--param", "adversarial-training.eps=wide"], "not a valid float"),
-    (["--param", "nobody.eps=0.1"], "no plugin 'nobody'"),
-    (["--param", "eps=0.1"], "PLUGIN.KEY=VALUE"),
-    (["--param", "model-ownership.theft=copying"], "any, extraction, fine-tuning"),
-    (["--preset", "huge"], "default, quick, tiny"),
-    (["--quick", "--preset", "default"], "contradicts"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--param", "adversarial-training.epsilon=0.1"], "valid parameters: eps, pgd_steps"),
+        (["--param", "adversarial-training.eps=wide"], "not a valid float"),
+        (["--param", "nobody.eps=0.1"], "no plugin 'nobody'"),
+        (["--param", "eps=0.1"], "PLUGIN.KEY=VALUE"),
+        (["--param", "model-ownership.theft=copying"], "any, extraction, fine-tuning"),
+        (["--preset", "huge"], "default, quick, tiny"),
+        (["--quick", "--preset", "default"], "contradicts"),
+    ],
+)
 def test_bad_params_and_presets_exit_2_with_the_valid_names(cli, tmp_path, args, fragment):
     r = cli("validate", "AT", "evasion", "--store", tmp_path / "s.sqlite", *args)
     assert r.exit_code == 2 and fragment in " ".join(r.output.split()) and "Traceback" not in r.output
 
 
 def test_quick_is_the_quick_preset():
-    cfg = [ValidationConfig("group-fairness", "discrimination", interplay.settings(preset=p), ()) for p in
-           ("quick", "quick")]
-    assert cfg[0].hash() == cfg[1].hash() != ValidationConfig("group-fairness", "discrimination",
-                                                              interplay.settings(), ()).hash()
+    cfg = [
+        ValidationConfig("group-fairness", "discrimination", interplay.settings(preset=p), ())
+        for p in ("quick", "quick")
+    ]
+    assert (
+        cfg[0].hash()
+        == cfg[1].hash()
+        != ValidationConfig("group-fairness", "discrimination", interplay.settings(), ()).hash()
+    )
 
 
 def test_plugins_command_lists_every_plugin_with_its_parameters(cli):
@@ -112,8 +127,11 @@ def test_plugins_command_lists_every_plugin_with_its_parameters(cli):
     rows = {p["slug"]: p for p in json.loads(r.stdout)}
     assert set(rows) == set(DEFENSES) | set(RISKS)
     at = {q["name"]: q for q in rows["adversarial-training"]["params"]}
-    assert at["eps"]["default"] == 0.25 and at["eps"]["doc"] and rows["adversarial-training"]["dataset_defaults"][
-        "digits"]["eps"] == 0.1
+    assert (
+        at["eps"]["default"] == 0.25
+        and at["eps"]["doc"]
+        and rows["adversarial-training"]["dataset_defaults"]["digits"]["eps"] == 0.1
+    )
     theft = {q["name"]: q for q in rows["model-ownership"]["params"]}["theft"]
     assert theft["context"] == "theft" and theft["choices"] == ["any", "extraction", "fine-tuning"]
     assert rows["evasion"]["metric"] == "attack_success_rate"
@@ -137,8 +155,9 @@ def site(tmp_path_factory):
 
 def run(site: Path, *args) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "interplay.cli", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "interplay.cli", *map(str, args)], capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 def test_a_third_party_plugin_works_with_every_command(site, tmp_path):
@@ -149,29 +168,64 @@ def test_a_third_party_plugin_works_with_every_command(site, tmp_path):
     assert noise["module"] == "interplay_example.defense" and noise["params"][0]["name"] == "sigma"
     predicted = run(site, "predict", "noise training", "MIA", "--json")  # an alias from the plugin's KB overlay
     assert predicted.returncode == 0 and json.loads(predicted.stdout)["defense"] == "example-gaussian-noise"
-    one = run(site, "validate", "example-gaussian-noise", "evasion", "--preset", "tiny", "--jobs", "1",
-              "--param", "example-gaussian-noise.sigma=0.5", "--json", "--store", store)
+    one = run(
+        site,
+        "validate",
+        "example-gaussian-noise",
+        "evasion",
+        "--preset",
+        "tiny",
+        "--jobs",
+        "1",
+        "--param",
+        "example-gaussian-noise.sigma=0.5",
+        "--json",
+        "--store",
+        store,
+    )
     assert one.returncode == 0, one.stderr
     doc = json.loads(one.stdout)
     assert doc["params"]["example-gaussian-noise"] == {"sigma": 0.5} and doc["metadata"]["noise_sigma"] == 0.5
     assert set(doc["effectiveness"]) == {"evasion"}
-    matrix = run(site, "validate", "--all", "--defenses", "example-gaussian-noise", "--risks", "evasion,MIA",
-                 "--preset", "tiny", "--json", "--store", store)
+    matrix = run(
+        site,
+        "validate",
+        "--all",
+        "--defenses",
+        "example-gaussian-noise",
+        "--risks",
+        "evasion,MIA",
+        "--preset",
+        "tiny",
+        "--json",
+        "--store",
+        store,
+    )
     assert matrix.returncode == 0, matrix.stderr
     assert [(r["defense"], r["risk"]) for r in json.loads(matrix.stdout)] == [
-        ("example-gaussian-noise", "evasion"), ("example-gaussian-noise", "membership-inference")]
+        ("example-gaussian-noise", "evasion"),
+        ("example-gaussian-noise", "membership-inference"),
+    ]
     status = run(site, "status", "--json", "--store", store)
     cells = {(r["defense"], r["risk"]): r for r in json.loads(status.stdout)}
-    assert cells["example-gaussian-noise", "membership-inference"]["verdict"] in ("confirmed", "refuted",
-                                                                                 "inconclusive")
+    assert cells["example-gaussian-noise", "membership-inference"]["verdict"] in (
+        "confirmed",
+        "refuted",
+        "inconclusive",
+    )
     out = tmp_path / "kb.json"
-    exported = run(site, "export", "json", "-o", out, "--include", "observations,predictions,validations",
-                   "--store", store)
+    exported = run(
+        site, "export", "json", "-o", out, "--include", "observations,predictions,validations", "--store", store
+    )
     assert exported.returncode == 0, exported.stderr
     assert "example-gaussian-noise" in out.read_text() and "bishop1995training" in out.read_text()
 
 
 def test_without_the_plugin_its_names_are_unknown(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "interplay.cli", "predict", "example-gaussian-noise", "MIA"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "interplay.cli", "predict", "example-gaussian-noise", "MIA"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "unknown defense" in r.stderr

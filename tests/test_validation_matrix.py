@@ -36,8 +36,18 @@ def test_shared_deployments_give_identical_records():
 
 
 def _all(store, *extra):
-    args = ["validate", "--all", "--quick", "--defenses", "DP,explanations,fingerprinting",
-            "--risks", "data-reconstruction,distribution-inference", "--store", str(store), *extra]
+    args = [
+        "validate",
+        "--all",
+        "--quick",
+        "--defenses",
+        "DP,explanations,fingerprinting",
+        "--risks",
+        "data-reconstruction,distribution-inference",
+        "--store",
+        str(store),
+        *extra,
+    ]
     return runner.invoke(app, args)
 
 
@@ -50,16 +60,26 @@ def test_validate_all_writes_one_record_per_cell_and_resumes(tmp_path, monkeypat
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
     assert [(r["defense"], r["risk"]) for r in records] == [
-        (d, r) for d in ("fingerprinting", "differential-privacy", "explanations")
-        for r in ("data-reconstruction", "distribution-inference")]
+        (d, r)
+        for d in ("fingerprinting", "differential-privacy", "explanations")
+        for r in ("data-reconstruction", "distribution-inference")
+    ]
     for r in records:
         obs = KB.observation(r["defense"], r["risk"])
         assert r["literature"] == (obs.direction if obs else "unexplored")
         if r["defense"] == "fingerprinting":
             assert r["verdict"] == "not registered" and r["observed"] is None and r["registered"] is False
         else:
-            assert {"prediction", "observed", "verdict", "effect", "defense_effective", "seeds", "dataset",
-                    "runtime_s"} <= set(r) and r["seeds"] == 2
+            assert {
+                "prediction",
+                "observed",
+                "verdict",
+                "effect",
+                "defense_effective",
+                "seeds",
+                "dataset",
+                "runtime_s",
+            } <= set(r) and r["seeds"] == 2
 
     calls = []
     real = experiment.measure_seed
@@ -68,8 +88,11 @@ def test_validate_all_writes_one_record_per_cell_and_resumes(tmp_path, monkeypat
     assert calls == [] and [r.get("effect") for r in again] == [r.get("effect") for r in records]
     table = _all(store, "--seeds", "3")
     assert table.exit_code == 0, table.output
-    assert sorted(calls) == sorted((d, r, 2) for d in ("differential-privacy", "explanations")
-                                   for r in ("data-reconstruction", "distribution-inference"))
+    assert sorted(calls) == sorted(
+        (d, r, 2)
+        for d in ("differential-privacy", "explanations")
+        for r in ("data-reconstruction", "distribution-inference")
+    )
     assert "not registered" in table.output and "4 cells validated" in " ".join(table.output.split())
 
 
@@ -86,5 +109,3 @@ def test_validate_jobs_usage_errors(tmp_path):
     assert result.exit_code == 2 and "single cell" in " ".join(result.output.split())
     result = runner.invoke(app, ["validate", "dp", "evasion", "--jobs", "0", *store])
     assert result.exit_code == 2 and "at least 1" in result.output and "Traceback" not in result.output
-
-

@@ -120,9 +120,20 @@ def validate_combo_cmd(
     """Train with A, with B and with both; judge the predicted conflict on each defense's own target risks."""
     k = open_kb(kb, overlay, json)
     with errors(json), ProgressBar() as bar:
-        v = api.validate_combo(a, b, dataset=dataset, preset=preset_of(preset, quick, json), seeds=seeds,
-                               params=param, context=parse_context(context, json), data_path=data_path, store=store,
-                               jobs=jobs, kb=k, progress=bar)
+        v = api.validate_combo(
+            a,
+            b,
+            dataset=dataset,
+            preset=preset_of(preset, quick, json),
+            seeds=seeds,
+            params=param,
+            context=parse_context(context, json),
+            data_path=data_path,
+            store=store,
+            jobs=jobs,
+            kb=k,
+            progress=bar,
+        )
     if json:
         emit_json(v.to_dict())
         return
@@ -130,22 +141,44 @@ def validate_combo_cmd(
 
 
 def _render_validation(doc: dict) -> None:
-    t = Table("defense", "target (metric)", "baseline", "alone", "combined", "loss", "95% CI", "p", "observed",
-              title=f"{' + '.join(doc['defenses'])} on {doc['dataset']}")
+    t = Table(
+        "defense",
+        "target (metric)",
+        "baseline",
+        "alone",
+        "combined",
+        "loss",
+        "95% CI",
+        "p",
+        "observed",
+        title=f"{' + '.join(doc['defenses'])} on {doc['dataset']}",
+    )
     for side in doc["sides"]:
         for risk, v in side["effectiveness"].items():
             loss = v["loss"]
-            t.add_row(side["defense"], f"{risk} ({v['metric']})", f"{v['alone']['baseline']:.4f}",
-                      f"{v['alone']['defended']:.4f}", f"{loss['defended']:.4f}", f"{loss['difference']:+.4f}",
-                      f"[{loss['ci95'][0]:+.4f}, {loss['ci95'][1]:+.4f}]", f"{loss['p_value']:.3g}", loss["observed"])
+            t.add_row(
+                side["defense"],
+                f"{risk} ({v['metric']})",
+                f"{v['alone']['baseline']:.4f}",
+                f"{v['alone']['defended']:.4f}",
+                f"{loss['defended']:.4f}",
+                f"{loss['difference']:+.4f}",
+                f"[{loss['ci95'][0]:+.4f}, {loss['ci95'][1]:+.4f}]",
+                f"{loss['p_value']:.3g}",
+                loss["observed"],
+            )
         if not side["effectiveness"]:
             t.add_row(side["defense"], "no registered probe for its targets", *[""] * 6, side["observed"])
     console.print(t)
     for side in doc["sides"]:
-        console.print(f"{side['defense']} with {side['with']}: predicted {_status(side['prediction'])}, observed "
-                      f"{_status(side['observed'])} -> [bold]{side['verdict']}[/] (effective alone: "
-                      f"{side['defense_effective']}; accuracy lost by combining: {side['utility_drop']:+.3f})")
+        console.print(
+            f"{side['defense']} with {side['with']}: predicted {_status(side['prediction'])}, observed "
+            f"{_status(side['observed'])} -> [bold]{side['verdict']}[/] (effective alone: "
+            f"{side['defense_effective']}; accuracy lost by combining: {side['utility_drop']:+.3f})"
+        )
     u = doc["utility"]
     console.print(f"utility (accuracy): {', '.join(f'{k} {v:.3f}' for k, v in u.items() if k != 'metric')}")
-    console.print(f"pair: predicted {_status(doc['prediction'])}, observed {_status(doc['observed'])} -> "
-                  f"[bold]{doc['verdict']}[/] ({doc['seeds']} seeds; {doc['runtime_s']:.1f} s)")
+    console.print(
+        f"pair: predicted {_status(doc['prediction'])}, observed {_status(doc['observed'])} -> "
+        f"[bold]{doc['verdict']}[/] ({doc['seeds']} seeds; {doc['runtime_s']:.1f} s)"
+    )

@@ -51,12 +51,20 @@ Preset = Annotated[str | None, typer.Option("--preset", help="default or quick (
 Quick = Annotated[bool, typer.Option("--quick", help="The quick preset (same as --preset quick).")]
 Param = Annotated[
     list[str] | None,
-    typer.Option("--param", "-p", help="PLUGIN.KEY=VALUE, e.g. adversarial-training.eps=0.1 (repeatable; "
-                                       "`interplay plugins` lists them)."),
+    typer.Option(
+        "--param",
+        "-p",
+        help="PLUGIN.KEY=VALUE, e.g. adversarial-training.eps=0.1 (repeatable; `interplay plugins` lists them).",
+    ),
 ]
 DataPath = Annotated[Path | None, typer.Option("--data-path", help="Folder with adult.data and adult.test.")]
-Jobs = Annotated[int | None, typer.Option("--jobs", help="Seeds measured at once, in separate processes "
-                                                         "(default: the CPUs available; results are the same).")]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        help="Seeds measured at once, in separate processes (default: the CPUs available; results are the same).",
+    ),
+]
 
 
 def fail(message: str, code: int = 2, json: bool = False, kind: str = "UsageError") -> NoReturn:
@@ -119,8 +127,14 @@ class ProgressBar:
     """The API's progress sink as a transient rich progress bar on stderr."""
 
     def __init__(self) -> None:
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=err_console, transient=True)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        )
         self.task: Any = None
 
     def __enter__(self) -> ProgressBar:
@@ -145,6 +159,13 @@ def score_table(title: str, docs: list[dict]) -> Table:
     t = Table("method", "n", "covered", "correct", "accuracy", "95% CI", "coverage", title=title)
     for d in docs:
         ci = d["accuracy_ci95"]
-        t.add_row(d["method"], str(d["n"]), str(d["covered"]), str(d["correct"]), f"{d['accuracy']:.2f}",
-                  f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-", f"{d['coverage']:.2f}")
+        t.add_row(
+            d["method"],
+            str(d["n"]),
+            str(d["covered"]),
+            str(d["correct"]),
+            f"{d['accuracy']:.2f}",
+            f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-",
+            f"{d['coverage']:.2f}",
+        )
     return t

@@ -38,8 +38,17 @@ def export_command(
     """Export as latex, bib, dot, svg, pdf, tikz, graphml, gexf, json, mermaid or csv."""
     k = open_kb(kb, overlay)
     with errors():
-        result = api.export(fmt, output, method=method, subset=subset, include=include, standalone=standalone,
-                            renderer=renderer, store=store, kb=k)
+        result = api.export(
+            fmt,
+            output,
+            method=method,
+            subset=subset,
+            include=include,
+            standalone=standalone,
+            renderer=renderer,
+            store=store,
+            kb=k,
+        )
     for note in result.notes:
         err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     how = f" (rendered with {result.renderer})" if result.renderer else ""

@@ -17,8 +17,9 @@ def plugins_cmd(json: Json = False) -> None:
         return
     t = Table("plugin", "parameter", "default", "meaning", title="Plugins (--param SLUG.KEY=VALUE)")
     for p in rows:
-        params = p["params"] or [{"name": "", "default": "", "doc": "(no parameters)", "choices": None,
-                                  "context": None}]
+        params = p["params"] or [
+            {"name": "", "default": "", "doc": "(no parameters)", "choices": None, "context": None}
+        ]
         for i, q in enumerate(params):
             per_dataset = {d: v[q["name"]] for d, v in p["dataset_defaults"].items() if q["name"] in v}
             default = str(q["default"]) + "".join(f"; {d}: {v}" for d, v in per_dataset.items())

@@ -48,8 +48,9 @@ def predict_cmd(
 ) -> None:
     """Predict how deploying DEFENSE changes susceptibility to RISK."""
     with errors(json):
-        p = api.predict(defense, risk, method=method.value, context=parse_context(context, json),
-                        kb=open_kb(kb, overlay, json))
+        p = api.predict(
+            defense, risk, method=method.value, context=parse_context(context, json), kb=open_kb(kb, overlay, json)
+        )
     if json:
         emit_json(p.to_dict())
         return
@@ -76,8 +77,14 @@ def explain_cmd(
     """Show the paths behind a prediction as a tree, with each edge's evidence and references."""
     k = open_kb(kb, overlay, json)
     with errors(json):
-        p = api.explain(defense, risk, method=method.value, context=parse_context(context, json), kb=k,
-                        store=store if store else False)
+        p = api.explain(
+            defense,
+            risk,
+            method=method.value,
+            context=parse_context(context, json),
+            kb=k,
+            store=store if store else False,
+        )
     if json:
         emit_json(p.to_dict())
         return

@@ -28,8 +28,9 @@ def reproduce_cmd(
 ) -> None:
     """Reproduce one of the SoK's Sec. 5 validations on Adult, scaled to a CPU."""
     with errors(json), ProgressBar() as bar:
-        doc = api.reproduce(name, preset=preset_of(preset, quick, json), seeds=seeds, store=store,
-                            progress=bar).to_dict()
+        doc = api.reproduce(
+            name, preset=preset_of(preset, quick, json), seeds=seeds, store=store, progress=bar
+        ).to_dict()
     if json:
         emit_json(doc)
         return

@@ -47,8 +47,20 @@ def sweep(
     k = open_kb(kb, overlay, json)
     with errors(json), ProgressBar() as bar:
         d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
-        result = api.sweep(d, r, factor, values, dataset=dataset, preset=preset_of(preset, quick, json), seeds=seeds,
-                           params=param, store=store, out=out / f"sweep-{d}-{r}-{factor.upper()}", kb=k, progress=bar)
+        result = api.sweep(
+            d,
+            r,
+            factor,
+            values,
+            dataset=dataset,
+            preset=preset_of(preset, quick, json),
+            seeds=seeds,
+            params=param,
+            store=store,
+            out=out / f"sweep-{d}-{r}-{factor.upper()}",
+            kb=k,
+            progress=bar,
+        )
     summary = result.to_dict()
     factor = summary["factor"]
     if json:

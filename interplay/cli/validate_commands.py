@@ -73,22 +73,51 @@ def validate(
         # Library warnings (Opacus' backward hooks, once per trained model) would scroll the progress display away.
         with errors(json), warnings.catch_warnings(), ProgressBar() as bar:
             warnings.simplefilter("ignore")
-            m = api.validate_matrix(defenses=only_defenses, risks=only_risks, dataset=dataset, preset=chosen,
-                                    seeds=seeds, params=param, context=ctx, data_path=data_path, store=store, kb=k,
-                                    progress=bar)
+            m = api.validate_matrix(
+                defenses=only_defenses,
+                risks=only_risks,
+                dataset=dataset,
+                preset=chosen,
+                seeds=seeds,
+                params=param,
+                context=ctx,
+                data_path=data_path,
+                store=store,
+                kb=k,
+                progress=bar,
+            )
         if json:
             emit_json(m.to_dict())
             return
         records = m.to_dict()
         n_seeds = next((r["seeds"] for r in records if "seeds" in r), seeds)
-        _render_matrix(k, records, list(dict.fromkeys(c.defense for c in m.cells)),
-                       list(dict.fromkeys(c.risk for c in m.cells)), n_seeds, dataset, time.perf_counter() - start)
+        _render_matrix(
+            k,
+            records,
+            list(dict.fromkeys(c.defense for c in m.cells)),
+            list(dict.fromkeys(c.risk for c in m.cells)),
+            n_seeds,
+            dataset,
+            time.perf_counter() - start,
+        )
         return
     if defense is None or risk is None:
         fail("give a DEFENSE and a RISK, or --all", json=json)
     with errors(json), ProgressBar() as bar:
-        v = api.validate(defense, risk, dataset=dataset, preset=chosen, seeds=seeds, params=param, context=ctx,
-                         data_path=data_path, store=store, jobs=jobs, kb=k, progress=bar)
+        v = api.validate(
+            defense,
+            risk,
+            dataset=dataset,
+            preset=chosen,
+            seeds=seeds,
+            params=param,
+            context=ctx,
+            data_path=data_path,
+            store=store,
+            jobs=jobs,
+            kb=k,
+            progress=bar,
+        )
     if json:
         emit_json(v.to_dict())
         return
@@ -98,19 +127,33 @@ def validate(
 def _render(doc: dict) -> None:
     e = doc["effect"]
     t = Table("", "baseline", "defended", "difference", "95% CI", "p", title=f"{doc['defense']} -> {doc['risk']}")
-    t.add_row(e["metric"], f"{e['baseline']:.4f}", f"{e['defended']:.4f}", f"{e['difference']:+.4f}",
-              f"[{e['ci95'][0]:+.4f}, {e['ci95'][1]:+.4f}]", f"{e['p_value']:.3g}")
+    t.add_row(
+        e["metric"],
+        f"{e['baseline']:.4f}",
+        f"{e['defended']:.4f}",
+        f"{e['difference']:+.4f}",
+        f"[{e['ci95'][0]:+.4f}, {e['ci95'][1]:+.4f}]",
+        f"{e['p_value']:.3g}",
+    )
     for slug, v in doc["effectiveness"].items():
         if slug != doc["risk"]:
-            t.add_row(f"{slug} ({v['metric']})", f"{v['baseline']:.4f}", f"{v['defended']:.4f}",
-                      f"{v['difference']:+.4f}", f"[{v['ci95'][0]:+.4f}, {v['ci95'][1]:+.4f}]", f"{v['p_value']:.3g}")
+            t.add_row(
+                f"{slug} ({v['metric']})",
+                f"{v['baseline']:.4f}",
+                f"{v['defended']:.4f}",
+                f"{v['difference']:+.4f}",
+                f"[{v['ci95'][0]:+.4f}, {v['ci95'][1]:+.4f}]",
+                f"{v['p_value']:.3g}",
+            )
     u = doc["utility"]
     t.add_row("utility (accuracy)", f"{u['baseline']:.4f}", f"{u['defended']:.4f}", f"{u['difference']:+.4f}", "", "")
     console.print(t)
     eps = f", epsilon {doc['epsilon']:.2f}" if "epsilon" in doc else ""
-    console.print(f"prediction [bold]{doc['prediction']}[/], observed [bold]{doc['observed']}[/] -> "
-                  f"[bold]{doc['verdict']}[/] (defense effective: {doc['defense_effective']}; "
-                  f"{doc['seeds']} seeds on {doc['dataset']}{eps}; {doc['runtime_s']:.1f} s)")
+    console.print(
+        f"prediction [bold]{doc['prediction']}[/], observed [bold]{doc['observed']}[/] -> "
+        f"[bold]{doc['verdict']}[/] (defense effective: {doc['defense_effective']}; "
+        f"{doc['seeds']} seeds on {doc['dataset']}{eps}; {doc['runtime_s']:.1f} s)"
+    )
 
 
 def results(store: Store = None, json: Json = False) -> None:
@@ -119,42 +162,94 @@ def results(store: Store = None, json: Json = False) -> None:
     if json:
         emit_json(rows)
         return
-    t = Table("defense", "risk", "dataset", "seeds", "prediction", "observed", "verdict", "p", "effective",
-              title="Validations")
+    t = Table(
+        "defense",
+        "risk",
+        "dataset",
+        "seeds",
+        "prediction",
+        "observed",
+        "verdict",
+        "p",
+        "effective",
+        title="Validations",
+    )
     for v in rows:
-        t.add_row(v["defense"], v["risk"], v["dataset"], str(v["seeds"]), v["prediction"], v["observed"],
-                  v["verdict"], f"{v['effect']['p_value']:.3g}", str(v["defense_effective"]))
+        t.add_row(
+            v["defense"],
+            v["risk"],
+            v["dataset"],
+            str(v["seeds"]),
+            v["prediction"],
+            v["observed"],
+            v["verdict"],
+            f"{v['effect']['p_value']:.3g}",
+            str(v["defense_effective"]),
+        )
     console.print(t)
 
 
-ARROWS = {"increase": "↑", "decrease": "↓", "none": "=", "mixed": "±", "ambiguous": "?", "unknown": "?",
-          "unexplored": "·", None: " "}
-VERDICT_MARK = {"confirmed": "[green]✓[/]", "refuted": "[red]✗[/]", "inconclusive": "[yellow]?[/]",
-                "not registered": "[dim]-[/]", "unsupported": "[dim]n/a[/]"}
+ARROWS = {
+    "increase": "↑",
+    "decrease": "↓",
+    "none": "=",
+    "mixed": "±",
+    "ambiguous": "?",
+    "unknown": "?",
+    "unexplored": "·",
+    None: " ",
+}
+VERDICT_MARK = {
+    "confirmed": "[green]✓[/]",
+    "refuted": "[red]✗[/]",
+    "inconclusive": "[yellow]?[/]",
+    "not registered": "[dim]-[/]",
+    "unsupported": "[dim]n/a[/]",
+}
 
 
-def _render_matrix(k, records: list[dict], defenses: list[str], risks: list[str], seeds: int | None, dataset: str,
-                   runtime_s: float) -> None:
+def _render_matrix(
+    k, records: list[dict], defenses: list[str], risks: list[str], seeds: int | None, dataset: str, runtime_s: float
+) -> None:
     """Rows are defenses, columns risks (SoK codes); a cell reads literature, prediction, observed, verdict."""
     by_cell = {(r["defense"], r["risk"]): r for r in records}
-    t = Table("", *(k.risks[r].code for r in risks), box=box.SIMPLE_HEAD, padding=(0, 1),
-              title=f"validate --all on {dataset}, {seeds} seeds")
+    t = Table(
+        "",
+        *(k.risks[r].code for r in risks),
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        title=f"validate --all on {dataset}, {seeds} seeds",
+    )
     for d in defenses:
         cells = [by_cell[(d, r)] for r in risks]
-        t.add_row(k.defenses[d].code, *(f"{ARROWS[c['literature']]}{ARROWS.get(c['prediction'], '?')}"
-                                         f"{ARROWS[c['observed']]} {VERDICT_MARK[c['verdict']]}" for c in cells))
+        t.add_row(
+            k.defenses[d].code,
+            *(
+                f"{ARROWS[c['literature']]}{ARROWS.get(c['prediction'], '?')}"
+                f"{ARROWS[c['observed']]} {VERDICT_MARK[c['verdict']]}"
+                for c in cells
+            ),
+        )
     console.print(t)
-    console.print("Each cell: literature, prediction, observed (↑ increase, ↓ decrease, = none, ? ambiguous or "
-                  "unknown, · unexplored), then the verdict (✓ confirmed, ✗ refuted, ? inconclusive, - not "
-                  "registered, n/a unsupported). " + "; ".join(
-                      f"{k.defenses[d].code} {d}" for d in defenses) + ". " + "; ".join(
-                      f"{k.risks[r].code} {r}" for r in risks) + ".", highlight=False)
+    console.print(
+        "Each cell: literature, prediction, observed (↑ increase, ↓ decrease, = none, ? ambiguous or "
+        "unknown, · unexplored), then the verdict (✓ confirmed, ✗ refuted, ? inconclusive, - not "
+        "registered, n/a unsupported). "
+        + "; ".join(f"{k.defenses[d].code} {d}" for d in defenses)
+        + ". "
+        + "; ".join(f"{k.risks[r].code} {r}" for r in risks)
+        + ".",
+        highlight=False,
+    )
     run = [c for c in records if c["observed"] is not None]
     directed = [c for c in run if c["literature"] in ("increase", "decrease")]
     agree = sum(c["observed"] == c["literature"] for c in directed)
     against = sum(c["observed"] not in (c["literature"], "none") for c in directed)
     verdicts = {v: sum(c["verdict"] == v for c in records) for v in dict.fromkeys(c["verdict"] for c in records)}
-    console.print(f"{len(run)} cells validated; on the {len(directed)} with a reported direction the observed one "
-                  f"agrees on {agree}, goes against it on {against}, no significant effect on "
-                  f"{len(directed) - agree - against}; {len(run) - len(directed)} unexplored. Verdicts: "
-                  + ", ".join(f"{n} {v}" for v, n in verdicts.items()) + f". {runtime_s:.0f} s.")
+    console.print(
+        f"{len(run)} cells validated; on the {len(directed)} with a reported direction the observed one "
+        f"agrees on {agree}, goes against it on {against}, no significant effect on "
+        f"{len(directed) - agree - against}; {len(run) - len(directed)} unexplored. Verdicts: "
+        + ", ".join(f"{n} {v}" for v, n in verdicts.items())
+        + f". {runtime_s:.0f} s."
+    )

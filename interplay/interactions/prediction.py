@@ -44,10 +44,11 @@ class Prediction:
         return f"Prediction({self.defense} -> {self.risk}: {self.direction}, {self.method})"
 
     def __str__(self) -> str:
-        lines = [f"{self.defense} -> {self.risk}: {self.direction} ({self.method}; {self.resolution}, confidence "
-                 f"{self.confidence:.2f})",
-                 f"  paths: {len(self.supporting)} supporting, {len(self.opposing)} opposing, "
-                 f"{len(self.neutral)} other"]
+        lines = [
+            f"{self.defense} -> {self.risk}: {self.direction} ({self.method}; {self.resolution}, confidence "
+            f"{self.confidence:.2f})",
+            f"  paths: {len(self.supporting)} supporting, {len(self.opposing)} opposing, {len(self.neutral)} other",
+        ]
         if self.known:
             lines.append(f"  literature: {self.known['direction']} ({', '.join(self.known['refs'])})")
         if self.validation:
@@ -55,10 +56,15 @@ class Prediction:
         return "\n".join(lines + [f"  {n}" for n in self.notes])
 
     def _repr_html_(self) -> str:
-        rows = [("prediction", self.direction), ("method", self.method), ("resolution", self.resolution),
-                ("confidence", f"{self.confidence:.2f}"), ("supporting paths", len(self.supporting)),
-                ("opposing paths", len(self.opposing)),
-                ("literature", self.known["direction"] if self.known else "unexplored")]
+        rows = [
+            ("prediction", self.direction),
+            ("method", self.method),
+            ("resolution", self.resolution),
+            ("confidence", f"{self.confidence:.2f}"),
+            ("supporting paths", len(self.supporting)),
+            ("opposing paths", len(self.opposing)),
+            ("literature", self.known["direction"] if self.known else "unexplored"),
+        ]
         body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
         return f"<table><caption>{html.escape(self.defense)} -&gt; {html.escape(self.risk)}</caption>{body}</table>"
 

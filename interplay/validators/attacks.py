@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int,
-        clamp: tuple[float, float] | None = None) -> torch.Tensor:
+def pgd(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int, clamp: tuple[float, float] | None = None
+) -> torch.Tensor:
     """Untargeted L-infinity PGD from a zero start with step 2.5*eps/steps; returns adversarial inputs."""
     alpha = 2.5 * eps / steps
     delta = torch.zeros_like(x, requires_grad=True)

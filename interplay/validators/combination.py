@@ -143,11 +143,15 @@ class ComboConfig:
         return used | {t: RISKS[t] for t in (*self.measured("a"), *self.measured("b"))}
 
     def as_dict(self) -> dict:
-        return {"combination": [self.a, self.b], "settings": self.settings.as_dict(),
-                "params": plugin_params(self.settings, self.plugins.values()),
-                "targets": {"a": sorted(self.measured("a")), "b": sorted(self.measured("b"))},
-                "data_path": self.data_path, "code_version": code_version(),
-                "plugin_versions": plugin_versions(self.plugins.values())}
+        return {
+            "combination": [self.a, self.b],
+            "settings": self.settings.as_dict(),
+            "params": plugin_params(self.settings, self.plugins.values()),
+            "targets": {"a": sorted(self.measured("a")), "b": sorted(self.measured("b"))},
+            "data_path": self.data_path,
+            "code_version": code_version(),
+            "plugin_versions": plugin_versions(self.plugins.values()),
+        }
 
     def hash(self) -> str:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:20]
@@ -168,14 +172,21 @@ def measure_combo_seed(cfg: ComboConfig, seed: int) -> dict:
     start = time.perf_counter()
     task = load_task(cfg.settings, seed, Path(cfg.data_path) if cfg.data_path else None)
     probes = _probes(cfg, task)
-    arms = {"baseline": Defense(cfg.settings, task), "a": DEFENSES[cfg.a](cfg.settings, task),
-            "b": DEFENSES[cfg.b](cfg.settings, task), "combined": Combined(cfg.settings, task, cfg.a, cfg.b)}
+    arms = {
+        "baseline": Defense(cfg.settings, task),
+        "a": DEFENSES[cfg.a](cfg.settings, task),
+        "b": DEFENSES[cfg.b](cfg.settings, task),
+        "combined": Combined(cfg.settings, task, cfg.a, cfg.b),
+    }
     record: dict = {"seed": seed}
     for arm, defense in arms.items():
         risks = set(probes) if arm in ("baseline", "combined") else set(cfg.measured(arm)) & set(probes)
         deployment = defense.deploy(task.train, seed)
-        record[arm] = {"utility": accuracy(deployment.model, task.test), "metadata": deployment.metadata,
-                       "risks": {t: asdict(probes[t].measure(deployment, task.train, seed)) for t in sorted(risks)}}
+        record[arm] = {
+            "utility": accuracy(deployment.model, task.test),
+            "metadata": deployment.metadata,
+            "risks": {t: asdict(probes[t].measure(deployment, task.train, seed)) for t in sorted(risks)},
+        }
     record["runtime_s"] = time.perf_counter() - start
     return record
 
@@ -200,8 +211,11 @@ def _side(records: list[dict], arm: str, defense: str, other: str) -> dict:
         statuses += [status] if works else []
         gain = e_alone.baseline - e_alone.defended
         effectiveness[t] = {
-            "metric": probe.metric, "min_effect": probe.min_effect, "effective_alone": works,
-            "alone": e_alone.as_dict(), "combined": paired_effect(base, combined).as_dict(),
+            "metric": probe.metric,
+            "min_effect": probe.min_effect,
+            "effective_alone": works,
+            "alone": e_alone.as_dict(),
+            "combined": paired_effect(base, combined).as_dict(),
             "loss": {**e_loss.as_dict(), "observed": status},
             "retained": (e_alone.baseline - e_loss.defended) / gain if gain > 0 else None,
         }
@@ -214,9 +228,14 @@ def _side(records: list[dict], arm: str, defense: str, other: str) -> dict:
         observed = "conflict"
     else:
         observed = "effective" if set(statuses) == {"effective"} else "inconclusive"
-    return {"defense": defense, "with": other, "observed": observed,
-            "defense_effective": bool(statuses) if effectiveness else None,
-            "utility_drop": drop, "effectiveness": effectiveness}
+    return {
+        "defense": defense,
+        "with": other,
+        "observed": observed,
+        "defense_effective": bool(statuses) if effectiveness else None,
+        "utility_drop": drop,
+        "effectiveness": effectiveness,
+    }
 
 
 def _status(loss: PairedEffect, min_effect: float) -> str:
@@ -235,19 +254,37 @@ def summarize_combo(cfg: ComboConfig, records: list[dict], runtime_s: float, key
     pair = "conflict" if "conflict" in observed else ("compatible" if observed == {"effective"} else "inconclusive")
     utility = {arm: float(np.mean(_utility(records, arm))) for arm in ARMS}
     return {
-        "defenses": [cfg.a, cfg.b], "observed": pair, "sides": sides,
-        "utility": {"metric": "accuracy", "baseline": utility["baseline"], cfg.a: utility["a"], cfg.b: utility["b"],
-                    "combined": utility["combined"]},
-        "metadata": records[0]["combined"]["metadata"], "seeds": len(records),
-        "seed_list": [r["seed"] for r in records], "dataset": cfg.settings.dataset,
-        "settings": cfg.settings.as_dict(), "params": plugin_params(cfg.settings, cfg.plugins.values()),
-        "config_hash": key or cfg.hash(), "code_version": code_version(),
-        "compute_s": float(sum(r["runtime_s"] for r in records)), "runtime_s": runtime_s,
+        "defenses": [cfg.a, cfg.b],
+        "observed": pair,
+        "sides": sides,
+        "utility": {
+            "metric": "accuracy",
+            "baseline": utility["baseline"],
+            cfg.a: utility["a"],
+            cfg.b: utility["b"],
+            "combined": utility["combined"],
+        },
+        "metadata": records[0]["combined"]["metadata"],
+        "seeds": len(records),
+        "seed_list": [r["seed"] for r in records],
+        "dataset": cfg.settings.dataset,
+        "settings": cfg.settings.as_dict(),
+        "params": plugin_params(cfg.settings, cfg.plugins.values()),
+        "config_hash": key or cfg.hash(),
+        "code_version": code_version(),
+        "compute_s": float(sum(r["runtime_s"] for r in records)),
+        "runtime_s": runtime_s,
     }
 
 
-def run_combo(cfg: ComboConfig, seeds: int, judge: Judge, store: ResultStore | None = None,
-              on_seed: Callable[[int, bool], None] | None = None, workers: int = 1) -> dict:
+def run_combo(
+    cfg: ComboConfig,
+    seeds: int,
+    judge: Judge,
+    store: ResultStore | None = None,
+    on_seed: Callable[[int, bool], None] | None = None,
+    workers: int = 1,
+) -> dict:
     """Run seeds ``0..seeds-1`` (reusing those in ``store``; the missing ones in ``workers`` processes at once),
     summarize, and let ``judge`` add the predictions and verdicts."""
     start = time.perf_counter()

@@ -77,19 +77,23 @@ class SyntheticFactors:
 
 
 def _to_split(x: np.ndarray, y: np.ndarray, s: np.ndarray) -> Split:
-    return Split(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long),
-                 torch.as_tensor(s, dtype=torch.long))
+    return Split(
+        torch.as_tensor(x, dtype=torch.float32),
+        torch.as_tensor(y, dtype=torch.long),
+        torch.as_tensor(s, dtype=torch.long),
+    )
 
 
-def _split3(x: np.ndarray, y: np.ndarray, s: np.ndarray, n_train: int, seed: int,
-            standardize: bool) -> tuple[Split, Split, Split]:
+def _split3(
+    x: np.ndarray, y: np.ndarray, s: np.ndarray, n_train: int, seed: int, standardize: bool
+) -> tuple[Split, Split, Split]:
     """Shuffle with ``seed`` into train (n_train), test and aux (n_train each at most, equal size)."""
     n = len(y)
     n_rest = min(n_train, (n - n_train) // 2)
     if n_rest < 1:
         raise DataError(f"the dataset has {n} rows, too few for a training set of {n_train}")
     idx = np.random.default_rng(seed).permutation(n)
-    parts = [idx[:n_train], idx[n_train:n_train + n_rest], idx[n_train + n_rest:n_train + 2 * n_rest]]
+    parts = [idx[:n_train], idx[n_train : n_train + n_rest], idx[n_train + n_rest : n_train + 2 * n_rest]]
     if standardize:
         # An attribute constant in the training split (e.g. a rare one-hot category) is centred, not scaled:
         # dividing by a near-zero deviation would turn its few other values into outliers of size 1e6.
@@ -128,8 +132,7 @@ def digits(n_train: int, seed: int) -> Task:
     x = (d.data / 16.0).astype(np.float32)
     ink = x.sum(1)
     s = (ink > np.median(ink)).astype(np.int64)
-    train, test, aux = _split3(x.reshape(-1, 1, 8, 8), d.target.astype(np.int64), s, n_train, seed,
-                               standardize=False)
+    train, test, aux = _split3(x.reshape(-1, 1, 8, 8), d.target.astype(np.int64), s, n_train, seed, standardize=False)
     return Task("digits", train, test, aux, 10, (1, 8, 8), bounds=(0.0, 1.0))
 
 
@@ -182,8 +185,14 @@ def _f_scores(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 ADULT_SENSITIVE = {"sex": "Female", "race": "Black"}
 
 
-def adult(n_train: int, seed: int, data_path: Path | None = None, k: int | None = None,
-          races: tuple[str, ...] | None = None, sensitive: tuple[str, ...] = ("sex",)) -> Task:
+def adult(
+    n_train: int,
+    seed: int,
+    data_path: Path | None = None,
+    k: int | None = None,
+    races: tuple[str, ...] | None = None,
+    sensitive: tuple[str, ...] = ("sex",),
+) -> Task:
     """UCI Adult as in the SoK's Sec. 5: income > 50K, the sensitive attribute(s) not among the inputs.
 
     ``races`` keeps only rows of those races (Sec. 5.1: White and Black); ``sensitive`` names the
@@ -196,8 +205,7 @@ def adult(n_train: int, seed: int, data_path: Path | None = None, k: int | None 
         raise DataError(f"unknown Adult sensitive attribute(s) {unknown}; choose from {', '.join(ADULT_SENSITIVE)}")
     keep = np.isin(attrs["race"], races) if races else np.ones(len(y), bool)
     s = np.stack([(attrs[a][keep] == ADULT_SENSITIVE[a]).astype(np.int64) for a in sensitive], axis=1)
-    train, test, aux = _split3(x[keep], y[keep], s[:, 0] if len(sensitive) == 1 else s, n_train, seed,
-                               standardize=True)
+    train, test, aux = _split3(x[keep], y[keep], s[:, 0] if len(sensitive) == 1 else s, n_train, seed, standardize=True)
     if k is not None:
         from sklearn.feature_selection import SelectKBest
 

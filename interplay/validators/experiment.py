@@ -109,10 +109,16 @@ class ValidationConfig:
         return used | {slug: RISKS[slug] for slug in (self.risk, *self.measured_targets)}
 
     def as_dict(self) -> dict:
-        return {"defense": self.defense, "risk": self.risk, "settings": self.settings.as_dict(),
-                "params": plugin_params(self.settings, self.plugins.values()),
-                "targets": sorted(self.measured_targets), "data_path": self.data_path,
-                "code_version": code_version(), "plugin_versions": plugin_versions(self.plugins.values())}
+        return {
+            "defense": self.defense,
+            "risk": self.risk,
+            "settings": self.settings.as_dict(),
+            "params": plugin_params(self.settings, self.plugins.values()),
+            "targets": sorted(self.measured_targets),
+            "data_path": self.data_path,
+            "code_version": code_version(),
+            "plugin_versions": plugin_versions(self.plugins.values()),
+        }
 
     @property
     def measured_targets(self) -> tuple[str, ...]:
@@ -135,8 +141,11 @@ def _measure_arm(defense: Defense, probe: RiskProbe, targets: dict[str, RiskProb
     if targets:
         clean = deployment if train is task.train else _deploy(defense, task.train, seed)
         risks |= {slug: _measure(p, clean, task.train, seed) for slug, p in targets.items()}
-    return {"utility": accuracy(deployment.model, task.test), "metadata": deployment.metadata,
-            "risks": {slug: asdict(m) for slug, m in risks.items()}}
+    return {
+        "utility": accuracy(deployment.model, task.test),
+        "metadata": deployment.metadata,
+        "risks": {slug: asdict(m) for slug, m in risks.items()},
+    }
 
 
 def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
@@ -189,23 +198,38 @@ def summarize(cfg: ValidationConfig, records: list[dict], runtime_s: float) -> d
     arms = ("baseline", "defended")
     utility = {arm: float(np.mean([r[arm]["utility"] for r in records])) for arm in arms}
     doc = {
-        "defense": cfg.defense, "risk": cfg.risk, "observed": observed, "effect": effect,
-        "defense_effective": effective, "effectiveness": effectiveness,
+        "defense": cfg.defense,
+        "risk": cfg.risk,
+        "observed": observed,
+        "effect": effect,
+        "defense_effective": effective,
+        "effectiveness": effectiveness,
         "utility": {"metric": "accuracy", **utility, "difference": utility["defended"] - utility["baseline"]},
         "raw": {arm: _mean_dict(r[arm]["risks"][cfg.risk]["raw"] for r in records) for arm in arms},
         "metadata": _mean_dict(r["defended"]["metadata"] for r in records),
-        "seeds": len(records), "seed_list": [r["seed"] for r in records], "dataset": cfg.settings.dataset,
-        "settings": cfg.settings.as_dict(), "params": plugin_params(cfg.settings, cfg.plugins.values()),
-        "config_hash": cfg.hash(), "code_version": code_version(),
-        "compute_s": float(sum(r["runtime_s"] for r in records)), "runtime_s": runtime_s,
+        "seeds": len(records),
+        "seed_list": [r["seed"] for r in records],
+        "dataset": cfg.settings.dataset,
+        "settings": cfg.settings.as_dict(),
+        "params": plugin_params(cfg.settings, cfg.plugins.values()),
+        "config_hash": cfg.hash(),
+        "code_version": code_version(),
+        "compute_s": float(sum(r["runtime_s"] for r in records)),
+        "runtime_s": runtime_s,
     }
     if "epsilon" in doc["metadata"]:
         doc["epsilon"] = doc["metadata"]["epsilon"]
     return doc
 
 
-def run_seeds(key: str, seeds: int, measure: Callable[[int], dict], store: ResultStore | None = None,
-              on_seed: Callable[[int, bool], None] | None = None, workers: int = 1) -> list[dict]:
+def run_seeds(
+    key: str,
+    seeds: int,
+    measure: Callable[[int], dict],
+    store: ResultStore | None = None,
+    on_seed: Callable[[int, bool], None] | None = None,
+    workers: int = 1,
+) -> list[dict]:
     """Records of seeds ``0..seeds-1`` under store key ``key``: each missing seed is measured and saved at once
     (so an interrupted run resumes), stored ones are reused. ``on_seed(seed, cached)`` follows each seed.
 
@@ -237,14 +261,19 @@ def run_seeds(key: str, seeds: int, measure: Callable[[int], dict], store: Resul
     return [done[seed] for seed in range(seeds)]
 
 
-def _measure_in_processes(measure: Callable[[int], dict], seeds: list[int], workers: int,
-                          finish: Callable[[int, dict], None]) -> None:
+def _measure_in_processes(
+    measure: Callable[[int], dict], seeds: list[int], workers: int, finish: Callable[[int, dict], None]
+) -> None:
     """``finish(seed, measure(seed))`` for each of ``seeds``, measured in ``workers`` fresh processes, in the
     order they finish. Spawned, not forked: a fork would copy the state of torch's and the progress bar's
     threads mid-flight. The workers ignore Ctrl-C; on an interrupt or a failed seed this process stops them at
     once rather than let them finish seeds whose records nobody would read."""
-    with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+    with ProcessPoolExecutor(
+        min(workers, len(seeds)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=signal.signal,
+        initargs=(signal.SIGINT, signal.SIG_IGN),
+    ) as pool:
         futures = {pool.submit(measure, seed): seed for seed in seeds}
         try:
             for future in as_completed(futures):
@@ -262,8 +291,14 @@ def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def run_validation(cfg: ValidationConfig, seeds: int, judge: Judge, store: ResultStore | None = None,
-                   on_seed: Callable[[int, bool], None] | None = None, workers: int = 1) -> dict:
+def run_validation(
+    cfg: ValidationConfig,
+    seeds: int,
+    judge: Judge,
+    store: ResultStore | None = None,
+    on_seed: Callable[[int, bool], None] | None = None,
+    workers: int = 1,
+) -> dict:
     """Run seeds ``0..seeds-1`` (reusing those already in ``store``; the missing ones in ``workers`` processes
     at once), summarize, and let ``judge`` add the prediction and the verdict; the result is stored.
 

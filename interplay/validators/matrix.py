@@ -37,15 +37,26 @@ class MatrixCell:
         return self.defense in DEFENSES and self.risk in RISKS
 
 
-def run_matrix(cells: list[MatrixCell], settings: Settings, seeds: int, store: ResultStore | None = None,
-               data_path: str | None = None, advance: Callable[[MatrixCell, int], None] | None = None) -> list[dict]:
+def run_matrix(
+    cells: list[MatrixCell],
+    settings: Settings,
+    seeds: int,
+    store: ResultStore | None = None,
+    data_path: str | None = None,
+    advance: Callable[[MatrixCell, int], None] | None = None,
+) -> list[dict]:
     """One record per cell: the validation document plus ``literature``, or a ``not registered`` /
     ``unsupported`` record (``observed`` None). ``advance(cell, n)`` reports ``n`` more seeds done."""
     records = []
     with sharing_deployments():
         for c in cells:
-            base = {"defense": c.defense, "risk": c.risk, "prediction": c.prediction, "literature": c.literature,
-                    "registered": c.registered}
+            base = {
+                "defense": c.defense,
+                "risk": c.risk,
+                "prediction": c.prediction,
+                "literature": c.literature,
+                "registered": c.registered,
+            }
             if not c.registered:
                 records.append(base | {"observed": None, "verdict": NOT_REGISTERED})
                 continue

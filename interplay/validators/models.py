@@ -24,9 +24,14 @@ def small_cnn(n_out: int, channels: tuple[int, int]) -> nn.Sequential:
     """Two 3x3 convolutions and a linear head for 1x8x8 images (no batch norm: Opacus-compatible)."""
     c1, c2 = channels
     return nn.Sequential(
-        nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(c2 * 4, n_out),
+        nn.Conv2d(1, c1, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(c2 * 4, n_out),
     )
 
 

@@ -48,8 +48,9 @@ def keys_of(observables: dict) -> list[OwnershipKey]:
     return [observables[k] for k in KEY_OBSERVABLES if isinstance(observables.get(k), OwnershipKey)]
 
 
-def boundary_points(model: nn.Module, x: torch.Tensor, margin: float, steps: int,
-                    bounds: tuple[float, float] | None) -> torch.Tensor:
+def boundary_points(
+    model: nn.Module, x: torch.Tensor, margin: float, steps: int, bounds: tuple[float, float] | None
+) -> torch.Tensor:
     """Move each input across the model's boundary into its runner-up class, to a logit lead of ``margin``.
 
     IPGuard's search (Cao et al. 2021) for data points near the boundary: minimise

@@ -39,9 +39,16 @@ def describe(params_cls: type, defaults: dict[str, Any] | None = None) -> list[d
     rows = []
     for f in fields_of(params_cls):
         default = (defaults or {}).get(f.name, f.default)
-        rows.append({"name": f.name, "type": _type_name(hints[f.name]), "default": default, "doc": f.metadata["doc"],
-                     "choices": list(f.metadata["choices"]) if f.metadata["choices"] else None,
-                     "context": f.metadata["context"]})
+        rows.append(
+            {
+                "name": f.name,
+                "type": _type_name(hints[f.name]),
+                "default": default,
+                "doc": f.metadata["doc"],
+                "choices": list(f.metadata["choices"]) if f.metadata["choices"] else None,
+                "context": f.metadata["context"],
+            }
+        )
     return rows
 
 

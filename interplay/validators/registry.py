@@ -100,12 +100,16 @@ class UnregisteredPair(UsageError, LookupError):
 
 def check_pair(defense: str, risk: str) -> None:
     """Raise :class:`UnregisteredPair` unless both slugs have a plugin."""
-    missing = [f"{kind} {slug!r}" for kind, slug, table in (("defense", defense, DEFENSES), ("risk", risk, RISKS))
-               if slug not in table]
+    missing = [
+        f"{kind} {slug!r}"
+        for kind, slug, table in (("defense", defense, DEFENSES), ("risk", risk, RISKS))
+        if slug not in table
+    ]
     if missing:
         raise UnregisteredPair(
             f"no validator plugin for {' and '.join(missing)}; registered defenses: {', '.join(DEFENSES)}; "
-            f"registered risks: {', '.join(RISKS)}")
+            f"registered risks: {', '.join(RISKS)}"
+        )
 
 
 def plugin(slug: str) -> Any:
@@ -123,8 +127,10 @@ def source_digest(cls: type) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12] if path else "unknown"
 
 
-def overrides(assignments: list[tuple[str, str, str]], context: dict[str, str] | None = None,
-              ) -> tuple[tuple[str, str, Any], ...]:
+def overrides(
+    assignments: list[tuple[str, str, str]],
+    context: dict[str, str] | None = None,
+) -> tuple[tuple[str, str, Any], ...]:
     """Checked, typed ``(slug, key, value)`` overrides from ``--param`` assignments and threat-model context
     keys that a plugin parameter declares (``param(..., context=KEY)``); other context keys concern only
     the reasoner. Raises :class:`ParamError` naming the valid plugins, parameters or values."""
@@ -145,7 +151,15 @@ def catalogue() -> list[dict]:
     for kind, table in (("defense", DEFENSES), ("risk", RISKS)):
         for slug, cls in table.items():
             doc = (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")
-            rows.append({"kind": kind, "slug": slug, "module": cls.__module__, "doc": doc,
-                         "params": describe(cls.Params), "dataset_defaults": cls.dataset_defaults,
-                         **({"metric": cls.metric, "min_effect": cls.min_effect} if kind == "risk" else {})})
+            rows.append(
+                {
+                    "kind": kind,
+                    "slug": slug,
+                    "module": cls.__module__,
+                    "doc": doc,
+                    "params": describe(cls.Params),
+                    "dataset_defaults": cls.dataset_defaults,
+                    **({"metric": cls.metric, "min_effect": cls.min_effect} if kind == "risk" else {}),
+                }
+            )
     return rows

@@ -59,8 +59,11 @@ def _settings_51(k: int, quick: bool) -> Settings:
 
 
 def _settings_52(method: str, ratio: float, quick: bool) -> Settings:
-    return (default_settings("adult", "quick" if quick else "default").with_params("explanations", method=method)
-            .with_params("distribution-inference", ratios=(0.5, ratio)))
+    return (
+        default_settings("adult", "quick" if quick else "default")
+        .with_params("explanations", method=method)
+        .with_params("distribution-inference", ratios=(0.5, ratio))
+    )
 
 
 def plan(name: str, quick: bool) -> list[tuple[str, Settings]]:

@@ -78,10 +78,13 @@ def default_settings(dataset: str, preset: str = "default") -> Settings:
     quick = preset == "quick"
     if preset == "tiny":  # batches of 64: DP-SGD still samples below 1 on distribution inference's subsets
         n = {"synthetic": 600, "digits": 300, "adult": 600}.get(dataset, 0)
-        s = Settings(dataset, n, TrainSpec(epochs=8, batch_size=64),
-                     SyntheticFactors(n_train=n) if dataset == "synthetic" else None,
-                     overrides=(("distribution-inference", "shadow_models", 8),
-                                ("distribution-inference", "victim_models", 3)))
+        s = Settings(
+            dataset,
+            n,
+            TrainSpec(epochs=8, batch_size=64),
+            SyntheticFactors(n_train=n) if dataset == "synthetic" else None,
+            overrides=(("distribution-inference", "shadow_models", 8), ("distribution-inference", "victim_models", 3)),
+        )
     elif dataset == "synthetic":
         train = TrainSpec(epochs=15, capacity="small") if quick else TrainSpec(epochs=30)
         s = Settings(dataset, 2000, train, SyntheticFactors(n_train=2000))

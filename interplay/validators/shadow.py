@@ -29,8 +29,9 @@ def _epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
     return order
 
 
-def train_batched(datasets: list[Split], seeds: list[int], input_shape: tuple[int, ...], n_classes: int,
-                  spec: TrainSpec) -> list[nn.Module]:
+def train_batched(
+    datasets: list[Split], seeds: list[int], input_shape: tuple[int, ...], n_classes: int, spec: TrainSpec
+) -> list[nn.Module]:
     """Train ``build_model(...)`` on each of ``datasets`` (all of one size) with its seed; models in eval mode."""
     if len({len(d) for d in datasets}) != 1:
         raise ValueError("batched training needs datasets of one size")
@@ -53,7 +54,7 @@ def train_batched(datasets: list[Split], seeds: list[int], input_shape: tuple[in
     for _ in range(spec.epochs):
         order = torch.stack([_epoch_order(n, g) for g in generators])
         for start in range(0, n, spec.batch_size):
-            idx = order[:, start:start + spec.batch_size]
+            idx = order[:, start : start + spec.batch_size]
             out = batched(params, buffers, x[rows, idx])
             loss = F.cross_entropy(out.flatten(0, 1), y[rows, idx].flatten(), reduction="none")
             optimizer.zero_grad()

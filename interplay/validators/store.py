@@ -47,14 +47,25 @@ class ResultStore:
 
     def save_run(self, config_hash: str, seed: int, record: dict) -> None:
         with self._connect() as db:
-            db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
-                       (config_hash, seed, json.dumps(record), time.time()))
+            db.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)", (config_hash, seed, json.dumps(record), time.time())
+            )
 
     def save_validation(self, config_hash: str, config: dict, summary: dict) -> None:
         with self._connect() as db:
-            db.execute("INSERT OR REPLACE INTO validations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (config_hash, config["defense"], config["risk"], config["settings"]["dataset"],
-                        config["code_version"], json.dumps(config), json.dumps(summary), time.time()))
+            db.execute(
+                "INSERT OR REPLACE INTO validations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    config_hash,
+                    config["defense"],
+                    config["risk"],
+                    config["settings"]["dataset"],
+                    config["code_version"],
+                    json.dumps(config),
+                    json.dumps(summary),
+                    time.time(),
+                ),
+            )
 
     def validations(self) -> list[dict]:
         """Every stored validation summary, newest first."""
@@ -72,13 +83,17 @@ class ResultStore:
             if per_edge.get(e, {}).get("verdict") not in SWEEP_VERDICTS:
                 raise ValueError(f"sweep summary: edges[{e!r}].verdict must be one of {', '.join(SWEEP_VERDICTS)}")
         with self._connect() as db:
-            db.execute("INSERT OR REPLACE INTO sweeps VALUES (?, ?, ?, ?)",
-                       (config_hash, json.dumps(list(edge_ids)), json.dumps(summary), time.time()))
+            db.execute(
+                "INSERT OR REPLACE INTO sweeps VALUES (?, ?, ?, ?)",
+                (config_hash, json.dumps(list(edge_ids)), json.dumps(summary), time.time()),
+            )
 
     def sweeps(self) -> list[dict]:
         """Every stored sweep summary with its ``config_hash``, ``edge_ids`` and ``updated``, newest first."""
         with self._connect() as db:
             rows = db.execute("SELECT config_hash, edges, summary, updated FROM sweeps ORDER BY updated DESC")
             rows = rows.fetchall()
-        return [json.loads(summary) | {"config_hash": key, "edge_ids": json.loads(edges), "updated": updated}
-                for key, edges, summary, updated in rows]
+        return [
+            json.loads(summary) | {"config_hash": key, "edge_ids": json.loads(edges), "updated": updated}
+            for key, edges, summary, updated in rows
+        ]

@@ -97,8 +97,13 @@ def fit(model: nn.Module, data: Split, spec: TrainSpec, seed: int, hooks: Traini
 
     Call :func:`seed_everything` before building the model so that its initialisation is seeded too.
     """
-    loader = DataLoader(_BatchedTensors(data.x, data.y, data.s), batch_size=spec.batch_size, shuffle=True,
-                        generator=torch.Generator().manual_seed(seed), collate_fn=_as_batch)
+    loader = DataLoader(
+        _BatchedTensors(data.x, data.y, data.s),
+        batch_size=spec.batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+        collate_fn=_as_batch,
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
     wrapped, optimizer, loader = hooks.prepare(model, optimizer, loader)
     wrapped.train()
@@ -115,7 +120,7 @@ def fit(model: nn.Module, data: Split, spec: TrainSpec, seed: int, hooks: Traini
 
 @torch.no_grad()
 def logits(model: nn.Module, x: torch.Tensor, batch: int = 4096) -> torch.Tensor:
-    return torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+    return torch.cat([model(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
 def accuracy(model: nn.Module, data: Split) -> float:

@@ -26,8 +26,9 @@ class _PGDHooks(TrainingHooks):
 
 @dataclass(frozen=True)
 class AdversarialTrainingParams:
-    eps: float = param(0.25, "L-infinity budget of the training attack, in input units (standardized features or "
-                             "[0, 1] pixels)")
+    eps: float = param(
+        0.25, "L-infinity budget of the training attack, in input units (standardized features or [0, 1] pixels)"
+    )
     pgd_steps: int = param(5, "PGD steps per training example")
 
 

@@ -21,12 +21,14 @@ from interplay.validators.training import TrainingHooks
 warnings.filterwarnings("ignore", message="Secure RNG turned off", category=UserWarning)
 warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
 
+
 # Opacus' privacy accounting (the noise search of make_private_with_epsilon, get_epsilon) takes seconds per
 # model at these sampling rates, far more than training; it depends on a few numbers only, so it is memoized.
 @functools.cache
 def _noise_multiplier(epsilon: float, delta: float, sample_rate: float, epochs: int) -> float:
-    return get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate, epochs=epochs,
-                                accountant="rdp")
+    return get_noise_multiplier(
+        target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate, epochs=epochs, accountant="rdp"
+    )
 
 
 @functools.cache
@@ -46,16 +48,21 @@ class _OpacusHooks(TrainingHooks):
             warnings.simplefilter("ignore")
             # make_private_with_epsilon, with its noise search memoized (same sample rate: 1 / batches)
             noise = _noise_multiplier(self.epsilon, self.delta, 1 / len(loader), self.epochs)
-            return self.engine.make_private(module=model, optimizer=optimizer, data_loader=loader,
-                                            noise_multiplier=noise, max_grad_norm=self.clip)
+            return self.engine.make_private(
+                module=model, optimizer=optimizer, data_loader=loader, noise_multiplier=noise, max_grad_norm=self.clip
+            )
 
     def finish(self, wrapped) -> None:
         wrapped._close()  # drop Opacus' per-sample-gradient hooks from the trained model
 
     def metadata(self) -> dict:
         history = self.engine.accountant.history
-        return {"epsilon": _epsilon(tuple(history), self.delta), "delta": self.delta, "max_grad_norm": self.clip,
-                "noise_multiplier": history[-1][0] if history else None}
+        return {
+            "epsilon": _epsilon(tuple(history), self.delta),
+            "delta": self.delta,
+            "max_grad_norm": self.clip,
+            "noise_multiplier": history[-1][0] if history else None,
+        }
 
 
 @dataclass(frozen=True)

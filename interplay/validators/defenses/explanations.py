@@ -65,7 +65,8 @@ class Explainer:
             return DeepLift(self.model).attribute(x, baselines=zeros, target=target)
         if self.method == "smoothgrad":
             return NoiseTunnel(IntegratedGradients(self.model)).attribute(
-                x, nt_type="smoothgrad", nt_samples=4, stdevs=0.02, baselines=zeros, target=target, n_steps=IG_STEPS)
+                x, nt_type="smoothgrad", nt_samples=4, stdevs=0.02, baselines=zeros, target=target, n_steps=IG_STEPS
+            )
         return IntegratedGradients(self.model).attribute(x, baselines=zeros, target=target, n_steps=IG_STEPS)
 
 

@@ -45,13 +45,18 @@ class Fingerprinting(Defense):
         s, p = self.settings, self.params
         # torch's global generator is seeded by deploy(), so these draws are deterministic per seed
         seed = int(torch.randint(2**31 - 1, ()))
-        pick = torch.randperm(len(train))[:CANDIDATES * p.queries]
+        pick = torch.randperm(len(train))[: CANDIDATES * p.queries]
         x = boundary_points(model, train.x[pick], p.margin, BOUNDARY_STEPS, self.task.bounds)
         y = logits(model, x).argmax(1)
         surrogate = extract(model, train, self.task, s.train, seed)
         seed_everything(seed + 1)
-        reference = fit(build_model(self.task.input_shape, self.task.n_classes, s.train.capacity), train, s.train,
-                        seed + 1, TrainingHooks())
+        reference = fit(
+            build_model(self.task.input_shape, self.task.n_classes, s.train.capacity),
+            train,
+            s.train,
+            seed + 1,
+            TrainingHooks(),
+        )
         conferrable = (logits(surrogate, x).argmax(1) == y) & (logits(reference, x).argmax(1) != y)
-        key = OwnershipKey("fingerprint", x[conferrable][:p.queries], y[conferrable][:p.queries], p.threshold)
+        key = OwnershipKey("fingerprint", x[conferrable][: p.queries], y[conferrable][: p.queries], p.threshold)
         return {"fingerprint_queries": key}

@@ -50,7 +50,7 @@ class OutlierRemoval(Defense):
     def alter_training_data(self, train: Split, seed: int) -> Split:
         x = train.x.reshape(len(train), -1).numpy()
         n_drop = round(self.params.frac * len(train))
-        keep = np.sort(np.argsort(outlier_scores(x, seed), kind="stable")[:len(train) - n_drop])
+        keep = np.sort(np.argsort(outlier_scores(x, seed), kind="stable")[: len(train) - n_drop])
         return train.take(keep)
 
     def hooks(self) -> TrainingHooks:

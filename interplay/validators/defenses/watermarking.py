@@ -42,15 +42,18 @@ class Watermarking(Defense):
         trigger = make_trigger(self.task, corner=0, salt=OWNER_SALT, target=self.task.n_classes - 1)
         candidates = torch.nonzero(train.y != trigger.target).flatten()
         chosen = candidates[torch.randperm(len(candidates), generator=torch.Generator().manual_seed(seed))]
-        keys = trigger.triggered(train.take(chosen[:self.params.keys].numpy()))
+        keys = trigger.triggered(train.take(chosen[: self.params.keys].numpy()))
         return OwnershipKey("watermark", keys.x, keys.y, self.params.threshold)
 
     def alter_training_data(self, train: Split, seed: int) -> Split:
         self.key = self.watermark_key(train, seed)
         r = self.params.repeats
         s = torch.zeros(len(self.key.y) * r, dtype=train.s.dtype)  # trigger inputs have no sensitive attribute
-        return Split(torch.cat([train.x, self.key.x.repeat(r, *[1] * (train.x.dim() - 1))]),
-                     torch.cat([train.y, self.key.y.repeat(r)]), torch.cat([train.s, s]))
+        return Split(
+            torch.cat([train.x, self.key.x.repeat(r, *[1] * (train.x.dim() - 1))]),
+            torch.cat([train.y, self.key.y.repeat(r)]),
+            torch.cat([train.s, s]),
+        )
 
     def observables(self, model, train) -> dict:
         return {"watermark_key": self.key}

@@ -35,5 +35,7 @@ class AttributeInference(RiskProbe):
     def measure(self, deployment, train, seed):
         attack = self._auc(deployment.model, train, seed, with_model=True)
         imputation = self._auc(deployment.model, train, seed, with_model=False)
-        return Measurement(attack - imputation, {"auc_advantage": attack - imputation, "attack_auc": attack,
-                                                 "imputation_auc": imputation})
+        return Measurement(
+            attack - imputation,
+            {"auc_advantage": attack - imputation, "attack_auc": attack, "imputation_auc": imputation},
+        )

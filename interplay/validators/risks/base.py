@@ -26,11 +26,11 @@ class Measurement:
 
 class RiskProbe:
     """Base class. ``metric`` names the score; ``min_effect`` is the smallest difference in the score
-    that counts as a real effect; ``requires`` lists the deployment observables the attack uses. A probe
-registers with ``@register_risk(slug)`` and declares ``Params`` and ``dataset_defaults`` as a defense does.
+        that counts as a real effect; ``requires`` lists the deployment observables the attack uses. A probe
+    registers with ``@register_risk(slug)`` and declares ``Params`` and ``dataset_defaults`` as a defense does.
 
-    A probe that must alter the training data (e.g. poisoning) overrides ``alter_training_data``;
-    the models it measures are then trained on the altered data.
+        A probe that must alter the training data (e.g. poisoning) overrides ``alter_training_data``;
+        the models it measures are then trained on the altered data.
     """
 
     slug: ClassVar[str]

@@ -41,8 +41,10 @@ def subset(pool: Split, ratio: float, size: int, rng: np.random.Generator) -> Sp
     """``size`` records of ``pool`` drawn without replacement, ``round(ratio * size)`` of them with s = 1."""
     s = pool.s.numpy()
     k = round(ratio * size)
-    idx = np.r_[rng.choice(np.flatnonzero(s == 1), k, replace=False),
-                rng.choice(np.flatnonzero(s == 0), size - k, replace=False)]
+    idx = np.r_[
+        rng.choice(np.flatnonzero(s == 1), k, replace=False),
+        rng.choice(np.flatnonzero(s == 0), size - k, replace=False),
+    ]
     return pool.take(rng.permutation(idx))
 
 
@@ -95,9 +97,13 @@ class DistributionInference(RiskProbe):
             st, aux = self.params, self.task.aux
             rng = np.random.default_rng([seed, 1])
             worlds = [w for w in range(2) for _ in range(st.shadow_models)]
-            models = train_batched([subset(aux, st.ratios[w], size, rng) for w in worlds],
-                                   [seed * 10_000 + i for i in range(len(worlds))], self.task.input_shape,
-                                   self.task.n_classes, self.settings.train)
+            models = train_batched(
+                [subset(aux, st.ratios[w], size, rng) for w in worlds],
+                [seed * 10_000 + i for i in range(len(worlds))],
+                self.task.input_shape,
+                self.task.n_classes,
+                self.settings.train,
+            )
             self._trained[size, seed] = (models, worlds)
         return self._trained[size, seed]
 
@@ -117,8 +123,10 @@ class DistributionInference(RiskProbe):
 
         rng = np.random.default_rng([seed, 2])
         truth = [w for w in range(2) for _ in range(st.victim_models)]
-        victims = [deployment.retrain(subset(train, st.ratios[w], size, rng), seed * 10_000 + 5_000 + i)
-                   for i, w in enumerate(truth)]
+        victims = [
+            deployment.retrain(subset(train, st.ratios[w], size, rng), seed * 10_000 + 5_000 + i)
+            for i, w in enumerate(truth)
+        ]
         features = np.stack([describe(v.model, v.observables.get("explanations"), queries) for v in victims])
         accuracy = float((meta.predict(features) == np.array(truth)).mean())
         auc = float(roc_auc_score(truth, meta.predict_proba(features)[:, 1]))

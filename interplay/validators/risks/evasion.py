@@ -36,5 +36,7 @@ class Evasion(RiskProbe):
         fooled = (logits(model, x_adv).argmax(1) != y).float()
         asr = fooled.mean().item() if len(y) else 0.0
         clean = correct.float().mean().item()
-        return Measurement(asr, {"attack_success_rate": asr, "clean_accuracy": clean,
-                                 "robust_accuracy": clean * (1 - asr), "eps": p.eps})
+        return Measurement(
+            asr,
+            {"attack_success_rate": asr, "clean_accuracy": clean, "robust_accuracy": clean * (1 - asr), "eps": p.eps},
+        )

@@ -38,8 +38,12 @@ FORGE_STEPS = 50
 @dataclass(frozen=True)
 class ModelOwnershipParams:
     adversary: str = param("malicious-suspect", "the SoK's adversary model", choices=ADVERSARIES, context="adversary")
-    theft: str = param("any", "how a malicious suspect obtains its copy (any: the mean over both routes)",
-                       choices=THEFTS, context="theft")
+    theft: str = param(
+        "any",
+        "how a malicious suspect obtains its copy (any: the mean over both routes)",
+        choices=THEFTS,
+        context="theft",
+    )
     queries: int = param(1000, "the adversary's query budget (its own records)")
     finetune_epochs: int = param(10, "epochs of the fine-tuning thief on its own records (all layers, FTAL)")
     forged_queries: int = param(100, "size of the malicious accuser's forged fingerprint")
@@ -73,8 +77,11 @@ class ModelOwnership(RiskProbe):
             fidelity = (logits(copy_, test.x).argmax(1) == reference).float().mean().item()
             detected = any(k.verifies(copy_) for k in keys)
             scores.append(0.0 if detected else fidelity)
-            raw |= {f"{route}_fidelity": fidelity, f"{route}_accuracy": accuracy(copy_, test),
-                    f"{route}_detected": float(detected)}
+            raw |= {
+                f"{route}_fidelity": fidelity,
+                f"{route}_accuracy": accuracy(copy_, test),
+                f"{route}_detected": float(detected),
+            }
             raw |= {f"{route}_{k.scheme}_agreement": k.agreement(copy_) for k in keys}
         score = sum(scores) / len(scores)
         raw["ownership_risk"] = score
@@ -90,21 +97,37 @@ class ModelOwnership(RiskProbe):
         if route == "extraction":
             return extract(model, queries, self.task, spec, seed + 104729)
         seed_everything(seed + 7919)
-        return fit(copy.deepcopy(model), queries, replace(spec, epochs=self.params.finetune_epochs), seed + 7919,
-                   TrainingHooks())
+        return fit(
+            copy.deepcopy(model),
+            queries,
+            replace(spec, epochs=self.params.finetune_epochs),
+            seed + 7919,
+            TrainingHooks(),
+        )
 
     def _independent_model(self, seed):
         """A model trained with the plain recipe on the adversary's own records and their true labels."""
         s = self.settings
         seed_everything(seed + 15485863)
-        return fit(build_model(self.task.input_shape, self.task.n_classes, s.train.capacity), self.task.aux,
-                   s.train, seed + 15485863, TrainingHooks())
+        return fit(
+            build_model(self.task.input_shape, self.task.n_classes, s.train.capacity),
+            self.task.aux,
+            s.train,
+            seed + 15485863,
+            TrainingHooks(),
+        )
 
     def _false_claim(self, deployment, seed):
         aux, p = self.task.aux, self.params
         own = self._independent_model(seed)
-        x = boundary_points(own, aux.x[:p.forged_queries], p.forged_margin, FORGE_STEPS, self.task.bounds)
+        x = boundary_points(own, aux.x[: p.forged_queries], p.forged_margin, FORGE_STEPS, self.task.bounds)
         forged = OwnershipKey("forged", x, logits(own, x).argmax(1), p.claim_threshold)
         matching = forged.agreement(deployment.model)
-        return Measurement(matching, {"ownership_risk": matching, "claim_accepted": float(matching >= forged.threshold),
-                                      "accuser_matching": forged.agreement(own)})
+        return Measurement(
+            matching,
+            {
+                "ownership_risk": matching,
+                "claim_accepted": float(matching >= forged.threshold),
+                "accuser_matching": forged.agreement(own),
+            },
+        )

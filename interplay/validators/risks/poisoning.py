@@ -57,5 +57,4 @@ class Poisoning(RiskProbe):
             deployment = deployment.retrain(train, seed)
         asr = accuracy(deployment.model, self.trigger.triggered(self.task.test))
         clean = accuracy(deployment.model, self.task.test)
-        return Measurement(asr, {"attack_success_rate": asr, "clean_accuracy": clean,
-                                 "poison_frac": self.params.frac})
+        return Measurement(asr, {"attack_success_rate": asr, "clean_accuracy": clean, "poison_frac": self.params.frac})
