@@ -1,4 +1,4 @@
-"""Benchmark the validators: every registered (defense, risk) cell through the real CLI, timed end to end.
+"""Benchmark the validators: (defense, risk) cells through the real CLI, one process each, timed end to end.
 
 Prints, per cell: wall time (process start to exit, so imports are included), the CPU time the process
 used (user + system; on a machine shared with other jobs it is the better guide, since the validators run
@@ -7,6 +7,11 @@ direction, effect, p-value, verdict, whether the defense worked, and utility. Ea
 fresh store, so nothing is cached. Usage:
 
     .venv/bin/python benchmarks/bench_validators.py [--quick] [--dataset synthetic] [--seeds N] [--json]
+        [--defenses A,B] [--risks X,Y]
+
+Default cells: adversarial training, DP-SGD and group fairness against evasion, membership and attribute
+inference and discrimination (``--defenses``/``--risks`` choose others; ``bench_validators_matrix.py`` runs
+the whole matrix in one process).
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFENSES = ("adversarial-training", "differential-privacy", "group-fairness")
-RISKS = ("evasion", "membership-inference", "attribute-inference", "discrimination")
+DEFENSES = "adversarial-training,differential-privacy,group-fairness"
+RISKS = "evasion,membership-inference,attribute-inference,discrimination"
 LIMIT_S = {False: 60.0, True: 15.0}
 
 
@@ -57,6 +62,8 @@ def main() -> None:
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--json", action="store_true", help="print the full documents as one JSON list")
+    parser.add_argument("--defenses", default=DEFENSES, help="comma-separated defenses (slugs or aliases)")
+    parser.add_argument("--risks", default=RISKS, help="comma-separated risks (slugs or aliases)")
     args = parser.parse_args()
     docs = []
     header = (
@@ -65,8 +72,8 @@ def main() -> None:
     )
     if not args.json:
         print(header)
-    for d in DEFENSES:
-        for r in RISKS:
+    for d in args.defenses.split(","):
+        for r in args.risks.split(","):
             with tempfile.TemporaryDirectory() as tmp:
                 doc = run_cell(d, r, args, Path(tmp) / "bench.sqlite")
             docs.append(doc)

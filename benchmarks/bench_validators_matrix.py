@@ -4,7 +4,7 @@ Prints the wall time of a fresh run (process start to exit, against an empty sto
 same store (a resumed run: nothing is recomputed), against the targets (10 minutes with ``--quick``, 45 without,
 on two cores); the verdict counts; and the seven intended cells (a defense against its own risk) with effect,
 95% CI and p-value. ``--sharing`` also times one defense's row (every risk, two seeds) in-process with and
-without the shared deployment cache; ``--markdown`` prints the matrix as a Markdown table (for the README). Usage:
+without the shared deployment cache; ``--markdown`` prints the matrix as a Markdown table (for docs/results.md). Usage:
 
     .venv/bin/python benchmarks/bench_validators_matrix.py [--quick] [--dataset D] [--seeds N] [--sharing] [--markdown]
 """
@@ -83,7 +83,7 @@ def sharing(args: argparse.Namespace, defense: str = "differential-privacy") -> 
     from interplay.validators.registry import RISKS
     from interplay.validators.settings import default_settings
 
-    kb, settings = load_kb(), default_settings(args.dataset, args.quick)
+    kb, settings = load_kb(), default_settings(args.dataset, "quick" if args.quick else "default")
     configs = [ValidationConfig(defense, r, settings, tuple(kb.defenses[defense].targets)) for r in RISKS]
 
     def row() -> tuple[float, float]:
