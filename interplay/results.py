@@ -19,7 +19,7 @@ class _Word(str, Enum):
     """A string enum that prints, formats, hashes and compares as its value."""
 
     __str__ = str.__str__
-    __format__ = str.__format__
+    __format__ = str.__format__  # type: ignore[assignment]  # str's format_spec is positional-only, Enum's not
     __hash__ = str.__hash__
 
 
@@ -156,7 +156,11 @@ class Validation(Result):
         return f"Validation({self.defense} -> {self.risk}: {self.verdict})"
 
     def rows(self) -> list[tuple[str, Any]]:
-        rows = [("prediction", self.prediction), ("observed", self.observed), ("verdict", self.verdict)]
+        rows: list[tuple[str, Any]] = [
+            ("prediction", self.prediction),
+            ("observed", self.observed),
+            ("verdict", self.verdict),
+        ]
         if self.effect:
             rows.append(("effect", str(self.effect)))
         rows += [("defense effective", self.defense_effective), ("seeds", self.seeds), ("dataset", self.dataset)]

@@ -156,9 +156,9 @@ def matrix_cmd(
             row.append(f"[{color}]{cell}[/] / {lit}")
         t.add_row(f"{d.code} {d.id}", *row)
     console.print(t)
-    agree = sum(api.agreement(p) == "agree" for p in preds)
+    agreed = sum(api.agreement(p) == "agree" for p in preds)
     directed = sum(api.agreement(p) is not None for p in preds)
-    console.print(f"cells: predicted / literature. Agreement on directed cells: {agree}/{directed}")
+    console.print(f"cells: predicted / literature. Agreement on directed cells: {agreed}/{directed}")
 
 
 def conflicts_cmd(

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from interplay.export import escape
 from interplay.export.layout import positions
 from interplay.export.model import ExportModel
 from interplay.export.style import LEGEND_LINES, MODERATOR_COLOR, NODE_FILL, SIGN_COLOR, edge_color
 
-LINESTYLE = {"empirical": "solid", "theoretical": (0, (5, 3)), "conjectured": (0, (1, 2.5))}
+if TYPE_CHECKING:
+    from matplotlib.typing import LineStyleType
+
+LINESTYLE: dict[str, LineStyleType] = {"empirical": "solid", "theoretical": (0, (5, 3)), "conjectured": (0, (1, 2.5))}
 ARROWSTYLE = {"increases": "-|>", "decreases": "-[", "none": "-", "mixed": "-|>"}
 
 

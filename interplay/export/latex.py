@@ -62,7 +62,7 @@ def cell_tex(cell: Cell) -> str:
     """The content of one matrix cell (see the module docstring for its slots)."""
     obs, pred = cell.observation, cell.prediction
     parts: list[str] = []
-    if cell.reported:
+    if cell.reported and obs is not None:  # reported implies an observation
         parts.append(DIRECTION_MARK[cell.reported])
         if obs.intended:
             parts.append(r"\ipIntended")

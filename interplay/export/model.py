@@ -270,8 +270,13 @@ def build_model(
     edges = [_edge_item(e) for e in kb.edges if e.source in nodes and e.target in nodes]
 
     wanted = "validations" in inc
-    layer = validations if wanted and isinstance(validations, Validations) else None
-    verdicts = (layer.verdicts() if layer is not None else validations) if wanted else None
+    layer: Validations | None = None
+    verdicts: Mapping[tuple[str, str], str] | None = None
+    if wanted:
+        if isinstance(validations, Validations):
+            layer, verdicts = validations, validations.verdicts()
+        else:
+            verdicts = validations
     notes: list[str] = []
     if wanted and not verdicts:
         source = layer.source if layer is not None else ""

@@ -75,6 +75,7 @@ def _heatmap(model: ExportModel, status: dict) -> str:
         tds = []
         for r in risks:
             s, p = status[d, r], model.cell(d, r).prediction
+            assert p is not None, "the report's model includes predictions"
             cls = s["agreement"].replace(" ", "-")
             title = (f"{model.node(d).name} -> {model.node(r).name}: predicted {p.direction} ({p.confidence:.2f}), "
                      f"literature {s['literature']}, {s['verdict']}; {s['agreement']}")  # fmt: skip
@@ -146,6 +147,7 @@ def _validation_html(cell: Cell, status: dict) -> str:
 
 def _cell_html(model: ExportModel, cell: Cell, status: dict) -> str:
     d, r, p = model.node(cell.defense), model.node(cell.risk), cell.prediction
+    assert p is not None, "the report's model includes predictions"
     lit = esc(status["literature"])
     if status["references"]:
         lit += " [" + ", ".join(_ref_link(k) for k in status["references"]) + "]"

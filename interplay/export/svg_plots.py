@@ -67,7 +67,7 @@ def effect_plot(v: ValidationRecord, width: int = 230, height: int = 56) -> str:
     """The mean paired difference with its 95% CI against zero and the minimum effect (empty when unknown)."""
     e = v.effect
     diff, ci, min_effect = e.get("difference"), e.get("ci95") or [None, None], e.get("min_effect") or 0.0
-    if not _finite(diff, *ci, min_effect):
+    if diff is None or not _finite(diff, *ci, min_effect):
         return ""
     span = max(abs(ci[0]), abs(ci[1]), abs(diff), min_effect, 1e-9) * 1.15
     left, right, mid = 10, width - 10, height / 2 - 4

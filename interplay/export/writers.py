@@ -8,6 +8,7 @@ from pathlib import Path
 
 from interplay.export import bibtex, dot, graph_formats, latex, tikz
 from interplay.export.model import ExportError, ExportModel, build_model
+from interplay.interactions.validated import Validations
 from interplay.kb import KB
 
 FORMATS = ("latex", "bib", "dot", "svg", "pdf", "tikz", "graphml", "gexf", "json", "mermaid", "csv")
@@ -61,13 +62,13 @@ def export(
     include: Iterable[str] | str | None = None,
     standalone: bool = False,
     renderer: str = "auto",
-    validations: Mapping[tuple[str, str], str] | None = None,
+    validations: Validations | Mapping[tuple[str, str], str] | None = None,
 ) -> ExportResult:
     """Write ``kb`` in format ``fmt`` to ``path``; raise :class:`ExportError` for a request it cannot satisfy.
 
     ``subset``: names of defenses and risks (slugs, codes, aliases); ``include``: any of observations,
-    predictions, validations (default observations and predictions); ``validations``: verdicts per
-    (defense, risk) from a results source; ``renderer`` (svg, pdf): auto, graphviz or matplotlib.
+    predictions, validations (default observations and predictions); ``validations``: the validated-here layer,
+    or verdicts per (defense, risk) from a results source; ``renderer`` (svg, pdf): auto, graphviz or matplotlib.
     """
     fmt = fmt.lower()
     if fmt not in FORMATS:

@@ -138,7 +138,7 @@ COMBO_METHODS = ("graph", "majority")
 def leave_one_paper_out_combos(kb: KB, method: str = "graph") -> Score:
     """Predict each known side of each combination observation with the observation's references hidden."""
     known = [(o, d) for o in kb.combinations for d in o.defenses if o.outcome[d] != "unknown"]
-    majority = Counter(o.outcome[d] for o, d in known).most_common(1)[0][0] if known else "effective"
+    majority: str = Counter(o.outcome[d] for o, d in known).most_common(1)[0][0] if known else "effective"
     cases = []
     for o, d in known:
         other = next(x for x in o.defenses if x != d)

@@ -7,13 +7,14 @@ items whose conditions hold, and nothing supported only by excluded references (
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 import networkx as nx
 
 from interplay.errors import UsageError
 from interplay.interactions.validated import marked_weight
 from interplay.kb import KB
-from interplay.kb.schema import Edge, Evidence
+from interplay.kb.schema import Edge, Evidence, Factor
 
 # How much one evidence item of each kind supports an edge; items combine by noisy-OR.
 KIND_WEIGHT = {"empirical": 0.7, "theoretical": 0.6, "conjectured": 0.3}
@@ -73,7 +74,7 @@ def build_graph(
         kind = kb.kind_of(ent.id)
         attrs = {"kind": kind, "name": ent.name, "code": ent.code or "", "active": bool(getattr(ent, "active", False))}
         if kind == "factor":
-            attrs["group"] = ent.group
+            attrs["group"] = cast(Factor, ent).group
         g.add_node(ent.id, **attrs)
     for e in kb.edges:
         if e.interpretation == "moderator" and not include_moderators:

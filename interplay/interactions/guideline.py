@@ -14,10 +14,10 @@ from __future__ import annotations
 from interplay.interactions.graph import build_graph
 from interplay.interactions.paths import Path, PathEdge
 from interplay.interactions.prediction import Prediction, make_prediction
-from interplay.interactions.signs import product
+from interplay.interactions.signs import Sign, product
 from interplay.kb import KB
 
-_ARROW = {"up": "+", "down": "-"}
+_ARROW: dict[str, Sign] = {"up": "+", "down": "-"}
 
 
 def _table2(g, node: str, role: str, outgoing: bool) -> dict[str, tuple]:

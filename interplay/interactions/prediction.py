@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from interplay.interactions.paths import Path
 from interplay.interactions.signs import DIRECTION, Sign, total
@@ -91,7 +91,12 @@ def known_direction(kb: KB, defense: str, risk: str, ctx: dict[str, str]) -> dic
     obs = kb.observation(defense, risk)
     if obs is None:
         return None
-    doc = {"direction": obs.direction, "refs": obs.refs, "intended": obs.intended, "observation": obs.id}
+    doc: dict[str, Any] = {
+        "direction": obs.direction,
+        "refs": obs.refs,
+        "intended": obs.intended,
+        "observation": obs.id,
+    }
     if obs.conjecture:
         doc["conjecture"] = obs.conjecture.direction
     for x in obs.exceptions:

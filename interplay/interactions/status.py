@@ -41,7 +41,7 @@ def _agreements(literature: str, prediction: str, v: ValidationRecord | None) ->
     return {
         "prediction-literature": (prediction == literature) if directed else None,
         "prediction-experiment": experiment,
-        "literature-experiment": (v.observed == literature) if directed and significant else None,
+        "literature-experiment": (v.observed == literature) if directed and significant and v is not None else None,
     }
 
 

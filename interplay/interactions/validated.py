@@ -28,6 +28,7 @@ document). Importing this module never imports torch.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,7 +147,7 @@ def _record(doc: dict, configurations: int, runs: dict[int, dict]) -> Validation
     )  # fmt: skip
 
 
-def from_documents(validations: list[dict], sweeps: list[dict] = (), runs=None, source: str = "") -> Validations:
+def from_documents(validations: list[dict], sweeps: Sequence[dict] = (), runs=None, source: str = "") -> Validations:
     """Build the layer from store documents; ``runs(config_hash)`` returns a configuration's per-seed records."""
     by_cell: dict[tuple[str, str], list[dict]] = {}
     for doc in validations:

@@ -21,14 +21,14 @@ def _check_context(file: str, oid: str, fld: str, cond: dict[str, str], contexts
 def check(objects: dict[str, list[tuple[str, BaseModel]]]) -> tuple[KB, list[Problem]]:
     """Build the KB from parsed objects and return it with every cross-object problem found."""
     problems: list[Problem] = []
-    seen: dict[str, str] = {}
+    seen: dict[tuple[str, str], str] = {}
     tables: dict[str, dict] = {}
     sources: dict[str, str] = {}
     sections = ("defenses", "risks", "factors", "nodes", "references", "contexts", "edges", "observations")
     for section in (*sections, "combinations"):
         tables[section] = {}
         for file, obj in objects[section]:
-            oid = obj.key if section == "references" else obj.id
+            oid: str = getattr(obj, "key" if section == "references" else "id")  # the section's schema model
             scope = "entity" if section in ("defenses", "risks", "factors", "nodes") else section
             if (scope, oid) in seen:
                 problems.append(Problem(file, oid, "id", f"duplicate id (first defined in {seen[(scope, oid)]})"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from interplay.errors import UsageError
@@ -75,8 +76,14 @@ class KB:
             return "factor"
         return self.nodes[entity_id].kind
 
-    def _table(self, kind: str) -> dict[str, Entity]:
-        return {"defense": self.defenses, "risk": self.risks, "factor": self.factors, "node": self.nodes}[kind]
+    def _table(self, kind: str) -> Mapping[str, Entity]:
+        tables: dict[str, Mapping[str, Entity]] = {
+            "defense": self.defenses,
+            "risk": self.risks,
+            "factor": self.factors,
+            "node": self.nodes,
+        }
+        return tables[kind]
 
     def resolve(self, name: str, kind: str | None = None) -> str:
         """Return the canonical id for ``name`` (a slug, SoK code or alias) or raise :class:`UnknownName`."""

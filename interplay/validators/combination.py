@@ -56,7 +56,7 @@ class _AttackPassGuard:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if hasattr(self.model, "enable_hooks"):  # an Opacus GradSampleModule
-            (self.model.disable_hooks if x.requires_grad else self.model.enable_hooks)()
+            (self.model.disable_hooks if x.requires_grad else self.model.enable_hooks)()  # type: ignore[operator]
         return self.model(x)
 
 
@@ -92,7 +92,7 @@ class Combined(Defense):
     def __init__(self, settings: Settings, task: Task, first: str, second: str):
         super().__init__(settings, task)
         self.parts = (DEFENSES[first](settings, task), DEFENSES[second](settings, task))
-        self.slug = f"{first}+{second}"
+        self.slug = f"{first}+{second}"  # type: ignore[misc]  # a combination's slug is per instance
 
     def alter_training_data(self, train: Split, seed: int) -> Split:
         for d in self.parts:

@@ -99,7 +99,8 @@ def _split3(
         # dividing by a near-zero deviation would turn its few other values into outliers of size 1e6.
         mu, sd = x[parts[0]].mean(0), x[parts[0]].std(0)
         x = (x - mu) / np.where(sd > 1e-8, sd, 1.0)
-    return tuple(_to_split(x[p], y[p], s[p]) for p in parts)
+    train, test, aux = (_to_split(x[p], y[p], s[p]) for p in parts)
+    return train, test, aux
 
 
 def synthetic(f: SyntheticFactors, seed: int) -> Task:

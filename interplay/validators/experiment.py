@@ -161,7 +161,7 @@ def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
                 targets[t] = RISKS[t](cfg.settings, task)
             except ProbeUnsupported:
                 continue
-    record = {"seed": seed}
+    record: dict[str, Any] = {"seed": seed}
     for arm, cls in (("baseline", Defense), ("defended", DEFENSES[cfg.defense])):
         record[arm] = _measure_arm(cls(cfg.settings, task), probe, targets, seed)
     record["runtime_s"] = time.perf_counter() - start
@@ -197,7 +197,7 @@ def summarize(cfg: ValidationConfig, records: list[dict], runtime_s: float) -> d
     effective = any(v["observed"] == "decrease" for v in effectiveness.values()) if effectiveness else None
     arms = ("baseline", "defended")
     utility = {arm: float(np.mean([r[arm]["utility"] for r in records])) for arm in arms}
-    doc = {
+    doc: dict[str, Any] = {
         "defense": cfg.defense,
         "risk": cfg.risk,
         "observed": observed,

@@ -27,7 +27,8 @@ class Registry(MutableMapping[str, Any]):
     """A slug -> plugin class mapping that imports the plugin modules the first time it is read."""
 
     def __init__(self, kind: str):
-        self.kind, self._items = kind, {}
+        self.kind = kind
+        self._items: dict[str, Any] = {}
 
     def _ensure(self) -> dict[str, Any]:
         load_plugins()

@@ -120,6 +120,7 @@ def _row(name: str, label: str, s: Settings, doc: dict) -> dict:
     row = {"setting": label, "observed": doc["observed"], "verdict": doc["verdict"], "effect": doc["effect"],
            "utility": doc["utility"], "raw": doc["raw"]}  # fmt: skip
     if name == "sok-5.1":
+        assert s.adult_k is not None, "the sok-5.1 plan sets adult_k"
         row["paper"] = PAPER_51[s.adult_k]
     else:
         method = s.params_for(DEFENSES["explanations"]).method

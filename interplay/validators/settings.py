@@ -98,6 +98,7 @@ def default_settings(dataset: str, preset: str = "default") -> Settings:
 def load_task(s: Settings, seed: int, data_path: Path | None = None) -> Task:
     """The task ``s`` describes, split by ``seed``."""
     if s.dataset == "synthetic":
+        assert s.synthetic is not None, "synthetic settings carry their SyntheticFactors"
         return data.synthetic(s.synthetic, seed)
     if s.dataset == "digits":
         return data.digits(s.n_train, seed)

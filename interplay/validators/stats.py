@@ -36,7 +36,8 @@ def paired_effect(baseline: list[float], defended: list[float]) -> PairedEffect:
         ci = (mean, mean)
     else:
         p = float(stats.ttest_rel(d, b).pvalue)
-        ci = tuple(float(v) for v in stats.t.interval(0.95, n - 1, loc=mean, scale=sem))
+        lo, hi = stats.t.interval(0.95, n - 1, loc=mean, scale=sem)
+        ci = (float(lo), float(hi))
     return PairedEffect(float(b.mean()), float(d.mean()), mean, ci, p, n)
 
 

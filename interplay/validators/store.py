@@ -91,8 +91,8 @@ class ResultStore:
     def sweeps(self) -> list[dict]:
         """Every stored sweep summary with its ``config_hash``, ``edge_ids`` and ``updated``, newest first."""
         with self._connect() as db:
-            rows = db.execute("SELECT config_hash, edges, summary, updated FROM sweeps ORDER BY updated DESC")
-            rows = rows.fetchall()
+            cursor = db.execute("SELECT config_hash, edges, summary, updated FROM sweeps ORDER BY updated DESC")
+            rows = cursor.fetchall()
         return [
             json.loads(summary) | {"config_hash": key, "edge_ids": json.loads(edges), "updated": updated}
             for key, edges, summary, updated in rows

@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -70,11 +71,14 @@ class FactorKnob:
         except ValueError:
             raise SweepError(f"{name} needs a number, not {value!r}") from None
         if name == "n_train":
-            synthetic = replace(s.synthetic, n_train=number) if s.synthetic else None
-            return replace(s, n_train=number, synthetic=synthetic)
+            n_train = cast(int, number)  # every field but minority_frac is parsed with int()
+            synthetic = replace(s.synthetic, n_train=n_train) if s.synthetic else None
+            return replace(s, n_train=n_train, synthetic=synthetic)
         if name == "adult_k":
-            return replace(s, adult_k=number)
-        return replace(s, synthetic=replace(s.synthetic, **{name: number}))
+            return replace(s, adult_k=cast(int, number))
+        assert s.synthetic is not None, "the remaining knobs exist on synthetic data only"
+        changes: dict[str, Any] = {name: number}  # a field chosen at run time, of that field's type
+        return replace(s, synthetic=replace(s.synthetic, **changes))
 
 
 KNOBS = {

@@ -102,7 +102,7 @@ def fit(model: nn.Module, data: Split, spec: TrainSpec, seed: int, hooks: Traini
         batch_size=spec.batch_size,
         shuffle=True,
         generator=torch.Generator().manual_seed(seed),
-        collate_fn=_as_batch,
+        collate_fn=_as_batch,  # type: ignore[arg-type]  # __getitems__ hands it the batch, not a list of samples
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
     wrapped, optimizer, loader = hooks.prepare(model, optimizer, loader)

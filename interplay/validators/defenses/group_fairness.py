@@ -12,6 +12,7 @@ scikit-learn estimators, not the shared torch training loop every other defense 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,7 @@ def parity_gap(probs: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """Half the L1 distance between the groups' mean predicted distributions (0 if a group is absent);
     summed over the attributes when ``s`` has one column per sensitive attribute."""
     if s.dim() == 2:
-        return sum(parity_gap(probs, col) for col in s.T)
+        return cast(torch.Tensor, sum(parity_gap(probs, col) for col in s.T))
     if s.min() == s.max():
         return probs.new_zeros(())
     return (probs[s == 0].mean(0) - probs[s == 1].mean(0)).abs().sum() / 2
