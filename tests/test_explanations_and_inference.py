@@ -11,7 +11,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from interplay.kb import load_kb  # noqa: E402
 from interplay.validators import settings  # noqa: E402
-from interplay.validators.defenses.base import Defense  # noqa: E402
+from interplay.validators.defenses.base import DefensePlugin  # noqa: E402
 from interplay.validators.defenses.explanations import METHODS, Explainer, Explanations  # noqa: E402
 from interplay.validators.experiment import ValidationConfig, run_validation  # noqa: E402
 from interplay.validators.models import build_model  # noqa: E402
@@ -36,7 +36,7 @@ def task():
 @pytest.fixture(scope="module")
 def deployments(task):
     return {
-        "baseline": Defense(TINY, task).deploy(task.train, 0),
+        "baseline": DefensePlugin(TINY, task).deploy(task.train, 0),
         "explanations": Explanations(TINY, task).deploy(task.train, 0),
     }
 

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from interplay.cli.app import app
-from interplay.export import FORMATS, ExportError, build_model, export, render_text
+from interplay.export import FORMATS, ExportError, build_export_model, export, render_text
 from interplay.export import dot as dot_writer
 from interplay.export.graph_formats import csv_tables
 from interplay.kb import load_kb
@@ -74,7 +74,7 @@ def kb():
 
 @pytest.fixture(scope="module")
 def model(kb):
-    return build_model(kb)
+    return build_export_model(kb)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def evil_kb(evil_dir):
 
 @pytest.fixture(scope="module")
 def evil_model(evil_kb):
-    return build_model(evil_kb)
+    return build_export_model(evil_kb)
 
 
 # ---------------------------------------------------------------- BibTeX: a small, strict parser
@@ -341,7 +341,7 @@ def test_cli_latex_standalone_compiles_and_resolves_every_cite(tmp_path):
 
 @needs_pdflatex
 def test_tikz_and_escaped_latex_compile(kb, evil_model, tmp_path):
-    (tmp_path / "t.tex").write_text(render_text(build_model(kb), "tikz", standalone=True))
+    (tmp_path / "t.tex").write_text(render_text(build_export_model(kb), "tikz", standalone=True))
     run = _pdflatex(tmp_path / "t.tex")
     assert run.returncode == 0, run.stdout[-2000:]
     (tmp_path / "evil.tex").write_text(render_text(evil_model, "latex", standalone=True))
@@ -374,7 +374,7 @@ def _opened_files(log: Path) -> str:
 
 
 def test_subset_keeps_the_paths_between_the_chosen_names(kb):
-    m = build_model(kb, subset=["RD1", "membership inference"])
+    m = build_export_model(kb, subset=["RD1", "membership inference"])
     assert m.defenses == ["adversarial-training"] and m.risks == ["membership-inference"]
     assert {n.kind for n in m.nodes.values()} >= {"defense", "risk"}
     assert all(e.source in m.nodes and e.target in m.nodes for e in m.edges)
@@ -383,21 +383,21 @@ def test_subset_keeps_the_paths_between_the_chosen_names(kb):
 
 
 def test_validations_are_reported_missing_not_faked(kb):
-    m = build_model(kb, include="observations,predictions,validations")
+    m = build_export_model(kb, include="observations,predictions,validations")
     assert any("no validation results" in n for n in m.notes)
     tex = render_text(m, "latex")
     assert r"\ipConfirmed}" not in tex.split(r"\begin{table}")[1]
-    marked = build_model(kb, include="predictions,validations",
+    marked = build_export_model(kb, include="predictions,validations",
                          validations={("differential-privacy", "attribute-inference"): "confirmed"})  # fmt: skip
     assert r"\ipConfirmed" in render_text(marked, "latex").split(r"\begin{table}")[1]
 
 
 def test_include_controls_the_layers(kb):
-    m = build_model(kb, include="predictions")
+    m = build_export_model(kb, include="predictions")
     assert not m.observations and m.predictions
     assert set(m.references) == {r for e in m.edges for r in e.refs}, "without observations, only edge evidence"
     with pytest.raises(ExportError, match="unknown item"):
-        build_model(kb, include="observations,guesses")
+        build_export_model(kb, include="observations,guesses")
 
 
 @pytest.mark.parametrize(

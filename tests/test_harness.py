@@ -108,7 +108,7 @@ def test_batched_fetch_yields_the_batches_of_a_plain_tensor_dataset():
     from opacus.data_loader import DPDataLoader
     from torch.utils.data import DataLoader, TensorDataset
 
-    from interplay.validators.training import _as_batch, _BatchedTensors
+    from interplay.validators.training import BatchedTensors, as_batch
 
     x, y, s = torch.randn(50, 3), torch.randint(0, 2, (50,)), torch.randint(0, 2, (50,))
 
@@ -117,11 +117,11 @@ def test_batched_fetch_yields_the_batches_of_a_plain_tensor_dataset():
             TensorDataset(x, y, s), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1)
         )
         batched = DataLoader(
-            _BatchedTensors(x, y, s),
+            BatchedTensors(x, y, s),
             batch_size=8,
             shuffle=True,
             generator=torch.Generator().manual_seed(1),
-            collate_fn=_as_batch,
+            collate_fn=as_batch,
         )
         return wrap(plain), wrap(batched)
 
@@ -134,7 +134,7 @@ def test_batched_fetch_yields_the_batches_of_a_plain_tensor_dataset():
                 assert len(a) == len(b) == 3
                 for u, v in zip(a, b, strict=True):
                     assert u.dtype == v.dtype and torch.equal(u, v)
-    empty = _BatchedTensors(x, y, s).__getitems__([])
+    empty = BatchedTensors(x, y, s).__getitems__([])
     assert [tuple(t.shape) for t in empty] == [(0, 3), (0,), (0,)]
 
 

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 
 from interplay.kb import load_kb  # noqa: E402
 from interplay.validators.data import SyntheticFactors  # noqa: E402
-from interplay.validators.defenses.base import Defense  # noqa: E402
+from interplay.validators.defenses.base import DefensePlugin  # noqa: E402
 from interplay.validators.defenses.fingerprinting import Fingerprinting  # noqa: E402
 from interplay.validators.defenses.watermarking import Watermarking  # noqa: E402
 from interplay.validators.experiment import ValidationConfig, measure_seed, run_validation  # noqa: E402
@@ -124,7 +124,7 @@ def owned():
     task = load_task(VERIFY, 0)
     wm = Watermarking(VERIFY, task).deploy(task.train, 0)
     fp = Fingerprinting(VERIFY, task).deploy(task.train, 0)
-    independent = Defense(VERIFY, task).deploy(task.aux, 1).model
+    independent = DefensePlugin(VERIFY, task).deploy(task.aux, 1).model
     queries = task.aux.take(slice(0, 1000))
     return {
         "task": task,
@@ -153,12 +153,12 @@ def test_the_fingerprint_separates_a_surrogate_from_an_independent_model(owned):
     """Conferrable points: the extracted surrogate matches more of them than an independent model."""
     key = owned["fp"].observables["fingerprint_queries"]
     assert key.agreement(owned["fp_surrogate"]) > key.agreement(owned["independent"])
-    assert keys_of(Defense(VERIFY, owned["task"]).deploy(owned["task"].train, 0).observables) == []
+    assert keys_of(DefensePlugin(VERIFY, owned["task"]).deploy(owned["task"].train, 0).observables) == []
 
 
 def test_fingerprinting_does_not_change_the_model(owned):
     task = owned["task"]
-    plain = Defense(VERIFY, task).deploy(task.train, 0).model
+    plain = DefensePlugin(VERIFY, task).deploy(task.train, 0).model
     fingerprinted = owned["fp"].model.state_dict()
     assert all(torch.equal(v, fingerprinted[k]) for k, v in plain.state_dict().items())
 

@@ -14,7 +14,7 @@ import pytest
 from test_export import EVIL_YAML
 from validation_store import CELLS, make_store
 
-from interplay.export import build_model, render_text
+from interplay.export import build_export_model, render_text
 from interplay.export.escape import latex as esc
 from interplay.export.latex import VALIDATION_MARK, ordered_risks
 from interplay.export.report import render
@@ -65,7 +65,7 @@ def _export(cli, tmp_path, fmt, store, name):
 def test_latex_marks_the_status_verdicts(cli, kb, tmp_path, store, status_verdicts):
     tex = _export(cli, tmp_path, "latex", store, "m.tex").read_text()
     table = tex.split(r"\begin{table}")[1].split(r"\end{table}")[0]
-    model = build_model(kb)
+    model = build_export_model(kb)
     risks = [r for _, rs in ordered_risks(model) for r in rs]
     seen = {}
     for d in kb.defenses:
@@ -109,7 +109,7 @@ def test_html_escapes_kb_and_store_strings(tmp_path, store):
     (overlay / "evil.yaml").write_text(EVIL_YAML, encoding="utf-8")
     evil = load_kb(None, [overlay])
     layer = load_validations(store)
-    model = build_model(evil, include="observations,predictions,validations", validations=layer)
+    model = build_export_model(evil, include="observations,predictions,validations", validations=layer)
     html = render(model, cell_status(evil, layer), "<script>src</script>")
     assert "<script" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, "the overlay's strings are shown, escaped"
@@ -125,7 +125,7 @@ def test_report_without_results_says_so(cli, tmp_path, monkeypatch):
 
 
 def test_latex_export_still_compiles_in_text_form(kb, store):
-    tex = render_text(build_model(kb, include="observations,predictions,validations",
+    tex = render_text(build_export_model(kb, include="observations,predictions,validations",
                                   validations=load_validations(store)), "latex")  # fmt: skip
     assert tex.count(r"\begin{table}") == 1 and r"\ipRefuted" in tex and r"\ipConfirmed" in tex
 

@@ -4,7 +4,7 @@
 export) and hands it to the writer of ``fmt``. Importing this package never imports torch.
 """
 
-from interplay.export.model import INCLUDES, ExportError, ExportModel, build_model
+from interplay.export.model import INCLUDES, ExportError, ExportModel, build_export_model
 from interplay.export.writers import FORMATS, RENDERERS, ExportResult, export, render_text
 
 __all__ = [
@@ -14,7 +14,7 @@ __all__ = [
     "ExportError",
     "ExportModel",
     "ExportResult",
-    "build_model",
+    "build_export_model",
     "export",
     "render_text",
 ]

@@ -1,6 +1,6 @@
 """The one "what to export" model: nodes, edges, cells (observations, predictions, validations), references.
 
-Every writer renders an :class:`ExportModel`; none reads the KB itself. Built once by :func:`build_model`.
+Every writer renders an :class:`ExportModel`; none reads the KB itself. Built once by :func:`build_export_model`.
 
 What the model holds:
 
@@ -240,7 +240,7 @@ def parse_include(include: Iterable[str] | str | None) -> frozenset[str]:
     return frozenset(chosen)
 
 
-def build_model(
+def build_export_model(
     kb: KB,
     method: str = "graph",
     subset: Iterable[str] | None = None,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from interplay.export.escape import xml as esc
 from interplay.export.latex import ordered_risks
-from interplay.export.model import INCLUDES, Cell, ExportModel, build_model
+from interplay.export.model import INCLUDES, Cell, ExportModel, build_export_model
 from interplay.export.style import SIGN_COLOR
 from interplay.export.svg_plots import effect_plot, seeds_plot
-from interplay.interactions.paths import Path as SignedPath
+from interplay.interactions.paths import SignedPath
 from interplay.interactions.status import cell_status, summary
 from interplay.interactions.validated import Validations
 from interplay.kb import KB
@@ -231,7 +231,7 @@ def render(model: ExportModel, records: list[dict], source: str = "") -> str:
 def write_report(kb: KB, path: str | Path, method: str = "graph", validations: Validations | None = None) -> Path:
     """Write the report of ``kb`` (with the validated-here layer ``validations``) to ``path``."""
     layer = validations if validations is not None else Validations()
-    model = build_model(kb, method, include=INCLUDES, validations=layer)
+    model = build_export_model(kb, method, include=INCLUDES, validations=layer)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(model, cell_status(kb, layer, method), layer.source), encoding="utf-8")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from interplay.export import bibtex, dot, graph_formats, latex, tikz
-from interplay.export.model import ExportError, ExportModel, build_model
+from interplay.export.model import ExportError, ExportModel, build_export_model
 from interplay.interactions.validated import Validations
 from interplay.kb import KB
 
@@ -75,7 +75,7 @@ def export(
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if renderer not in RENDERERS:
         raise ExportError(f"unknown renderer {renderer!r}; choose one of {', '.join(RENDERERS)}")
-    model = build_model(kb, method, subset, include, validations)
+    model = build_export_model(kb, method, subset, include, validations)
     out = Path(path)
     result = ExportResult(fmt, [out], notes=list(model.notes))
     if standalone and fmt not in STANDALONE_FORMATS:

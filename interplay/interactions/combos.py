@@ -24,7 +24,7 @@ import networkx as nx
 
 from interplay.errors import UsageError
 from interplay.interactions.graph import build_graph, full_context
-from interplay.interactions.paths import Path, _edge, signed_paths
+from interplay.interactions.paths import SignedPath, path_edge, signed_paths
 from interplay.interactions.prediction import split_paths
 from interplay.interactions.reasoner import resolve_paths
 from interplay.interactions.signs import FROM_WORD, Sign, product, total
@@ -49,9 +49,9 @@ class SidePrediction:
     confidence: float
     sign: Sign
     qpn_sign: Sign
-    supporting: list[Path] = field(default_factory=list)
-    opposing: list[Path] = field(default_factory=list)
-    neutral: list[Path] = field(default_factory=list)
+    supporting: list[SignedPath] = field(default_factory=list)
+    opposing: list[SignedPath] = field(default_factory=list)
+    neutral: list[SignedPath] = field(default_factory=list)
     known: str | None = None
 
     def to_dict(self) -> dict:
@@ -110,19 +110,21 @@ def _effectiveness_arrows(g: nx.MultiDiGraph, defense: str) -> list[tuple[str, s
     ]
 
 
-def combo_paths(effects: nx.MultiDiGraph, arrows: nx.MultiDiGraph, other: str, defense: str) -> list[Path]:
+def combo_paths(effects: nx.MultiDiGraph, arrows: nx.MultiDiGraph, other: str, defense: str) -> list[SignedPath]:
     """Signed paths ``other -> ... -> factor ~> defense``: what ``other`` does to what ``defense`` relies on.
 
     ``effects`` is the traversable graph (no moderators), ``arrows`` the one with moderators.
     """
     paths = []
     for factor, key, word in _effectiveness_arrows(arrows, defense):
-        arrow = replace(_edge(arrows, defense, factor, key), source=factor, target=defense, sign=word)
+        arrow = replace(path_edge(arrows, defense, factor, key), source=factor, target=defense, sign=word)
         contextual = bool(arrows.edges[defense, factor, key]["edge"].conditions)
         active = bool(arrows.nodes[factor]["active"])
         for p in signed_paths(effects, other, factor):
             sign = product(p.sign, FROM_WORD[word])
-            paths.append(Path((*p.edges, arrow), sign, p.weight * arrow.weight, active, p.contextual or contextual))
+            paths.append(
+                SignedPath((*p.edges, arrow), sign, p.weight * arrow.weight, active, p.contextual or contextual)
+            )
     paths.sort(key=lambda p: (-p.weight, len(p.edges)))
     return paths
 

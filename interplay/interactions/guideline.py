@@ -12,7 +12,7 @@ The guideline reads the SoK's arrows as printed, including the moderator arrows 
 from __future__ import annotations
 
 from interplay.interactions.graph import build_graph
-from interplay.interactions.paths import Path, PathEdge
+from interplay.interactions.paths import PathEdge, SignedPath
 from interplay.interactions.prediction import Prediction, make_prediction
 from interplay.interactions.signs import Sign, product
 from interplay.kb import KB
@@ -41,7 +41,7 @@ def guideline(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[st
         a, b = dside[f], rside[f]
         sign = product(_ARROW[a[3]["edge"].sok_arrow], _ARROW[b[3]["edge"].sok_arrow])
         paths.append(
-            Path((_path_edge(*a), _path_edge(*b)), sign, a[3]["weight"] * b[3]["weight"], kb.factors[f].active)
+            SignedPath((_path_edge(*a), _path_edge(*b)), sign, a[3]["weight"] * b[3]["weight"], kb.factors[f].active)
         )
     signs = {p.sign for p in paths}
     active = {p.sign for p in paths if p.active}

@@ -34,7 +34,7 @@ class PathEdge:
 
 
 @dataclass(frozen=True)
-class Path:
+class SignedPath:
     """A signed path; ``active``: its last node before the risk is an active factor or mechanism."""
 
     edges: tuple[PathEdge, ...]
@@ -63,7 +63,7 @@ class Path:
         }
 
 
-def _edge(g: nx.MultiDiGraph, u: str, v: str, key: str) -> PathEdge:
+def path_edge(g: nx.MultiDiGraph, u: str, v: str, key: str) -> PathEdge:
     d = g.edges[u, v, key]
     evidence = tuple(
         ev.model_dump(exclude_none=True, exclude_defaults=True) | {"kind": ev.kind} for ev in d["evidence"]
@@ -71,18 +71,18 @@ def _edge(g: nx.MultiDiGraph, u: str, v: str, key: str) -> PathEdge:
     return PathEdge(key, u, v, d["sign"], d["weight"], evidence, d.get("mark", ""))
 
 
-def signed_paths(g: nx.MultiDiGraph, defense: str, risk: str, max_edges: int = MAX_EDGES) -> list[Path]:
+def signed_paths(g: nx.MultiDiGraph, defense: str, risk: str, max_edges: int = MAX_EDGES) -> list[SignedPath]:
     """Every directed simple path defense -> risk whose inner nodes are factors, mediators or mechanisms."""
     inner = [n for n, k in g.nodes(data="kind") if k not in ("defense", "risk")]
     sub = g.subgraph([defense, risk, *inner])
     paths = []
     for edge_path in nx.all_simple_edge_paths(sub, defense, risk, cutoff=max_edges):
-        edges = tuple(_edge(g, u, v, k) for u, v, k in edge_path)
+        edges = tuple(path_edge(g, u, v, k) for u, v, k in edge_path)
         weight = 1.0
         for e in edges:
             weight *= e.weight
         active = len(edges) > 1 and g.nodes[edges[-1].source]["active"]
         contextual = any(g.edges[u, v, k]["edge"].conditions for u, v, k in edge_path)
-        paths.append(Path(edges, path_sign(FROM_WORD[e.sign] for e in edges), weight, active, contextual))
+        paths.append(SignedPath(edges, path_sign(FROM_WORD[e.sign] for e in edges), weight, active, contextual))
     paths.sort(key=lambda p: (-p.weight, len(p.edges)))
     return paths

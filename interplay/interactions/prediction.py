@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from interplay.interactions.paths import Path
+from interplay.interactions.paths import SignedPath
 from interplay.interactions.signs import DIRECTION, Sign, total
 from interplay.kb import KB
 from interplay.results import Direction
@@ -27,9 +27,9 @@ class Prediction:
     direction: Direction
     resolution: str
     confidence: float
-    supporting: list[Path] = field(default_factory=list)
-    opposing: list[Path] = field(default_factory=list)
-    neutral: list[Path] = field(default_factory=list)
+    supporting: list[SignedPath] = field(default_factory=list)
+    opposing: list[SignedPath] = field(default_factory=list)
+    neutral: list[SignedPath] = field(default_factory=list)
     qpn_sign: Sign = "0"
     context: dict[str, str] = field(default_factory=dict)
     known: dict | None = None
@@ -37,7 +37,7 @@ class Prediction:
     validation: ValidationRecord | None = None
 
     @property
-    def paths(self) -> list[Path]:
+    def paths(self) -> list[SignedPath]:
         return [*self.supporting, *self.opposing, *self.neutral]
 
     def __repr__(self) -> str:
@@ -105,14 +105,14 @@ def known_direction(kb: KB, defense: str, risk: str, ctx: dict[str, str]) -> dic
     return doc
 
 
-def noisy_or(paths: Iterable[Path]) -> float:
+def noisy_or(paths: Iterable[SignedPath]) -> float:
     miss = 1.0
     for p in paths:
         miss *= 1.0 - p.weight
     return 1.0 - miss
 
 
-def split_paths(paths: list[Path], sign: Sign) -> tuple[list[Path], list[Path], list[Path]]:
+def split_paths(paths: list[SignedPath], sign: Sign) -> tuple[list[SignedPath], list[SignedPath], list[SignedPath]]:
     sup = [p for p in paths if p.sign == sign]
     opp = [p for p in paths if p.sign in ("+", "-") and p.sign != sign]
     neu = [p for p in paths if p.sign in ("0", "?")]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from interplay.interactions.graph import build_graph, full_context
 from interplay.interactions.guideline import guideline
-from interplay.interactions.paths import Path, signed_paths
+from interplay.interactions.paths import SignedPath, signed_paths
 from interplay.interactions.prediction import Prediction, known_direction, make_prediction, noisy_or
 from interplay.interactions.signs import Sign
 from interplay.kb import KB
@@ -38,12 +38,12 @@ METHODS = ("graph", "guideline", "shortest-path")
 MARGIN = 0.2
 
 
-def _agreeing(paths: list[Path]) -> Sign | None:
+def _agreeing(paths: list[SignedPath]) -> Sign | None:
     signs = {p.sign for p in paths}
     return signs.pop() if len(signs) == 1 else None
 
 
-def resolve_paths(paths: list[Path], exploited: frozenset[str] = frozenset()) -> tuple[Sign, str, float]:
+def resolve_paths(paths: list[SignedPath], exploited: frozenset[str] = frozenset()) -> tuple[Sign, str, float]:
     """Apply the resolution ladder to signed paths: (sign, resolution, confidence).
 
     ``exploited`` are the factors the risk's attack measures by definition; paths through them dominate

@@ -6,7 +6,7 @@ import networkx as nx
 from pydantic import BaseModel
 
 from interplay.kb.errors import Problem
-from interplay.kb.model import KB, _norm
+from interplay.kb.model import KB, normalize_name
 from interplay.kb.schema import CombinationObservation, Edge, Observation
 
 
@@ -42,7 +42,7 @@ def check(objects: dict[str, list[tuple[str, BaseModel]]]) -> tuple[KB, list[Pro
     owner: dict[str, str] = {}
     for section in ("defenses", "risks", "factors", "nodes"):
         for ent in tables[section].values():
-            for n in {_norm(x) for x in ent.names}:
+            for n in {normalize_name(x) for x in ent.names}:
                 if n in owner and owner[n] != ent.id:
                     problems.append(
                         Problem(

@@ -33,7 +33,7 @@ class UnknownName(UsageError, LookupError):
         super().__init__(f"unknown {what} {name!r}{hint}")
 
 
-def _norm(name: str) -> str:
+def normalize_name(name: str) -> str:
     return " ".join(name.strip().lower().replace("_", "-").split())
 
 
@@ -56,7 +56,7 @@ class KB:
     def __post_init__(self) -> None:
         for ent in self.entities():
             for n in ent.names:
-                self._names.setdefault(_norm(n), ent.id)
+                self._names.setdefault(normalize_name(n), ent.id)
 
     def entities(self) -> list[Entity]:
         return [*self.defenses.values(), *self.risks.values(), *self.factors.values(), *self.nodes.values()]
@@ -87,12 +87,12 @@ class KB:
 
     def resolve(self, name: str, kind: str | None = None) -> str:
         """Return the canonical id for ``name`` (a slug, SoK code or alias) or raise :class:`UnknownName`."""
-        key = _norm(name)
+        key = normalize_name(name)
         found = self._names.get(key) or self._names.get(key.replace(" ", "-"))
         if found and (kind is None or found in self._table(kind)):
             return found
         pool = self._table(kind).values() if kind else self.entities()
-        candidates = {_norm(n): e.id for e in pool for n in e.names}
+        candidates = {normalize_name(n): e.id for e in pool for n in e.names}
         close = difflib.get_close_matches(key, list(candidates), n=3, cutoff=0.6)
         suggestions = list(dict.fromkeys(candidates[c] for c in close))
         raise UnknownName(name, kind, suggestions)

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from interplay.validators.data import Split, Task
-from interplay.validators.defenses.base import Defense
+from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.experiment import Judge, code_version, plugin_params, plugin_versions, run_seeds
 from interplay.validators.registry import DEFENSES, RISKS, UnregisteredPair
 from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
@@ -86,7 +86,7 @@ class ComposedHooks(TrainingHooks):
         return self.parts[0].metadata() | self.parts[1].metadata()
 
 
-class Combined(Defense):
+class Combined(DefensePlugin):
     """Defense A and defense B applied to one model (see the module docstring)."""
 
     def __init__(self, settings: Settings, task: Task, first: str, second: str):
@@ -173,7 +173,7 @@ def measure_combo_seed(cfg: ComboConfig, seed: int) -> dict:
     task = load_task(cfg.settings, seed, Path(cfg.data_path) if cfg.data_path else None)
     probes = _probes(cfg, task)
     arms = {
-        "baseline": Defense(cfg.settings, task),
+        "baseline": DefensePlugin(cfg.settings, task),
         "a": DEFENSES[cfg.a](cfg.settings, task),
         "b": DEFENSES[cfg.b](cfg.settings, task),
         "combined": Combined(cfg.settings, task, cfg.a, cfg.b),

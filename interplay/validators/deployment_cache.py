@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from interplay.validators.data import Split, Task
-from interplay.validators.defenses.base import Defense, Deployment
+from interplay.validators.defenses.base import DefensePlugin, Deployment
 from interplay.validators.risks.base import Measurement, RiskProbe
 from interplay.validators.settings import Settings, load_task
 
@@ -47,7 +47,7 @@ class DeploymentCache:
             self.tasks[key] = load_task(settings, seed, data_path)
         return self.tasks[key]
 
-    def deploy(self, defense: Defense, train: Split, seed: int) -> Deployment:
+    def deploy(self, defense: DefensePlugin, train: Split, seed: int) -> Deployment:
         """``defense.deploy(train, seed)``, trained once; its ``retrain`` goes through the cache too."""
         key = (defense.slug, defense.settings, id(defense.task), digest(train), seed)
         hit = self.deployments.get(key)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from interplay.validators.defenses.base import Defense
+from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.deployment_cache import DeploymentCache
 from interplay.validators.registry import DEFENSES, RISKS, check_pair, source_digest
 from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
@@ -72,7 +72,7 @@ def sharing_deployments() -> Iterator[DeploymentCache]:
         _CACHE = previous
 
 
-def _deploy(defense: Defense, train, seed: int):
+def _deploy(defense: DefensePlugin, train, seed: int):
     return _CACHE.deploy(defense, train, seed) if _CACHE else defense.deploy(train, seed)
 
 
@@ -130,7 +130,7 @@ class ValidationConfig:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:20]
 
 
-def _measure_arm(defense: Defense, probe: RiskProbe, targets: dict[str, RiskProbe], seed: int) -> dict:
+def _measure_arm(defense: DefensePlugin, probe: RiskProbe, targets: dict[str, RiskProbe], seed: int) -> dict:
     task = defense.task
     train = probe.alter_training_data(task.train, seed)
     deployment = _deploy(defense, train, seed)
@@ -162,7 +162,7 @@ def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
             except ProbeUnsupported:
                 continue
     record: dict[str, Any] = {"seed": seed}
-    for arm, cls in (("baseline", Defense), ("defended", DEFENSES[cfg.defense])):
+    for arm, cls in (("baseline", DefensePlugin), ("defended", DEFENSES[cfg.defense])):
         record[arm] = _measure_arm(cls(cfg.settings, task), probe, targets, seed)
     record["runtime_s"] = time.perf_counter() - start
     return record

@@ -71,7 +71,7 @@ def _register(registry: Registry, slug: str) -> Callable[[T], T]:
 
 
 def register_defense(slug: str) -> Callable[[T], T]:
-    """Class decorator: register a :class:`~interplay.validators.defenses.base.Defense` under the KB slug."""
+    """Class decorator: register a :class:`~interplay.validators.defenses.base.DefensePlugin` under the KB slug."""
     return _register(DEFENSES, slug)
 
 

@@ -77,18 +77,18 @@ class TrainingHooks:
         return {}
 
 
-class _BatchedTensors(TensorDataset):
+class BatchedTensors(TensorDataset):
     """A ``TensorDataset`` whose loader fetches a batch by one index per tensor (``__getitems__``) instead of
     record by record and ``torch.stack``: the same batches (same values, same sampler and generator draws,
     Opacus' Poisson sampling included), without a Python call per record, which took a third of a DP-SGD
-    validation's time. ``collate_fn`` is :func:`_as_batch`."""
+    validation's time. ``collate_fn`` is :func:`as_batch`."""
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
         idx = torch.as_tensor(indices, dtype=torch.long)
         return tuple(t[idx] for t in self.tensors)
 
 
-def _as_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+def as_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     return batch
 
 
@@ -98,11 +98,11 @@ def fit(model: nn.Module, data: Split, spec: TrainSpec, seed: int, hooks: Traini
     Call :func:`seed_everything` before building the model so that its initialisation is seeded too.
     """
     loader = DataLoader(
-        _BatchedTensors(data.x, data.y, data.s),
+        BatchedTensors(data.x, data.y, data.s),
         batch_size=spec.batch_size,
         shuffle=True,
         generator=torch.Generator().manual_seed(seed),
-        collate_fn=_as_batch,  # type: ignore[arg-type]  # __getitems__ hands it the batch, not a list of samples
+        collate_fn=as_batch,  # type: ignore[arg-type]  # __getitems__ hands it the batch, not a list of samples
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
     wrapped, optimizer, loader = hooks.prepare(model, optimizer, loader)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from interplay.validators.attacks import pgd
-from interplay.validators.defenses.base import Defense
+from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.params import param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
@@ -33,7 +33,7 @@ class AdversarialTrainingParams:
 
 
 @register_defense("adversarial-training")
-class AdversarialTraining(Defense):
+class AdversarialTraining(DefensePlugin):
     """Adversarial training (Madry et al. 2018): minimise the loss on PGD examples inside the eps-ball."""
 
     Params = AdversarialTrainingParams

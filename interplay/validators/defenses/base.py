@@ -34,7 +34,7 @@ class Deployment:
     retrain: Callable[[Split, int], Deployment] | None = None
 
 
-class Defense:
+class DefensePlugin:
     """The undefended recipe; a defense overrides one or more of the steps below.
 
     ``deploy`` is a template: ``alter_training_data`` (e.g. outlier removal), ``hooks`` (change the

@@ -10,7 +10,7 @@ from opacus import PrivacyEngine
 from opacus.accountants import RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
 
-from interplay.validators.defenses.base import Defense
+from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.params import param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
@@ -73,7 +73,7 @@ class DifferentialPrivacyParams:
 
 
 @register_defense("differential-privacy")
-class DifferentialPrivacy(Defense):
+class DifferentialPrivacy(DefensePlugin):
     """DP-SGD (Abadi et al. 2016) through Opacus, to a target epsilon."""
 
     Params = DifferentialPrivacyParams

@@ -17,7 +17,7 @@ import torch
 from captum.attr import DeepLift, IntegratedGradients, NoiseTunnel
 from torch import nn
 
-from interplay.validators.defenses.base import Defense
+from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.params import param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import logits
@@ -76,7 +76,7 @@ class ExplanationsParams:
 
 
 @register_defense("explanations")
-class Explanations(Defense):
+class Explanations(DefensePlugin):
     """The deployment releases gradient-based attributions (Captum) alongside its predictions."""
 
     Params = ExplanationsParams

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from interplay.validators.defenses.base import Defense
+from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.models import build_model
 from interplay.validators.ownership import OwnershipKey, boundary_points, extract
 from interplay.validators.params import param
@@ -36,7 +36,7 @@ class FingerprintingParams:
 
 
 @register_defense("fingerprinting")
-class Fingerprinting(Defense):
+class Fingerprinting(DefensePlugin):
     """Conferrable boundary fingerprints extracted from the trained model without changing it."""
 
     Params = FingerprintingParams

@@ -17,7 +17,7 @@ from typing import cast
 import torch
 import torch.nn.functional as F
 
-from interplay.validators.defenses.base import Defense
+from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.params import param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
@@ -51,7 +51,7 @@ class GroupFairnessParams:
 
 
 @register_defense("group-fairness")
-class GroupFairness(Defense):
+class GroupFairness(DefensePlugin):
     """Fairness-constrained training: a demographic-parity penalty on the training loss."""
 
     Params = GroupFairnessParams

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.ensemble import IsolationForest
 
 from interplay.validators.data import Split
-from interplay.validators.defenses.base import Defense
+from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.params import param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
@@ -42,7 +42,7 @@ class OutlierRemovalParams:
 
 
 @register_defense("outlier-removal")
-class OutlierRemoval(Defense):
+class OutlierRemoval(DefensePlugin):
     """Outlier removal: drop the records an Isolation Forest scores as most anomalous, before training."""
 
     Params = OutlierRemovalParams

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from interplay.validators.data import Split
-from interplay.validators.defenses.base import Defense
+from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.ownership import OwnershipKey
 from interplay.validators.params import param
 from interplay.validators.registry import register_defense
@@ -32,7 +32,7 @@ class WatermarkingParams:
 
 
 @register_defense("watermarking")
-class Watermarking(Defense):
+class Watermarking(DefensePlugin):
     """A trigger-set watermark embedded during training (Adi et al. 2018)."""
 
     Params = WatermarkingParams

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from interplay.validators.defenses.base import Defense
+from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.params import param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
@@ -30,7 +30,7 @@ class GaussianNoiseParams:
 
 
 @register_defense("example-gaussian-noise")
-class GaussianNoise(Defense):
+class GaussianNoise(DefensePlugin):
     """Training with Gaussian input noise: the model sees a freshly perturbed copy of every batch."""
 
     Params = GaussianNoiseParams
