@@ -5,10 +5,11 @@ from __future__ import annotations
 from enum import Enum
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from interplay.cli.common import Json, KBDir, Overlay, console, emit_json, errors, open_kb
-from interplay.kb.integrity import cycles
+from interplay.kb.integrity import cycle_report
 
 kb_app = typer.Typer(help="Validate and inspect the knowledge base.", no_args_is_help=True)
 
@@ -17,13 +18,26 @@ kb_app = typer.Typer(help="Validate and inspect the knowledge base.", no_args_is
 def validate(kb: KBDir = None, overlay: Overlay = None, json: Json = False) -> None:
     """Check the KB's schema and integrity; exit 0 when valid, 1 with file/id/field/reason when not."""
     k = open_kb(kb, overlay, json)
-    loops = cycles(k)
+    report = cycle_report(k)
     if json:
-        emit_json({"valid": True, "stats": k.stats(), "cycles": loops})
+        emit_json(
+            {
+                "valid": True,
+                "stats": k.stats(),
+                "cycles": report.cycles,
+                "cyclic_components": report.components,
+                "cycles_truncated": report.truncated,
+            }
+        )
         return
     console.print(f"[green]valid[/]: {', '.join(f'{v} {n}' for n, v in k.stats().items())}")
-    for c in loops:
-        console.print(f"[yellow]cycle[/] (reported, not an error): {' -> '.join([*c, c[0]])}")
+    for c in report.cycles:
+        console.print(f"[yellow]cycle[/] (reported, not an error): {escape(' -> '.join([*c, c[0]]))}")
+    if report.truncated:
+        console.print(
+            f"[yellow]{len(report.cycles)} of more cycles shown[/], in {len(report.components)} looping "
+            f"group(s) of nodes: {escape('; '.join(', '.join(c) for c in report.components))}"
+        )
 
 
 @kb_app.command("stats")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
+from itertools import islice
+from typing import NamedTuple
+
 import networkx as nx
 from pydantic import BaseModel
 
@@ -156,7 +160,73 @@ def _combination_problems(
     return out
 
 
-def cycles(kb: KB) -> list[list[str]]:
-    """Directed cycles among the traversable (effect) edges; reported, not fatal."""
-    g = nx.DiGraph((e.source, e.target) for e in kb.edges if e.interpretation == "effect")
-    return [c for c in nx.simple_cycles(g)]
+CYCLE_LIMIT = 20
+
+
+class CycleReport(NamedTuple):
+    """Where the effect edges loop: every cyclic component, and at most ``limit`` example cycles, shortest first."""
+
+    components: list[list[str]]
+    cycles: list[list[str]]
+    truncated: bool  # more simple cycles exist than ``cycles`` lists
+
+
+def _effect_graph(kb: KB) -> nx.DiGraph:
+    return nx.DiGraph((e.source, e.target) for e in kb.edges if e.interpretation == "effect")
+
+
+def _cyclic_components(g: nx.DiGraph) -> list[list[str]]:
+    loops = [sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1 or g.has_edge(min(c), min(c))]
+    return sorted(loops, key=lambda c: (-len(c), c))
+
+
+def _shortest_cycle_through(g: nx.DiGraph, v: str) -> list[str] | None:
+    """A shortest directed cycle through ``v`` (breadth-first, linear time), starting at ``v``."""
+    parent: dict[str, str | None] = {v: None}
+    queue = deque([v])
+    while queue:
+        u = queue.popleft()
+        if g.has_edge(u, v):
+            path = [u]
+            while (p := parent[path[-1]]) is not None:
+                path.append(p)
+            return path[::-1]
+        for w in g.successors(u):
+            if w not in parent:
+                parent[w] = u
+                queue.append(w)
+    return None
+
+
+def _canonical(cycle: list[str]) -> tuple[str, ...]:
+    i = cycle.index(min(cycle))
+    return tuple(cycle[i:] + cycle[:i])
+
+
+def cycle_report(kb: KB, limit: int = CYCLE_LIMIT) -> CycleReport:
+    """Cycles among the traversable (effect) edges, in bounded time however dense they are: never all simple cycles
+    (exponentially many), but the shortest cycle through each node not yet on one (at most ``limit`` breadth-first
+    searches) and the first ``limit + 1`` that Johnson's algorithm yields lazily."""
+    g = _effect_graph(kb)
+    components = _cyclic_components(g)
+    found: set[tuple[str, ...]] = set()
+    covered: set[str] = set()
+    for v in (v for c in components for v in c):
+        if len(found) >= limit:
+            break
+        if v not in covered and (c := _shortest_cycle_through(g, v)):
+            found.add(_canonical(c))
+            covered.update(c)
+    found.update(_canonical(c) for c in islice(nx.simple_cycles(g), limit + 1))
+    shown = sorted(found, key=lambda c: (len(c), c))[:limit]
+    return CycleReport(components, [list(c) for c in shown], len(found) > limit)
+
+
+def cyclic_components(kb: KB) -> list[list[str]]:
+    """The strongly connected components of the effect edges that hold a cycle, largest first."""
+    return _cyclic_components(_effect_graph(kb))
+
+
+def cycles(kb: KB, limit: int = CYCLE_LIMIT) -> list[list[str]]:
+    """At most ``limit`` directed cycles among the effect edges, shortest first; reported, not fatal."""
+    return cycle_report(kb, limit).cycles
