@@ -3,11 +3,17 @@
 Nothing is invented. A reference whose work is not identified (``unresolved``: only the SoK's number is
 known) becomes a ``@misc`` that says so in its note; an ``inferred`` one keeps its title and authors and
 says in its note that the identity was inferred, not verified.
+
+KB strings are escaped with :func:`escape.bibtex` (braces balance as BibTeX counts them, so no string can
+close its field or open another) and URLs with :func:`escape.url` (raw, as ``\\url{}`` reads them).
 """
 
 from __future__ import annotations
 
-from interplay.export.escape import latex
+import re
+
+from interplay.export.escape import bibtex as esc
+from interplay.export.escape import url
 from interplay.export.model import ExportModel
 from interplay.kb.schema import Reference
 
@@ -16,7 +22,7 @@ _VENUE_FIELD = {"inproceedings": "booktitle", "incollection": "booktitle", "arti
 
 
 def _authors(authors: list[str]) -> str:
-    return " and ".join("others" if a.strip().lower() in ("others", "et al.", "et al") else latex(a) for a in authors)
+    return " and ".join("others" if a.strip().lower() in ("others", "et al.", "et al") else esc(a) for a in authors)
 
 
 def _note(ref: Reference) -> str:
@@ -33,29 +39,30 @@ def _note(ref: Reference) -> str:
     elif where:
         parts.append(f"Cited as {where}")
     if ref.note and ref.status != "unresolved":
-        parts.append(latex(ref.note))
+        parts.append(esc(ref.note))
     return ". ".join(parts)
 
 
 def entry(ref: Reference) -> str:
-    """One BibTeX entry; every value is brace-delimited and LaTeX-escaped (so braces always balance)."""
+    """One BibTeX entry; every value is brace-delimited and escaped for BibTeX (so braces always balance)."""
     etype = ref.entry_type.lower() if ref.status != "unresolved" else "misc"
+    etype = etype if re.fullmatch(r"[a-z]+", etype) else "misc"
     fields: list[tuple[str, str]] = []
     if ref.status != "unresolved":
         if ref.authors:
             fields.append(("author", _authors(ref.authors)))
         if ref.title:
-            fields.append(("title", "{" + latex(ref.title) + "}"))  # double braces keep the capitalisation
+            fields.append(("title", "{" + esc(ref.title) + "}"))  # double braces keep the capitalisation
         if ref.venue:
-            fields.append((_VENUE_FIELD.get(etype, "howpublished"), latex(ref.venue)))
+            fields.append((_VENUE_FIELD.get(etype, "howpublished"), esc(ref.venue)))
         if ref.year:
             fields.append(("year", str(ref.year)))
         if ref.arxiv:
-            fields += [("eprint", latex(ref.arxiv)), ("archiveprefix", "arXiv")]
-        if ref.url:
-            fields.append(("url", latex(ref.url)))
+            fields += [("eprint", esc(ref.arxiv)), ("archiveprefix", "arXiv")]
+        if ref.url and (link := url(ref.url)):
+            fields.append(("url", link))
     if not any(name == "author" for name, _ in fields):
-        fields.append(("key", latex(ref.key)))  # what BibTeX sorts and labels by when there is no author
+        fields.append(("key", esc(ref.key)))  # what BibTeX sorts and labels by when there is no author
     note = _note(ref)
     if note:
         fields.append(("note", note))

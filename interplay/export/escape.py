@@ -1,13 +1,15 @@
 """Escaping of KB strings for every text format the exporters write.
 
 KB text is data, never markup: a note holding ``\\input{/etc/passwd}``, ``%``, ``&``, ``_`` or ``<script>``
-must come out as those characters, not as commands. CSV, JSON, GraphML and GEXF are escaped by their
-writers (``csv``, ``json``, the XML serializer); the functions here cover the formats we write by hand.
+must come out as those characters, not as commands. CSV, JSON, GraphML and GEXF are quoted by their
+writers (``csv``, ``json``, the XML serializer); the functions here cover the formats we write by hand, BibTeX
+values and URLs, and CSV cells that a spreadsheet would run as formulas.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 _LATEX = {
     "\\": r"\textbackslash{}",
@@ -52,10 +54,14 @@ _LATEX = {
 
 def latex(text: object) -> str:
     """Escape ``text`` for LaTeX (pdflatex, T1/UTF-8): every special character becomes a literal."""
+    return _tex(text, _LATEX)
+
+
+def _tex(text: object, table: dict[str, str]) -> str:
     out = []
     for ch in str(text):
-        if ch in _LATEX:
-            out.append(_LATEX[ch])
+        if ch in table:
+            out.append(table[ch])
         elif ch in "\n\r\t":
             out.append(" ")
         elif ord(ch) < 32:
@@ -65,6 +71,30 @@ def latex(text: object) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+# BibTeX counts every brace, escaped or not: ``\}`` closes a field. Braces that pair up inside one string stay
+# ``\{``/``\}``; the others become brace-free commands. ``@`` (an entry start to lenient parsers) is ``\char64``.
+_BIBTEX_UNPAIRED = {**_LATEX, "{": r"\textbraceleft{}", "}": r"\textbraceright{}", "@": r"{\char64}"}
+_BIBTEX_PAIRED = {**_BIBTEX_UNPAIRED, "{": r"\{", "}": r"\}"}
+
+
+def bibtex(text: object) -> str:
+    """Escape for a brace-delimited BibTeX value: LaTeX escaping whose braces always balance for BibTeX."""
+    s, stack, paired = str(text), [], set()
+    for i, ch in enumerate(s):
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            paired |= {stack.pop(), i}
+    return "".join(_tex(ch, _BIBTEX_PAIRED if i in paired else _BIBTEX_UNPAIRED) for i, ch in enumerate(s))
+
+
+def url(text: object) -> str:
+    """A URL to write raw inside ``\\url{}``: no fragment (``#``), no braces, backslashes, ``^``, ``@``, quotes,
+    spaces or control characters (all percent-encoded); a ``%`` that starts no ``%XX`` escape becomes ``%25``."""
+    s = re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", str(text).split("#", 1)[0].strip())
+    return quote(s, safe="-._~:/?[]!$&'()*+,;=%")
 
 
 def dot(text: object) -> str:
@@ -80,13 +110,27 @@ def xml(text: object) -> str:
     return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", s)
 
 
-_MERMAID_ENTITY = {ch: f"#{ord(ch)};" for ch in '"#&<>|`\\'}
+# Everything that could close a label (quotes, brackets, pipes, ``-->``) or start a directive/comment (``%%``).
+_MERMAID_ENTITY = {ch: f"#{ord(ch)};" for ch in '"#&<>|`\\%[](){};'}
 
 
 def mermaid(text: object) -> str:
     """Escape for a double-quoted Mermaid label: markup characters become Mermaid entity codes (``#60;``)."""
-    s = "".join(_MERMAID_ENTITY.get(ch, ch) for ch in str(text))
-    return re.sub(r"\s+", " ", s)
+    s = re.sub(r"[\x00-\x08\x0e-\x1b\x7f]", "", re.sub(r"\s+", " ", str(text)))
+    s = "".join(_MERMAID_ENTITY.get(ch, ch) for ch in s)
+    return s.replace("--", "-#45;")  # no arrow (``-->``, ``---``) in a label
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def spreadsheet(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: a string that would start a formula (OWASP: ``= + - @``, tab, CR)
+    gets a leading ``'``, unless it is a plain number (``-0.12``); non-strings are returned unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def matplotlib(text: object) -> str:

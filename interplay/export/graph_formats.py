@@ -1,7 +1,8 @@
 """Data formats of the graph and the cells: GraphML, GEXF, node-link JSON, Mermaid, CSV.
 
 GraphML and GEXF carry flattened, scalar attributes (see :meth:`ExportModel.to_networkx`) so that
-``networkx.read_graphml``/``read_gexf`` load them back with the same nodes, edges and signs.
+``networkx.read_graphml``/``read_gexf`` load them back with the same nodes, edges and signs. Data formats keep
+numbers at full precision; the formats for people round them (:mod:`interplay.export.numbers`).
 """
 
 from __future__ import annotations
@@ -129,11 +130,14 @@ def render_mermaid(model: ExportModel) -> str:
 
 
 def _csv(rows: list[dict], columns: list[str]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
+    """CSV text, a line per row; a cell a spreadsheet would run as a formula is neutralised
+    (:func:`escape.spreadsheet`), and one holding a line break (CR too) is quoted."""
+    lines = []
+    for row in [dict(zip(columns, columns, strict=True)), *rows]:
+        buf = io.StringIO()  # the writer quotes the characters of its terminator: "\r\n" covers CR and LF
+        csv.DictWriter(buf, columns, extrasaction="ignore").writerow({k: escape.spreadsheet(v) for k, v in row.items()})
+        lines.append(buf.getvalue().removesuffix("\r\n") + "\n")
+    return "".join(lines)
 
 
 EDGE_COLUMNS = ["id", "source", "target", "sign", "role", "interpretation", "conditions", "strongest_evidence",
@@ -149,7 +153,7 @@ def csv_tables(model: ExportModel) -> dict[str, str]:
     edges = [
         {"id": e.id, "source": e.source, "target": e.target, "sign": e.sign, "role": e.role,
          "interpretation": e.interpretation, "conditions": e.condition_text, "strongest_evidence": e.strongest,
-         "weight": round(e.weight, 4), "refs": "; ".join(e.refs), "note": e.note}
+         "weight": e.weight, "refs": "; ".join(e.refs), "note": e.note}
         for e in model.edges
     ]  # fmt: skip
     evidence = [
@@ -167,7 +171,7 @@ def csv_tables(model: ExportModel) -> dict[str, str]:
                 continue
             rows.append({
                 "defense": c.defense, "risk": c.risk, "method": p.method, "prediction": p.direction,
-                "resolution": p.resolution, "confidence": round(p.confidence, 3), "qpn_sign": p.qpn_sign,
+                "resolution": p.resolution, "confidence": p.confidence, "qpn_sign": p.qpn_sign,
                 "reported": (c.observation.direction if c.observation else ""),
                 "supporting_paths": len(p.supporting), "opposing_paths": len(p.opposing),
                 "strongest_path": " > ".join(p.paths[0].nodes) if p.paths else "",

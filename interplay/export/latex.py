@@ -15,6 +15,7 @@ from __future__ import annotations
 from interplay.export import bibtex
 from interplay.export.escape import latex as esc
 from interplay.export.model import SOK_KEY, Cell, ExportModel
+from interplay.export.numbers import decimal
 
 PACKAGES = ("booktabs", "longtable", "array", "xcolor", "amssymb")
 CATEGORY_ORDER = ("security", "privacy", "fairness")
@@ -37,6 +38,7 @@ MACROS = r"""\providecolor{ipinc}{HTML}{D55E00}
 \providecommand{\ipConfirmed}{\textsuperscript{\textcolor{ipdec}{\checkmark}}}
 \providecommand{\ipRefuted}{\textsuperscript{\textcolor{ipinc}{$\times$}}}
 \providecommand{\ipInconclusive}{\textsuperscript{\textcolor{ipmute}{?}}}
+\providecommand{\ipNotApplicable}{\textsuperscript{\textcolor{ipmute}{$\emptyset$}}}
 \providecommand{\ipcolwidth}{1.9cm}
 \providecommand{\iprowwidth}{4.3cm}
 """
@@ -50,7 +52,12 @@ DIRECTION_MARK = {
     "ambiguous": r"\ipAmb",
     "unknown": r"\ipUnk",
 }
-VALIDATION_MARK = {"confirmed": r"\ipConfirmed", "refuted": r"\ipRefuted", "inconclusive": r"\ipInconclusive"}
+VALIDATION_MARK = {
+    "confirmed": r"\ipConfirmed",
+    "refuted": r"\ipRefuted",
+    "inconclusive": r"\ipInconclusive",
+    "not-applicable": r"\ipNotApplicable",
+}
 SIGN_TEX = {"increases": "+", "decreases": "-", "none": "0", "mixed": "?"}
 
 
@@ -150,7 +157,8 @@ def _legend(model: ExportModel, risks: list[str]) -> str:
     if "validations" in model.include:
         if any(c.validation for c in model.cells):
             bits.append(r"\ipConfirmed/\ipRefuted/\ipInconclusive: prediction confirmed/refuted/inconclusive by "
-                        r"an \textsf{interplay} experiment")  # fmt: skip
+                        r"an \textsf{interplay} experiment; \ipNotApplicable: not testable by it (the same model, "
+                        r"and the attack reads nothing the defense adds)")  # fmt: skip
         else:
             bits.append("no validation results available")
     key = ", ".join(rf"{esc(model.node(r).short)}~{esc(model.node(r).name)}" for r in risks)
@@ -207,7 +215,7 @@ def explanations(model: ExportModel) -> str:
             path_txt += rf"\newline (+{more} more)"
         refs = list(dict.fromkeys(ev["ref"] for x in paths for e in x.edges for ev in e.evidence))
         reported = DIRECTION_MARK[c.reported] if c.reported else ("unexplored" if c.observation else "--")
-        pred = rf"{DIRECTION_MARK[p.direction]} {esc(p.direction)}, {esc(p.resolution)}, {p.confidence:.2f}"
+        pred = rf"{DIRECTION_MARK[p.direction]} {esc(p.direction)}, {esc(p.resolution)}, {decimal(p.confidence)}"
         cites = rf"\cite{{{','.join(refs)}}}" if refs else "--"
         row = [f"{esc(d.label)} $\\to$ {esc(r.label)}", pred, reported, path_txt, cites]
         lines.append(" & ".join(row) + r" \\")

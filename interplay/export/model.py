@@ -164,7 +164,7 @@ class ExportModel:
             )  # fmt: skip
         for e in self.edges:
             attrs: dict = {
-                "sign": e.sign, "role": e.role, "interpretation": e.interpretation, "weight": round(e.weight, 4),
+                "sign": e.sign, "role": e.role, "interpretation": e.interpretation, "weight": e.weight,
                 "strongest_evidence": e.strongest, "sok_arrow": e.sok_arrow, "note": e.note,
             }  # fmt: skip
             if flat:

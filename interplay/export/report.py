@@ -15,6 +15,7 @@ from pathlib import Path
 from interplay.export.escape import xml as esc
 from interplay.export.latex import ordered_risks
 from interplay.export.model import INCLUDES, Cell, ExportModel, build_export_model
+from interplay.export.numbers import decimal, p_value
 from interplay.export.style import SIGN_COLOR
 from interplay.export.svg_plots import effect_plot, seeds_plot
 from interplay.interactions.paths import SignedPath
@@ -24,7 +25,7 @@ from interplay.kb import KB
 from interplay.version import VERSION
 
 ARROW = {"increase": "↑", "decrease": "↓", "none": "○", "ambiguous": "↕", "unknown": "–", "unexplored": "·"}
-VERDICT_MARK = {"confirmed": "✓", "refuted": "✗", "inconclusive": "?", "not validated": "·"}
+VERDICT_MARK = {"confirmed": "✓", "refuted": "✗", "inconclusive": "?", "not-applicable": "∅", "not validated": "·"}
 RGB = {"increase": SIGN_COLOR["increases"], "decrease": SIGN_COLOR["decreases"]}
 SWEEP_TEXT = {"confirmed": "✓ confirmed by a sweep", "contradicted": "✗ contradicted by a sweep"}
 
@@ -77,8 +78,9 @@ def _heatmap(model: ExportModel, status: dict) -> str:
             s, p = status[d, r], model.cell(d, r).prediction
             assert p is not None, "the report's model includes predictions"
             cls = s["agreement"].replace(" ", "-")
-            title = (f"{model.node(d).name} -> {model.node(r).name}: predicted {p.direction} ({p.confidence:.2f}), "
-                     f"literature {s['literature']}, {s['verdict']}; {s['agreement']}")  # fmt: skip
+            title = (f"{model.node(d).name} -> {model.node(r).name}: predicted {p.direction} "
+                     f"({decimal(p.confidence)}), literature {s['literature']}, {s['verdict']}; "
+                     f"{s['agreement']}")  # fmt: skip
             tds.append(
                 f'<td class="{cls}" style="background:{_background(p.direction, p.confidence)}" '
                 f'data-defense="{esc(d)}" data-risk="{esc(r)}" data-prediction="{esc(p.direction)}" '
@@ -113,7 +115,7 @@ def _path_html(model: ExportModel, path: SignedPath) -> str:
         mark = f' <span class="{esc(e.mark)}">{SWEEP_TEXT[e.mark]}</span>' if e.mark in SWEEP_TEXT else ""
         edges.append(f'<li>{esc(e.source)} <span class="sign">{esc(e.sign)}</span> {esc(e.target)}: {ev}{mark}</li>')
     return (
-        f'<li><span class="sign">{esc(path.sign)}</span> {names} <span class="note">(weight {path.weight:.2f}'
+        f'<li><span class="sign">{esc(path.sign)}</span> {names} <span class="note">(weight {decimal(path.weight)}'
         f'{tags})</span><ul class="edges">{"".join(edges)}</ul></li>'
     )
 
@@ -124,15 +126,16 @@ def _validation_html(cell: Cell, status: dict) -> str:
         return '<p class="note">Not validated: run <code>interplay validate</code> on this cell.</p>'
     e = v.effect
     ci = e.get("ci95") or ["?", "?"]
-    num = lambda x, sign="": f"{x:{sign}.4f}" if isinstance(x, int | float) else esc(x)  # noqa: E731
+    num = lambda x, signed=False: esc(decimal(x, signed))  # noqa: E731
     stale = ' <span class="note">(judged an earlier prediction)</span>' if status["stale"] else ""
     rows = [
         ("verdict", f'<span class="{esc(v.verdict)}">{esc(v.verdict)}</span> of the prediction '
                     f"{esc(v.prediction)}{stale}"),
         ("observed", esc(v.observed)),
         ("effect", f"{esc(e.get('metric', ''))}: {num(e.get('baseline', '?'))} → {num(e.get('defended', '?'))}, "
-                   f"difference {num(e.get('difference', '?'), '+')}, 95% CI [{num(ci[0], '+')}, {num(ci[1], '+')}], "
-                   f"p = {esc(e.get('p_value', '?'))}, minimum effect {esc(e.get('min_effect', '?'))}"),
+                   f"difference {num(e.get('difference', '?'), True)}, "
+                   f"95% CI [{num(ci[0], True)}, {num(ci[1], True)}], p = {esc(p_value(e.get('p_value', '?')))}, "
+                   f"minimum effect {num(e.get('min_effect', '?'))}"),
         ("defense effective", esc(v.defense_effective)),
         ("evidence", f"{esc(v.kind)}: {v.seeds} seeds on {esc(v.dataset)}, configuration <code>{esc(v.locator)}"
                      f"</code>{f' (best of {v.configurations})' if v.configurations > 1 else ''}"),
@@ -159,7 +162,7 @@ def _cell_html(model: ExportModel, cell: Cell, status: dict) -> str:
     preds = ", ".join(f"{esc(m)}: {esc(v)}" for m, v in status["predictions"].items())
     facts = [
         ("literature", lit),
-        ("prediction", f"{esc(p.direction)} ({esc(p.resolution)}, confidence {p.confidence:.2f}); {preds}"),
+        ("prediction", f"{esc(p.direction)} ({esc(p.resolution)}, confidence {decimal(p.confidence)}); {preds}"),
         ("agreement", esc(status["agreement"])),
     ]
     rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from interplay.export.escape import xml as esc
+from interplay.export.numbers import decimal
 from interplay.export.style import SIGN_COLOR
 from interplay.interactions.validated import ValidationRecord
 
@@ -44,8 +45,8 @@ def seeds_plot(v: ValidationRecord, width: int = 230, height: int = 150) -> str:
 
     body = [
         f'<line x1="{x0 - 12}" y1="{top}" x2="{x0 - 12}" y2="{bottom}" stroke="{MUTED}"/>',
-        f'<text x="{x0 - 16}" y="{top + 4}" text-anchor="end">{hi:.3g}</text>',
-        f'<text x="{x0 - 16}" y="{bottom}" text-anchor="end">{lo:.3g}</text>',
+        f'<text x="{x0 - 16}" y="{top + 4}" text-anchor="end">{decimal(hi)}</text>',
+        f'<text x="{x0 - 16}" y="{bottom}" text-anchor="end">{decimal(lo)}</text>',
         f'<text x="{x0}" y="{height - 8}" text-anchor="middle">baseline</text>',
         f'<text x="{x1}" y="{height - 8}" text-anchor="middle">defended</text>',
     ]
@@ -53,7 +54,7 @@ def seeds_plot(v: ValidationRecord, width: int = 230, height: int = 150) -> str:
         color = SIGN_COLOR["increases"] if d > b else SIGN_COLOR["decreases"]
         body.append(
             f'<line x1="{x0}" y1="{y(b):.1f}" x2="{x1}" y2="{y(d):.1f}" stroke="{color}" stroke-opacity="0.55">'
-            f"<title>seed {seed}: {b:.4f} -&gt; {d:.4f}</title></line>"
+            f"<title>seed {seed}: {decimal(b)} -&gt; {decimal(d)}</title></line>"
         )
         body += [f'<circle cx="{x}" cy="{y(s):.1f}" r="2.5" fill="{color}"/>' for x, s in ((x0, b), (x1, d))]
     mb = sum(b for _, b, _ in scores) / len(scores)
@@ -78,13 +79,13 @@ def effect_plot(v: ValidationRecord, width: int = 230, height: int = 56) -> str:
     color = {"increase": SIGN_COLOR["increases"], "decrease": SIGN_COLOR["decreases"]}.get(v.observed, INK)
     body = [
         f'<rect x="{x(-min_effect):.1f}" y="{mid - 12}" width="{x(min_effect) - x(-min_effect):.1f}" height="24" '
-        f'fill="#EEEEEE"><title>|difference| below the minimum effect {min_effect:g}</title></rect>',
+        f'fill="#EEEEEE"><title>|difference| below the minimum effect {decimal(min_effect)}</title></rect>',
         f'<line x1="{x(0):.1f}" y1="{mid - 14}" x2="{x(0):.1f}" y2="{mid + 14}" stroke="{MUTED}"/>',
         f'<line x1="{x(ci[0]):.1f}" y1="{mid}" x2="{x(ci[1]):.1f}" y2="{mid}" stroke="{color}" stroke-width="3"/>',
         f'<circle cx="{x(diff):.1f}" cy="{mid}" r="4" fill="{color}"/>',
-        f'<text x="{left}" y="{height - 3}">{-span:+.3g}</text>',
+        f'<text x="{left}" y="{height - 3}">{decimal(-span, True)}</text>',
         f'<text x="{x(0):.1f}" y="{height - 3}" text-anchor="middle">0</text>',
-        f'<text x="{right}" y="{height - 3}" text-anchor="end">{span:+.3g}</text>',
+        f'<text x="{right}" y="{height - 3}" text-anchor="end">{decimal(span, True)}</text>',
     ]
-    label = f"defended minus baseline {diff:+.4f}, 95% CI [{ci[0]:+.4f}, {ci[1]:+.4f}]"
+    label = f"defended minus baseline {decimal(diff, True)}, 95% CI [{decimal(ci[0], True)}, {decimal(ci[1], True)}]"
     return _svg(width, height, label, body)
