@@ -43,7 +43,7 @@ from interplay.results import (
     ValidationMatrix,
     plain,
 )
-from interplay.verdicts import combo_judge, validation_judge
+from interplay.verdicts import adjust_for_multiplicity, benjamini_hochberg, combo_judge, validation_judge
 
 if TYPE_CHECKING:
     from interplay.export import ExportResult
@@ -384,7 +384,9 @@ def validate_matrix(
     progress: Progress | None = None,
 ) -> ValidationMatrix:
     """Every (or every selected) defense x risk cell validated in one process, sharing the trained models; a
-    cell without a plugin or whose probe does not apply is a record too (``observed`` None)."""
+    cell without a plugin or whose probe does not apply is a record too (``observed`` None). Across the cells,
+    Benjamini-Hochberg q-values decide the directions (``effect.q_value``); each cell's stored validation keeps
+    its own p-value decision."""
     from interplay.validators.matrix import MatrixCell, run_matrix
 
     k = _kb(kb)
@@ -416,6 +418,7 @@ def validate_matrix(
         str(data_path) if data_path else None,
         lambda c, m: bar.advance(m, f"{c.defense} -> {c.risk}"),
     )
+    adjust_for_multiplicity(records)
     return ValidationMatrix.from_records(records)
 
 
@@ -498,6 +501,7 @@ def sweep(
         _store(store),
         bar.advance,
     )
+    _add_q_values([p["effect"] for p in doc["points"]])
     if out is not None:
         doc["plots"] = [str(p) for p in plot_sweep(doc, Path(out))]
     return Sweep.from_dict(doc)
@@ -541,7 +545,14 @@ def reproduce(
         _store(store),
         bar.advance,
     )
+    _add_q_values([r["effect"] for r in doc["rows"]])
     return Reproduction.from_dict(doc)
+
+
+def _add_q_values(effects: list[dict]) -> None:
+    """BH q-values across the settings of one sweep or reproduction, beside each p-value."""
+    for e, q in zip(effects, benjamini_hochberg([e["p_value"] for e in effects]), strict=True):
+        e["q_value"] = q
 
 
 def results(store: StoreLike = None) -> ValidationMatrix:

@@ -35,11 +35,14 @@ class Direction(_Word):
 
 
 class Verdict(_Word):
-    """A prediction judged against an experiment (``not registered``/``unsupported``: no experiment could run)."""
+    """A prediction judged against an experiment. ``not-applicable``: the defended model is the baseline and the
+    probe reads nothing the defense adds, so no experiment can test the cell; ``not registered``/``unsupported``:
+    no experiment could run."""
 
     confirmed = "confirmed"
     refuted = "refuted"
     inconclusive = "inconclusive"
+    not_applicable = "not-applicable"
     not_registered = "not registered"
     unsupported = "unsupported"
 

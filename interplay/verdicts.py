@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 DIRECTED = ("increase", "decrease", "none")
+ALPHA = 0.05
+NOT_APPLICABLE = "not-applicable"
+NOT_RUN = ("not registered", "unsupported", "not validated")
 
 
 def verdict(
@@ -41,12 +44,20 @@ def verdict(
     return "refuted" if ruled_out else "inconclusive"
 
 
+def judged(prediction: str, doc: dict) -> str:
+    """The verdict on a measurement document: ``not-applicable`` when the measurement says the score could not
+    differ (the defended model is the baseline and the probe reads nothing the defense adds), else :func:`verdict`."""
+    if doc.get("applicable") is False:
+        return NOT_APPLICABLE
+    e = doc["effect"]
+    return verdict(prediction, doc["observed"], tuple(e["ci95"]), e["min_effect"], doc["defense_effective"])
+
+
 def validation_judge(prediction: str) -> Callable[[dict], dict]:
     """A judge for a validation's measurement document: adds ``prediction`` and ``verdict``."""
 
     def judge(doc: dict) -> dict:
-        e = doc["effect"]
-        v = verdict(prediction, doc["observed"], tuple(e["ci95"]), e["min_effect"], doc["defense_effective"])
+        v = judged(prediction, doc)
         head = {
             "defense": doc["defense"],
             "risk": doc["risk"],
@@ -92,3 +103,72 @@ def combo_judge(predicted: dict[str, str]) -> Callable[[dict], dict]:
         )
 
     return judge
+
+
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the order given."""
+    m = len(p_values)
+    order = sorted(range(m), key=p_values.__getitem__)
+    q, running = [1.0] * m, 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, p_values[i] * m / rank)
+        q[i] = running
+    return q
+
+
+def adjust_for_multiplicity(docs: list[dict]) -> None:
+    """Add BH q-values across ``docs`` (validation documents of one matrix) and let q decide each direction: a
+    difference counts only when q < ALPHA (and it is at least the smallest effect of interest); the evidence
+    and the verdict follow. Documents without an effect (no experiment) are left as they are."""
+    ran = [d for d in docs if d.get("effect")]
+    for doc, q in zip(ran, benjamini_hochberg([d["effect"]["p_value"] for d in ran]), strict=True):
+        e = doc["effect"]
+        e["q_value"] = q
+        lo, hi = e["ci95"]
+        if q < ALPHA and abs(e["difference"]) >= e["min_effect"]:
+            doc["observed"] = "increase" if e["difference"] > 0 else "decrease"
+            e["evidence"] = "significant"
+        else:
+            doc["observed"] = "none"
+            e["evidence"] = "equivalent" if -e["min_effect"] < lo and hi < e["min_effect"] else "underpowered"
+        if doc.get("prediction") is not None:
+            doc["verdict"] = judged(doc["prediction"], doc)
+
+
+def outcome(record: dict) -> str:
+    """How one cell's experiment came out, for the accounting: ``agree``/``disagree`` (significant, against a
+    reported direction), ``significant`` (an unexplored cell), ``equivalent``, ``underpowered``,
+    ``not-applicable`` or ``not run``."""
+    effect = record.get("effect") or (record.get("validation") or {}).get("effect") or {}
+    if record.get("verdict") in NOT_RUN or record.get("observed") is None:
+        return "not run"
+    if record.get("verdict") == NOT_APPLICABLE:
+        return NOT_APPLICABLE
+    if record["observed"] in ("increase", "decrease"):
+        if record.get("literature") in ("increase", "decrease"):
+            return "agree" if record["observed"] == record["literature"] else "disagree"
+        return "significant"
+    return effect.get("evidence", "underpowered")
+
+
+def accounting(records: list[dict]) -> dict[str, dict[str, int]]:
+    """Outcomes over the cells with a reported direction (``directed``) and over the others (``unexplored``)."""
+    out: dict[str, dict[str, int]] = {"directed": {}, "unexplored": {}}
+    for r in records:
+        group = out["directed" if r.get("literature") in ("increase", "decrease") else "unexplored"]
+        key = outcome(r)
+        group[key] = group.get(key, 0) + 1
+    return out
+
+
+def accounting_line(records: list[dict]) -> str:
+    """The accounting as one sentence."""
+    parts = []
+    for group, counts in accounting(records).items():
+        n = sum(counts.values())
+        if n:
+            order = ("agree", "disagree", "significant", "equivalent", "underpowered", NOT_APPLICABLE, "not run")
+            items = ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))
+            parts.append(f"{n} {'with a reported direction' if group == 'directed' else 'unexplored'}: {items}")
+    return "; ".join(parts)

@@ -80,7 +80,9 @@ def test_status_counts_and_agreement_rules(kb, store):
 def test_status_human_output_and_default_store(cli, store, tmp_path, monkeypatch):
     res = cli("status", "--store", store)
     assert res.exit_code == 0, res.output
-    assert "56 cells: 4 validated (2 confirmed, 1 refuted, 1 inconclusive)" in " ".join(res.output.split())
+    out = " ".join(res.output.split())
+    assert "56 cells: 4 validated (2 confirmed, 1 refuted, 1 inconclusive, 0 not applicable)" in out
+    assert "Experiments against the literature: 42 with a reported direction:" in out
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
     res = cli("status", "--json")
     assert res.exit_code == 0 and all(r["verdict"] == NOT_VALIDATED for r in json.loads(res.stdout))

@@ -12,6 +12,7 @@ from rich.table import Table
 from interplay import api
 from interplay.cli.common import Json, KBDir, Overlay, Store, console, emit_json, err_console, errors, open_kb
 from interplay.interactions.status import NOT_VALIDATED
+from interplay.verdicts import accounting_line
 
 VERDICT_STYLE = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow"}
 AGREEMENT_STYLE = {"all agree": "green", "agree": "green", "disagree": "bold red", "open": "dim"}
@@ -48,9 +49,11 @@ def status_cmd(store: Store = None, json: Json = False, kb: KBDir = None, overla
     c = result.summary
     console.print(
         f"{c['cells']} cells: {c['validated']} validated ({c['confirmed']} confirmed, {c['refuted']} refuted, "
-        f"{c['inconclusive']} inconclusive), {c[NOT_VALIDATED]} not validated; agreement: {c['all agree']} all "
-        f"three agree, {c['agree']} agree where comparable, {c['disagree']} disagree, {c['open']} open"
+        f"{c['inconclusive']} inconclusive, {c['not-applicable']} not applicable), {c[NOT_VALIDATED]} not "
+        f"validated; agreement: {c['all agree']} all three agree, {c['agree']} agree where comparable, "
+        f"{c['disagree']} disagree, {c['open']} open"
     )
+    console.print("Experiments against the literature: " + accounting_line(records), highlight=False)
 
 
 def report_cmd(

@@ -33,6 +33,7 @@ from interplay.cli.common import (
     parse_context,
     preset_of,
 )
+from interplay.verdicts import accounting_line
 
 
 def validate(
@@ -203,6 +204,7 @@ VERDICT_MARK = {
     "confirmed": "[green]✓[/]",
     "refuted": "[red]✗[/]",
     "inconclusive": "[yellow]?[/]",
+    "not-applicable": "[dim]∅[/]",
     "not registered": "[dim]-[/]",
     "unsupported": "[dim]n/a[/]",
 }
@@ -233,8 +235,8 @@ def _render_matrix(
     console.print(t)
     console.print(
         "Each cell: literature, prediction, observed (↑ increase, ↓ decrease, = none, ? ambiguous or "
-        "unknown, · unexplored), then the verdict (✓ confirmed, ✗ refuted, ? inconclusive, - not "
-        "registered, n/a unsupported). "
+        "unknown, · unexplored), then the verdict (✓ confirmed, ✗ refuted, ? inconclusive, ∅ not "
+        "applicable, - not registered, n/a unsupported). "
         + "; ".join(f"{k.defenses[d].code} {d}" for d in defenses)
         + ". "
         + "; ".join(f"{k.risks[r].code} {r}" for r in risks)
@@ -242,14 +244,12 @@ def _render_matrix(
         highlight=False,
     )
     run = [c for c in records if c["observed"] is not None]
-    directed = [c for c in run if c["literature"] in ("increase", "decrease")]
-    agree = sum(c["observed"] == c["literature"] for c in directed)
-    against = sum(c["observed"] not in (c["literature"], "none") for c in directed)
     verdicts = {v: sum(c["verdict"] == v for c in records) for v in dict.fromkeys(c["verdict"] for c in records)}
     console.print(
-        f"{len(run)} cells validated; on the {len(directed)} with a reported direction the observed one "
-        f"agrees on {agree}, goes against it on {against}, no significant effect on "
-        f"{len(directed) - agree - against}; {len(run) - len(directed)} unexplored. Verdicts: "
+        f"{len(run)} cells validated (directions by BH q < 0.05 across the cells). Outcomes: "
+        + accounting_line(records)
+        + ". Verdicts: "
         + ", ".join(f"{n} {v}" for v, n in verdicts.items())
-        + f". {runtime_s:.0f} s."
+        + f". {runtime_s:.0f} s.",
+        highlight=False,
     )

@@ -103,7 +103,7 @@ def cell_status(kb: KB, validations: Validations | None = None, method: str = "g
 def summary(records: list[dict]) -> dict:
     """Counts over status records: cells, validated, verdicts, agreement classes and per-pair disagreements."""
     counts = {"cells": len(records), "validated": sum(r["verdict"] != NOT_VALIDATED for r in records)}
-    for key in ("confirmed", "refuted", "inconclusive", NOT_VALIDATED):
+    for key in ("confirmed", "refuted", "inconclusive", "not-applicable", NOT_VALIDATED):
         counts[key] = sum(r["verdict"] == key for r in records)
     for key in ("all agree", "agree", "disagree", "open"):
         counts[key] = sum(r["agreement"] == key for r in records)

@@ -11,10 +11,10 @@ Validation (:func:`run_combo`): per seed, train the baseline, A alone, B alone a
 splits; measure each defense's intended risks (the KB's ``targets`` with a registered probe) on the
 baseline, on the defense alone and on the combination. For each defense, "alone" is the paired effect
 baseline -> alone (a target on which the defense alone brings no significant decrease of at least the
-probe's ``min_effect`` is reported, not judged; a defense effective on none is inconclusive) and "loss" the
-paired effect alone -> combined: a significant increase of at least ``min_effect`` on a judged target is a
-``conflict``; a 95% CI that rules out such an increase on every judged target is ``effective``; anything
-else is inconclusive.
+smallest effect of interest, ``min_effect``, from the baseline's headroom, is reported, not judged; a defense
+effective on none is inconclusive) and "loss" the paired effect alone -> combined: a significant increase of
+at least ``min_effect`` on a judged target is a ``conflict``; a 95% CI that rules out such an increase on
+every judged target is ``effective``; anything else is inconclusive.
 A side is also inconclusive when the combined model lost more than ``UTILITY_DROP`` accuracy against the
 defense alone: a collapsed model's risk scores (e.g. no evasion on a near-constant classifier) say nothing
 about the defense.
@@ -36,11 +36,11 @@ import torch
 
 from interplay.validators.data import Split, Task
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.experiment import Judge, code_version, plugin_params, plugin_versions, run_seeds
+from interplay.validators.experiment import Judge, code_version, compare, plugin_params, plugin_versions, run_seeds
 from interplay.validators.registry import DEFENSES, RISKS, UnregisteredPair
 from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
 from interplay.validators.settings import Settings, load_task
-from interplay.validators.stats import PairedEffect, direction, paired_effect
+from interplay.validators.stats import PairedEffect, direction, min_effect, paired_effect
 from interplay.validators.store import ResultStore
 from interplay.validators.training import TrainingHooks, accuracy
 
@@ -178,14 +178,17 @@ def measure_combo_seed(cfg: ComboConfig, seed: int) -> dict:
         "b": DEFENSES[cfg.b](cfg.settings, task),
         "combined": Combined(cfg.settings, task, cfg.a, cfg.b),
     }
+    deployed = {arm: defense.deploy(task.train, seed) for arm, defense in arms.items()}
+    measured = {}
+    for t, probe in probes.items():
+        judged = {arm: d for arm, d in deployed.items() if arm in ("baseline", "combined") or t in cfg.measured(arm)}
+        measured[t] = compare(probe, judged, task.train, seed)
     record: dict = {"seed": seed}
-    for arm, defense in arms.items():
-        risks = set(probes) if arm in ("baseline", "combined") else set(cfg.measured(arm)) & set(probes)
-        deployment = defense.deploy(task.train, seed)
+    for arm, d in deployed.items():
         record[arm] = {
-            "utility": accuracy(deployment.model, task.test),
-            "metadata": deployment.metadata,
-            "risks": {t: asdict(probes[t].measure(deployment, task.train, seed)) for t in sorted(risks)},
+            "utility": accuracy(d.model, task.test),
+            "metadata": d.metadata,
+            "risks": {t: asdict(measured[t][arm]) for t in sorted(measured) if arm in measured[t]},
         }
     record["runtime_s"] = time.perf_counter() - start
     return record
@@ -206,13 +209,14 @@ def _side(records: list[dict], arm: str, defense: str, other: str) -> dict:
         probe = RISKS[t]
         base, alone, combined = (_scores(records, x, t) for x in ("baseline", arm, "combined"))
         e_alone, e_loss = paired_effect(base, alone), paired_effect(alone, combined)
-        works = direction(e_alone, probe.min_effect) == "decrease"
-        status = _status(e_loss, probe.min_effect) if works else "not effective alone"
+        smallest = min_effect(e_alone.baseline, probe.chance)
+        works = direction(e_alone, smallest) == "decrease"
+        status = _status(e_loss, smallest) if works else "not effective alone"
         statuses += [status] if works else []
         gain = e_alone.baseline - e_alone.defended
         effectiveness[t] = {
             "metric": probe.metric,
-            "min_effect": probe.min_effect,
+            "min_effect": smallest,
             "effective_alone": works,
             "alone": e_alone.as_dict(),
             "combined": paired_effect(base, combined).as_dict(),
@@ -238,10 +242,10 @@ def _side(records: list[dict], arm: str, defense: str, other: str) -> dict:
     }
 
 
-def _status(loss: PairedEffect, min_effect: float) -> str:
-    if direction(loss, min_effect) == "increase":
+def _status(loss: PairedEffect, smallest: float) -> str:
+    if direction(loss, smallest) == "increase":
         return "conflict"
-    return "effective" if loss.ci95[1] < min_effect else "inconclusive"
+    return "effective" if loss.ci95[1] < smallest else "inconclusive"
 
 
 def summarize_combo(cfg: ComboConfig, records: list[dict], runtime_s: float, key: str | None = None) -> dict:

@@ -40,6 +40,17 @@ class Split:
     def take(self, idx: np.ndarray | slice) -> Split:
         return Split(self.x[idx], self.y[idx], self.s[idx])
 
+    def row_keys(self) -> list[bytes]:
+        """One key per record (its features and label), to tell which records two splits share."""
+        x, y = self.x.reshape(len(self), -1).numpy(), self.y.numpy()
+        return [x[i].tobytes() + y[i].tobytes() for i in range(len(self))]
+
+    def shared_with(self, others: list[Split]) -> Split:
+        """The records of this split that each of ``others`` also holds (this split itself when all are)."""
+        kept = [set(o.row_keys()) for o in others]
+        keep = [i for i, k in enumerate(self.row_keys()) if all(k in s for s in kept)]
+        return self if len(keep) == len(self) else self.take(np.array(keep, dtype=np.int64))
+
 
 @dataclass(frozen=True)
 class Task:

@@ -62,11 +62,12 @@ class DeploymentCache:
         return handed
 
     def measure(self, probe: RiskProbe, deployment: Deployment, train: Split, seed: int) -> Measurement:
-        """``probe.measure(deployment, train, seed)``, once per probe and deployment handed out by :meth:`deploy`."""
+        """``probe.measure(deployment, train, seed)``, once per probe (and its prepared state) and deployment handed
+        out by :meth:`deploy`."""
         ref, key = self._handed.get(id(deployment), (None, None))
         if ref is None or ref() is not deployment:
             return probe.measure(deployment, train, seed)
-        key = (probe.slug, probe.settings, id(probe.task), key, digest(train), seed)
+        key = (probe.slug, probe.settings, id(probe.task), key, digest(train), seed, probe.state())
         if key not in self.measurements:
             self.measurements[key] = probe.measure(deployment, train, seed)
         return self.measurements[key]

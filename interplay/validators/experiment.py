@@ -24,14 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from interplay.validators.defenses.base import DefensePlugin
+from interplay.validators.data import Split
+from interplay.validators.defenses.base import DefensePlugin, Deployment
 from interplay.validators.deployment_cache import DeploymentCache
 from interplay.validators.registry import DEFENSES, RISKS, check_pair, source_digest
-from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
+from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
 from interplay.validators.settings import Settings, load_task
-from interplay.validators.stats import PairedEffect, direction, paired_effect
+from interplay.validators.stats import PairedEffect, direction, evidence, min_effect, paired_effect
 from interplay.validators.store import ResultStore
-from interplay.validators.training import accuracy
+from interplay.validators.training import accuracy, parameter_digest
 from interplay.version import VERSION
 
 # Adds the prediction and the verdict to a measurement document (supplied by the API layer).
@@ -130,22 +131,14 @@ class ValidationConfig:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:20]
 
 
-def _measure_arm(defense: DefensePlugin, probe: RiskProbe, targets: dict[str, RiskProbe], seed: int) -> dict:
-    task = defense.task
-    train = probe.alter_training_data(task.train, seed)
-    deployment = _deploy(defense, train, seed)
-    missing = [o for o in probe.requires if o not in deployment.observables]
-    if missing:
-        raise MissingObservable(f"{probe.slug} needs {', '.join(missing)}, which {defense.slug} does not expose")
-    risks = {probe.slug: _measure(probe, deployment, train, seed)}
-    if targets:
-        clean = deployment if train is task.train else _deploy(defense, task.train, seed)
-        risks |= {slug: _measure(p, clean, task.train, seed) for slug, p in targets.items()}
-    return {
-        "utility": accuracy(deployment.model, task.test),
-        "metadata": deployment.metadata,
-        "risks": {slug: asdict(m) for slug, m in risks.items()},
-    }
+def compare(probe: RiskProbe, deployments: dict[str, Deployment], train: Split, seed: int) -> dict[str, Measurement]:
+    """``probe`` on every deployment. Members are the records of ``train`` that all of them trained on (a record one
+    arm dropped is no member of either), unless the probe altered the training data itself; the probe sees every
+    deployment before measuring any."""
+    trained = [d.trained_on for d in deployments.values() if d.trained_on is not None]
+    members = train if probe.alters_training_data() else train.shared_with(trained)
+    probe.prepare(deployments, seed)
+    return {arm: _measure(probe, d, members, seed) for arm, d in deployments.items()}
 
 
 def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
@@ -161,9 +154,30 @@ def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
                 targets[t] = RISKS[t](cfg.settings, task)
             except ProbeUnsupported:
                 continue
+    arms = {"baseline": DefensePlugin(cfg.settings, task), "defended": DEFENSES[cfg.defense](cfg.settings, task)}
+    train = probe.alter_training_data(task.train, seed)
+    deployed = {arm: _deploy(defense, train, seed) for arm, defense in arms.items()}
+    for arm, d in deployed.items():
+        missing = [o for o in probe.requires if o not in d.observables]
+        if missing:
+            raise MissingObservable(f"{probe.slug} needs {', '.join(missing)}, which {arms[arm].slug} does not expose")
+    risks: dict[str, dict[str, Measurement]] = {arm: {} for arm in arms}
+    for arm, m in compare(probe, deployed, train, seed).items():
+        risks[arm][probe.slug] = m
+    if targets:
+        clean = deployed if train is task.train else {a: _deploy(d, task.train, seed) for a, d in arms.items()}
+        for slug, target in targets.items():
+            for arm, m in compare(target, clean, task.train, seed).items():
+                risks[arm][slug] = m
     record: dict[str, Any] = {"seed": seed}
-    for arm, cls in (("baseline", DefensePlugin), ("defended", DEFENSES[cfg.defense])):
-        record[arm] = _measure_arm(cls(cfg.settings, task), probe, targets, seed)
+    for arm, d in deployed.items():
+        record[arm] = {
+            "utility": accuracy(d.model, task.test),
+            "metadata": d.metadata,
+            "risks": {slug: asdict(m) for slug, m in risks[arm].items()},
+            "model_digest": parameter_digest(d.model),
+            "observables": sorted(d.observables),
+        }
     record["runtime_s"] = time.perf_counter() - start
     return record
 
@@ -178,8 +192,22 @@ def _effect(records: list[dict], risk: str) -> tuple[PairedEffect, dict, str]:
     """The paired effect on ``risk``'s score, as an object and as a report, and its direction."""
     score = [[r[arm]["risks"][risk]["score"] for r in records] for arm in ("baseline", "defended")]
     e = paired_effect(*score)
-    report = {"metric": RISKS[risk].metric, **e.as_dict(), "min_effect": RISKS[risk].min_effect}
-    return e, report, direction(e, RISKS[risk].min_effect)
+    smallest = min_effect(e.baseline, RISKS[risk].chance)
+    report = {"metric": RISKS[risk].metric, **e.as_dict(), "min_effect": smallest, "chance": RISKS[risk].chance,
+              "evidence": evidence(e, smallest)}  # fmt: skip
+    return e, report, direction(e, smallest)
+
+
+def applicable(records: list[dict], risk: str) -> bool:
+    """False when the defended model is the baseline on every seed and the probe reads none of the observables
+    the defense adds: the score cannot differ, whatever the defense does (the cell is ``not-applicable``)."""
+    if not all("model_digest" in r["baseline"] for r in records):
+        return True  # measured before models were fingerprinted: not decidable, so not excluded
+    identical = all(r["baseline"]["model_digest"] == r["defended"]["model_digest"] for r in records)
+    added = {o for r in records for o in r["defended"]["observables"]} - {
+        o for r in records for o in r["baseline"]["observables"]
+    }
+    return not identical or bool(added & RISKS[risk].observables_read())
 
 
 def summarize(cfg: ValidationConfig, records: list[dict], runtime_s: float) -> dict:
@@ -202,6 +230,7 @@ def summarize(cfg: ValidationConfig, records: list[dict], runtime_s: float) -> d
         "risk": cfg.risk,
         "observed": observed,
         "effect": effect,
+        "applicable": applicable(records, cfg.risk),
         "defense_effective": effective,
         "effectiveness": effectiveness,
         "utility": {"metric": "accuracy", **utility, "difference": utility["defended"] - utility["baseline"]},

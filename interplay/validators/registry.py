@@ -160,7 +160,11 @@ def catalogue() -> list[dict]:
                     "doc": doc,
                     "params": describe(cls.Params),
                     "dataset_defaults": cls.dataset_defaults,
-                    **({"metric": cls.metric, "min_effect": cls.min_effect} if kind == "risk" else {}),
+                    **(
+                        {"metric": cls.metric, "chance": cls.chance, "reads": sorted(cls.observables_read())}
+                        if kind == "risk"
+                        else {}
+                    ),
                 }
             )
     return rows

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 from dataclasses import dataclass
 
 import torch
@@ -121,6 +122,15 @@ def fit(model: nn.Module, data: Split, spec: TrainSpec, seed: int, hooks: Traini
 @torch.no_grad()
 def logits(model: nn.Module, x: torch.Tensor, batch: int = 4096) -> torch.Tensor:
     return torch.cat([model(x[i : i + batch]) for i in range(0, len(x), batch)])
+
+
+def parameter_digest(model: nn.Module) -> str:
+    """A digest of a model's parameters and buffers: equal digests, the same model."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def accuracy(model: nn.Module, data: Split) -> float:

@@ -26,12 +26,15 @@ class Deployment:
     ``"explanations"``, ``"fingerprint_queries"``, ``"watermark_key"``). ``metadata`` holds facts about
     the training (e.g. ``epsilon``). ``retrain`` trains a fresh deployment with the same recipe on
     other data: the adversary who knows the training algorithm (shadow and reference models).
+    ``trained_on``: the records the model actually trained on (after outlier removal dropped some, or a
+    watermark added its triggers); probes score members from them.
     """
 
     model: nn.Module
     observables: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     retrain: Callable[[Split, int], Deployment] | None = None
+    trained_on: Split | None = None
 
 
 class DefensePlugin:
@@ -78,4 +81,4 @@ class DefensePlugin:
         hooks = self.hooks()
         fit(model, data, self.settings.train, seed, hooks)
         observables = dict.fromkeys(BASE_OBSERVABLES, True) | self.observables(model, data)
-        return Deployment(model, observables, hooks.metadata(), retrain=self.deploy)
+        return Deployment(model, observables, hooks.metadata(), retrain=self.deploy, trained_on=data)

@@ -1,7 +1,7 @@
-"""Attribute inference: infer the sensitive attribute of training records from the model's logits and
-the label, against an imputation baseline that sees the label but no model (Jayaraman and Evans
-2022). The adversary fits both on its own population data; the score is the attack's AUC advantage
-over imputation."""
+"""Attribute inference: infer the sensitive attribute of training records from what the deployment releases
+about them (its logits; its attributions too when explanations are exposed, as in Duddu and Boutet 2022) and
+the label, against an imputation baseline that sees the label but no model (Jayaraman and Evans 2022). The
+adversary fits both on its own population data; the score is the attack's AUC advantage over imputation."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
+from interplay.validators.defenses.explanations import released
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, RiskProbe
-from interplay.validators.training import logits
 
 
 @register_risk("attribute-inference")
@@ -19,22 +19,25 @@ class AttributeInference(RiskProbe):
     """Infer the sensitive attribute of training records; the score is the AUC advantage over imputation."""
 
     metric = "auc_advantage"
-    min_effect = 0.01
     requires = ("logits",)
+    reads = ("explanations",)
 
-    def _features(self, model, split, with_model: bool) -> np.ndarray:
+    def _features(self, deployment, split, with_model: bool) -> np.ndarray:
         label = np.eye(self.task.n_classes)[split.y.numpy()]
-        return np.c_[label, logits(model, split.x).numpy()] if with_model else label
+        if not with_model:
+            return label
+        return np.c_[label, released(deployment.model, deployment.observables.get("explanations"), split.x).numpy()]
 
-    def _auc(self, model, train, seed, with_model: bool) -> float:
+    def _auc(self, deployment, train, seed, with_model: bool) -> float:
         aux = self.task.aux
         clf = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
-        clf.fit(self._features(model, aux, with_model), aux.s.numpy())
-        return float(roc_auc_score(train.s.numpy(), clf.predict_proba(self._features(model, train, with_model))[:, 1]))
+        clf.fit(self._features(deployment, aux, with_model), aux.s.numpy())
+        scores = clf.predict_proba(self._features(deployment, train, with_model))[:, 1]
+        return float(roc_auc_score(train.s.numpy(), scores))
 
     def measure(self, deployment, train, seed):
-        attack = self._auc(deployment.model, train, seed, with_model=True)
-        imputation = self._auc(deployment.model, train, seed, with_model=False)
+        attack = self._auc(deployment, train, seed, with_model=True)
+        imputation = self._auc(deployment, train, seed, with_model=False)
         return Measurement(
             attack - imputation,
             {"auc_advantage": attack - imputation, "attack_auc": attack, "imputation_auc": imputation},

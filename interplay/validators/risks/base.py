@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -25,18 +26,28 @@ class Measurement:
 
 
 class RiskProbe:
-    """Base class. ``metric`` names the score; ``min_effect`` is the smallest difference in the score
-        that counts as a real effect; ``requires`` lists the deployment observables the attack uses. A probe
-    registers with ``@register_risk(slug)`` and declares ``Params`` and ``dataset_defaults`` as a defense does.
+    """Base class of the risk probes.
 
-        A probe that must alter the training data (e.g. poisoning) overrides ``alter_training_data``;
-        the models it measures are then trained on the altered data.
+    ``metric`` names the score (higher = more at risk) and ``chance`` is its value for an attack that learns
+    nothing (the smallest effect of interest is derived from the baseline's distance to it, see
+    :func:`~interplay.validators.stats.min_effect`). ``requires`` lists the deployment observables the attack
+    cannot do without, ``reads`` those its score also uses when a deployment offers them (e.g. explanations):
+    a defense that leaves the model as it is and adds nothing the probe reads cannot change the score, and the
+    cell is ``not-applicable``. A probe registers with ``@register_risk(slug)`` and declares ``Params`` and
+    ``dataset_defaults`` as a defense does.
+
+    A probe that must alter the training data (e.g. poisoning) overrides ``alter_training_data``; the models
+    it measures are then trained on the altered data. Otherwise it measures members: the records that every
+    compared deployment trained on. ``prepare`` sees all compared deployments before any is measured (e.g.
+    to attack only records that every one classifies correctly); ``state`` names what it kept, so that a
+    memoized measurement is reused only under the same state.
     """
 
     slug: ClassVar[str]
     metric: ClassVar[str]
-    min_effect: ClassVar[float]
+    chance: ClassVar[float] = 0.0
     requires: ClassVar[tuple[str, ...]] = ("logits",)
+    reads: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type] = NoParams
     dataset_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
 
@@ -45,11 +56,26 @@ class RiskProbe:
         self.params: Any = settings.params_for(type(self))
         self.check(task)
 
+    @classmethod
+    def observables_read(cls) -> frozenset[str]:
+        return frozenset((*cls.requires, *cls.reads))
+
+    @classmethod
+    def alters_training_data(cls) -> bool:
+        return cls.alter_training_data is not RiskProbe.alter_training_data
+
     def check(self, task: Task) -> None:
         """Raise :class:`ProbeUnsupported` if the probe does not apply to ``task``."""
 
     def alter_training_data(self, train: Split, seed: int) -> Split:
         return train
+
+    def prepare(self, deployments: dict[str, Deployment], seed: int) -> None:
+        """See every deployment to be compared (``baseline`` among them) before measuring any."""
+
+    def state(self) -> Hashable:
+        """What :meth:`prepare` kept, as a memo key."""
+        return None
 
     def measure(self, deployment: Deployment, train: Split, seed: int) -> Measurement:
         """Attack ``deployment``, trained on ``train`` (the members); deterministic per ``seed``."""

@@ -31,8 +31,8 @@ class DataReconstruction(RiskProbe):
     """The SoK's decoder attack: reconstruct training records from what the deployment releases."""
 
     metric = "reconstruction_score"
-    min_effect = 0.01
     requires = ("logits",)
+    reads = ("explanations",)
 
     def measure(self, deployment, train, seed):
         explainer = deployment.observables.get("explanations")
@@ -61,4 +61,7 @@ class DataReconstruction(RiskProbe):
                 err = (decoder((features[name] - mu) / sd).clamp(lo, hi) - target[name]) ** 2
                 raw[f"mse_{name}"] = err.mean().item()
                 raw[f"score_{name}"] = 1 - raw[f"mse_{name}"] / var
+        # Reconstruction of members beyond that of held-out records: training-data leakage, as opposed to an
+        # inversion of the population that needs no member (reported; the primary score stays the members' one).
+        raw["member_advantage"] = raw["score_members"] - raw["score_held_out"]
         return Measurement(raw["score_members"], {"reconstruction_score": raw["score_members"], **raw})

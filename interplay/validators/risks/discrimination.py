@@ -17,7 +17,6 @@ class Discrimination(RiskProbe):
     """Demographic parity difference between the sensitive groups on held-out data (fairlearn)."""
 
     metric = "demographic_parity_difference"
-    min_effect = 0.01
     requires = ("logits",)
 
     def check(self, task):

@@ -74,8 +74,9 @@ class DistributionInference(RiskProbe):
 
     Params = DistributionInferenceParams
     metric = "distinguishing_accuracy"
-    min_effect = 0.05
+    chance = 0.5
     requires = ("logits",)
+    reads = ("explanations",)
 
     def __init__(self, settings, task):
         super().__init__(settings, task)

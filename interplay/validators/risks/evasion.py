@@ -1,8 +1,19 @@
-"""Evasion: white-box L-infinity PGD on held-out inputs the model classifies correctly."""
+"""Evasion: white-box L-infinity PGD on held-out records.
+
+The score is the attack success rate on the records that every compared model (baseline and defended)
+classifies correctly, so that a defended model that misclassifies more records, near-boundary ones first,
+does not look more robust by dropping them from the denominator. Reported beside it: robust accuracy on all
+held-out records, clean accuracy, and the success rate of a transfer attack (PGD examples crafted on the
+baseline model): a defended model that resists its own gradients but not the transferred examples masks
+gradients rather than being robust.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+
+import torch
 
 from interplay.validators.attacks import pgd
 from interplay.validators.params import param
@@ -19,24 +30,40 @@ class EvasionParams:
 
 @register_risk("evasion")
 class Evasion(RiskProbe):
-    """White-box L-infinity PGD on held-out inputs the model classifies correctly; the attack success rate."""
+    """White-box L-infinity PGD; the success rate on held-out records every compared model classifies correctly."""
 
     Params = EvasionParams
     dataset_defaults = {"digits": {"eps": 0.1}, "adult": {"eps": 0.1}}
     metric = "attack_success_rate"
-    min_effect = 0.02
     requires = ("white_box",)
+
+    def prepare(self, deployments, seed):
+        test, p = self.task.test, self.params
+        correct = [logits(d.model, test.x).argmax(1) == test.y for d in deployments.values()]
+        self._common = torch.stack(correct).all(0)
+        base = deployments.get("baseline")
+        x, y = test.x[self._common], test.y[self._common]
+        self._transfer = pgd(base.model, x, y, p.eps, p.pgd_steps, self.task.bounds) if base and len(y) else None
+        self._state = hashlib.sha256(self._common.numpy().tobytes()).hexdigest()
+
+    def state(self):
+        return getattr(self, "_state", None)
 
     def measure(self, deployment, train, seed):
         test, p = self.task.test, self.params
         model = deployment.model
         correct = logits(model, test.x).argmax(1) == test.y
-        x, y = test.x[correct], test.y[correct]
-        x_adv = pgd(model, x, y, p.eps, p.pgd_steps, self.task.bounds)
-        fooled = (logits(model, x_adv).argmax(1) != y).float()
-        asr = fooled.mean().item() if len(y) else 0.0
-        clean = correct.float().mean().item()
-        return Measurement(
-            asr,
-            {"attack_success_rate": asr, "clean_accuracy": clean, "robust_accuracy": clean * (1 - asr), "eps": p.eps},
-        )
+        common = getattr(self, "_common", correct)
+        robust = logits(model, pgd(model, test.x, test.y, p.eps, p.pgd_steps, self.task.bounds)).argmax(1) == test.y
+        asr = 1 - robust[common].float().mean().item() if common.any() else 0.0
+        raw = {
+            "attack_success_rate": asr,
+            "clean_accuracy": correct.float().mean().item(),
+            "robust_accuracy": (correct & robust).float().mean().item(),
+            "attacked_records": int(common.sum()),
+            "eps": p.eps,
+        }
+        transfer = getattr(self, "_transfer", None)
+        if transfer is not None:
+            raw["transfer_success_rate"] = (logits(model, transfer).argmax(1) != test.y[common]).float().mean().item()
+        return Measurement(asr, raw)

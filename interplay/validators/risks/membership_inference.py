@@ -1,11 +1,14 @@
-"""Membership inference: a loss-threshold attack (Yeom et al. 2018) and a difficulty-calibrated one
-(Watson et al. 2022) that subtracts the loss of a reference model the adversary trains, with the
-same recipe, on its own population data. Members are the training set, non-members as many held-out
-records. The score is the AUC of the stronger attack."""
+"""Membership inference. The primary attack, fixed in advance, is difficulty-calibrated (Watson et al. 2022):
+the target's loss minus that of a reference model the adversary trains, with the same recipe, on its own
+population data; the score is its AUC. Reported beside it: the loss-threshold attack (Yeom et al. 2018), TPR
+at 0.1% and 1% FPR, the AUC per group of the sensitive attribute, and, when the deployment releases
+explanations, the attribution-variance attack of Shokri et al. (2021), whose members have lower variance.
+Members are records the deployment trained on, non-members as many held-out records."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -25,10 +28,10 @@ def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: float = 0.01) -> flo
 
 @register_risk("membership-inference")
 class MembershipInference(RiskProbe):
-    """Loss-threshold and reference-calibrated membership inference; the score is the stronger AUC."""
+    """Reference-calibrated membership inference (the primary attack); the score is its AUC."""
 
     metric = "auc"
-    min_effect = 0.01
+    chance = 0.5
     requires = ("logits",)
 
     def measure(self, deployment, train, seed):
@@ -38,9 +41,20 @@ class MembershipInference(RiskProbe):
         loss = np.r_[_losses(deployment.model, members), _losses(deployment.model, non_members)]
         reference = deployment.retrain(self.task.aux, seed + 7919).model
         ref_loss = np.r_[_losses(reference, members), _losses(reference, non_members)]
+        attacks = {"calibrated": ref_loss - loss, "loss": -loss}
+        explainer = deployment.observables.get("explanations")
+        if explainer is not None:
+            x = torch.cat([members.x, non_members.x])
+            attacks["attribution_variance"] = -explainer.for_model(deployment.model)(x).flatten(1).var(1).numpy()
         raw = {}
-        for name, score in (("loss", -loss), ("calibrated", ref_loss - loss)):
+        groups = np.r_[members.s.numpy(), non_members.s.numpy()]
+        for name, score in attacks.items():
             raw[f"{name}_auc"] = float(roc_auc_score(labels, score))
-            raw[f"{name}_tpr_at_1pct_fpr"] = tpr_at_fpr(labels, score)
-        auc = max(raw["loss_auc"], raw["calibrated_auc"])
-        return Measurement(auc, {"auc": auc, **raw})
+            raw[f"{name}_tpr_at_1pct_fpr"] = tpr_at_fpr(labels, score, 0.01)
+            raw[f"{name}_tpr_at_0.1pct_fpr"] = tpr_at_fpr(labels, score, 0.001)
+            if groups.ndim == 1:
+                for g in (0, 1):
+                    mask = groups == g
+                    if len(set(labels[mask])) == 2:
+                        raw[f"{name}_auc_s{g}"] = float(roc_auc_score(labels[mask], score[mask]))
+        return Measurement(raw["calibrated_auc"], {"auc": raw["calibrated_auc"], **raw})

@@ -23,7 +23,7 @@ import copy
 from dataclasses import dataclass, replace
 
 from interplay.validators.models import build_model
-from interplay.validators.ownership import OwnershipKey, boundary_points, extract, keys_of
+from interplay.validators.ownership import KEY_OBSERVABLES, OwnershipKey, boundary_points, extract, keys_of
 from interplay.validators.params import param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, RiskProbe
@@ -57,8 +57,8 @@ class ModelOwnership(RiskProbe):
 
     Params = ModelOwnershipParams
     metric = "ownership_risk"
-    min_effect = 0.02
     requires = ("logits",)
+    reads = KEY_OBSERVABLES
 
     def measure(self, deployment, train, seed):
         if self.params.adversary == "malicious-accuser":

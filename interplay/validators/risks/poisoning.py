@@ -31,7 +31,6 @@ class Poisoning(RiskProbe):
 
     Params = PoisoningParams
     metric = "attack_success_rate"
-    min_effect = 0.02
     requires = ("logits",)
 
     def __init__(self, settings, task):
