@@ -2,7 +2,9 @@
 
 Prints the wall time of a fresh run (process start to exit, against an empty store) and of a second run on the
 same store (a resumed run: nothing is recomputed), against the targets (10 minutes with ``--quick``, 45 without,
-on two cores); the verdict counts; and the seven intended cells (a defense against its own risk) with effect,
+on two cores); the verdict counts; the accounting against the literature (agree, disagree, equivalent,
+underpowered, not-applicable over the cells with a reported direction; the same over the unexplored ones);
+and the seven intended cells (a defense against its own risk) with effect,
 95% CI and p-value. ``--sharing`` also times one defense's row (every risk, two seeds) in-process with and
 without the shared deployment cache; ``--markdown`` prints the matrix as a Markdown table (for docs/results.md). Usage:
 
@@ -18,6 +20,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from interplay.verdicts import accounting_line
 
 TARGET_S = {True: 600.0, False: 2700.0}
 INTENDED = [
@@ -125,9 +129,8 @@ def main() -> None:
         f"resumed run {again:.1f} s"
     )
     verdicts = {v: sum(r["verdict"] == v for r in records) for v in dict.fromkeys(r["verdict"] for r in records)}
-    directed = [r for r in ran if r["literature"] in ("increase", "decrease")]
-    agree = sum(r["observed"] == r["literature"] for r in directed)
-    print(f"verdicts: {verdicts}; observed == literature on {agree} of {len(directed)} directed cells")
+    print(f"verdicts: {verdicts}")
+    print(f"accounting (directions by BH q < 0.05): {accounting_line(records)}")
     by_cell = {(r["defense"], r["risk"]): r for r in records}
     print(f"{'intended cell':45} {'observed':9} {'difference':>10} {'95% CI':>20} {'p':>8} verdict")
     for d, r in INTENDED:
