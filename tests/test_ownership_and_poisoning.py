@@ -35,7 +35,11 @@ TINY = replace(
     n_train=600,
     synthetic=SyntheticFactors(n_train=600),
     train=replace(QUICK.train, epochs=5),
-    overrides=(("fingerprinting", "queries", 40), ("model-ownership", "queries", 300), ("watermarking", "keys", 20)),
+    overrides=(
+        ("fingerprinting", "queries", 40),
+        ("model-ownership", "queries", 300),
+        ("watermarking", "key_frac", 0.033),
+    ),
 )
 
 

@@ -1,7 +1,7 @@
 """Watermarking: a trigger-set watermark embedded during training (Adi et al. 2018).
 
 The owner stamps its secret trigger (:mod:`interplay.validators.triggers`, a pattern of its own)
-onto ``keys`` of its training records that are not of the watermark class, labels them
+onto a share ``key_frac`` of its training records that are not of the watermark class, labels them
 with that class (the content trigger set of Zhang et al. 2018), and trains on the training set plus
 ``repeats`` copies of the trigger set, so that every epoch sees it as Adi et al. do. The
 trigger set is the watermark key, an observable: ownership is verified on a suspect model by its
@@ -26,7 +26,7 @@ OWNER_SALT = 20180813  # fixes the owner's tabular trigger attributes (Adi et al
 
 @dataclass(frozen=True)
 class WatermarkingParams:
-    keys: int = param(50, "trigger-set size")
+    key_frac: float = param(0.025, "trigger-set size as a share of the training set (50 records of 2000)")
     repeats: int = param(10, "copies of the trigger set mixed into the training data")
     threshold: float = param(0.5, "trigger accuracy from which a suspect model is judged a copy")
 
@@ -42,7 +42,7 @@ class Watermarking(DefensePlugin):
         trigger = make_trigger(self.task, corner=0, salt=OWNER_SALT, target=self.task.n_classes - 1)
         candidates = torch.nonzero(train.y != trigger.target).flatten()
         chosen = candidates[torch.randperm(len(candidates), generator=torch.Generator().manual_seed(seed))]
-        keys = trigger.triggered(train.take(chosen[: self.params.keys].numpy()))
+        keys = trigger.triggered(train.take(chosen[: max(1, round(self.params.key_frac * len(train)))].numpy()))
         return OwnershipKey("watermark", keys.x, keys.y, self.params.threshold)
 
     def alter_training_data(self, train: Split, seed: int) -> Split:

@@ -7,7 +7,9 @@ batched: :mod:`interplay.validators.shadow`), describes each model by what the d
 query records from its data (the logits; the attributions too when explanations are exposed) and fits a
 meta-classifier. The victims, ``victim_models`` per world, are trained on subsets of the deployment's
 training population with the deployment's own recipe (``retrain``), so the defense is what is measured.
-The score is the meta-classifier's accuracy on the victims (0.5 = chance).
+The score is the meta-classifier's AUC on the victims (0.5 = chance): threshold-free, so a defense that shifts
+every victim's description the same way (a recipe the shadows do not share) does not pass for one that hides
+the property; the distinguishing accuracy is reported beside it.
 
 Each model's description is standardized per block (logits, attributions) across its query records: the
 meta-classifier sees the shape of the decision function, not its scale, which a defense such as DP-SGD
@@ -70,10 +72,10 @@ class DistributionInferenceParams:
 
 @register_risk("distribution-inference")
 class DistributionInference(RiskProbe):
-    """Tell apart models trained on two property ratios with a meta-classifier; its accuracy on victims."""
+    """Tell apart models trained on two property ratios with a meta-classifier; its AUC on the victims."""
 
     Params = DistributionInferenceParams
-    metric = "distinguishing_accuracy"
+    metric = "auc"
     chance = 0.5
     requires = ("logits",)
     reads = ("explanations",)
@@ -131,4 +133,4 @@ class DistributionInference(RiskProbe):
         features = np.stack([describe(v.model, v.observables.get("explanations"), queries) for v in victims])
         accuracy = float((meta.predict(features) == np.array(truth)).mean())
         auc = float(roc_auc_score(truth, meta.predict_proba(features)[:, 1]))
-        return Measurement(accuracy, {"distinguishing_accuracy": accuracy, "auc": auc, "subset_size": size})
+        return Measurement(auc, {"auc": auc, "distinguishing_accuracy": accuracy, "subset_size": size})
