@@ -11,6 +11,7 @@ predicting never import torch; the experiment functions import the validators wh
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -94,12 +95,17 @@ def _kb(kb: KBLike) -> KB:
 
 def read_validations(store: StoreLike = None) -> Validations:
     """The validated-here layer (verdicts and sweep marks) from ``store`` (default: the default store, read
-    when it exists); a ``store`` path that does not exist or cannot be read is a usage error."""
-    if store is not None and not Path(store).is_file():
-        raise UsageError(f"no results store at {store}")
+    when it exists); a ``store`` path that does not exist or cannot be read is a usage error. The store is
+    opened read-only: reading never creates a file or a folder, nor changes a database."""
+    from interplay.validators.store import StoreError
+
+    if store is not None and str(store).strip() and not Path(store).exists():
+        raise StoreError(f"no results store at {store}")
     try:
         return load_validations(store)
-    except Exception as exc:  # sqlite3.DatabaseError, JSON errors: an unreadable store
+    except UsageError:  # StoreError: empty path, a folder, not an interplay store, a damaged row
+        raise
+    except Exception as exc:  # anything else the reader trips on: still the store's fault, not a traceback
         raise UsageError(f"cannot read the results store {store}: {exc}") from None
 
 
@@ -233,18 +239,31 @@ def evaluate_loo(*, method: str = "graph", combos: bool = False, kb: KBLike = No
 
 
 def evaluate_file(path: str | Path, *, method: str = "graph", kb: KBLike = None) -> dict:
-    """Score predictions against a YAML/CSV file of records with fields defense, risk, direction."""
+    """Score predictions against a YAML/CSV file of records with fields defense, risk, direction. A file with no
+    records, without those columns, or with no record that names a known cell and direction is a usage error."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
+    _check_method(method)
     try:
         records = read_records(path)
     except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(str(exc)) from None
     except Exception as exc:  # yaml.YAMLError and csv.Error have no common base worth importing here
         raise UsageError(f"{path}: cannot parse: {exc}") from None
-    _check_method(method)
-    return score_records(_kb(kb), records, method).to_dict()
+    expected = "defense, risk, direction"
+    if not records:
+        raise UsageError(f"{path}: no records; expected records with the columns {expected} (CSV: a header row)")
+    seen = {str(key) for rec in records if isinstance(rec, dict) for key in rec if key is not None}
+    missing = [c for c in expected.split(", ") if c not in seen]
+    if missing:
+        found = ", ".join(sorted(seen)[:10]) or "none"
+        raise UsageError(f"{path}: no column {', '.join(missing)}; expected the columns {expected} (found: {found})")
+    doc = score_records(_kb(kb), records, method).to_dict()
+    if not doc["n"]:
+        reasons = "; ".join(f"record {u['record']}: {u['reason']}" for u in doc["unresolved"][:3])
+        raise UsageError(f"{path}: none of the {len(records)} record(s) could be scored ({reasons})")
+    return doc
 
 
 # --- experiments ---------------------------------------------------------------------------------------------
@@ -293,21 +312,30 @@ def settings(
     return s
 
 
-def _seeds(seeds: int | None, preset: str) -> int:
-    from interplay.validators.settings import SEEDS
-
-    n = seeds if seeds is not None else SEEDS.get(preset, 2)
-    if n < 2:
-        raise UsageError(f"seeds must be at least 2 for a paired comparison (got {n})")
+def _count(value: Any, name: str, low: int, high: int, why: str) -> int:
+    """``value`` as a whole number in ``low..high`` (``why`` says what the bounds protect), else a usage error."""
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise UsageError(f"{name} must be a whole number from {low} to {high}, not {value!r}") from None
+    if not low <= n <= high:
+        raise UsageError(f"{name} must be at least {low} and at most {high} ({why}; got {n})")
     return n
 
 
+def _seeds(seeds: int | None, preset: str) -> int:
+    """The paired seeds: ``seeds``, else the preset's default. Each seed trains models, so 2..1000."""
+    from interplay.validators.settings import SEEDS
+
+    n = seeds if seeds is not None else SEEDS.get(preset, 2)
+    return _count(n, "seeds", 2, 1000, "a paired comparison needs 2; each seed trains models")
+
+
 def _workers(jobs: int | None) -> int:
+    """Seed worker processes: ``jobs`` (1..256), else the CPUs available."""
     from interplay.validators.experiment import available_cpus
 
-    if jobs is not None and jobs < 1:
-        raise UsageError(f"jobs must be at least 1 (got {jobs})")
-    return jobs or available_cpus()
+    return available_cpus() if jobs is None else _count(jobs, "jobs", 1, 256, "one process per seed at most")
 
 
 def _store(store: StoreLike):
@@ -335,22 +363,24 @@ def validate(
 
     Every seed is stored as it finishes (``store``: a path; default: the user cache's store), so re-running is
     instant and an interrupted run resumes; ``jobs`` seeds are measured at once in separate processes (default:
-    the CPUs available; the records are the same).
+    the CPUs available; the records are the same). Every input is checked, and the risk's probe built on the
+    data, before anything is trained or stored: a probe that does not apply raises ``ProbeUnsupported``.
     """
+    from interplay.validators.data import DataError
     from interplay.validators.experiment import ValidationConfig, run_validation
+    from interplay.validators.registry import RISKS
+    from interplay.validators.settings import load_task
 
     k = _kb(kb)
     d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
     ctx = dict(context or {})
     prediction = _predict(k, d, r, "graph", ctx).direction
-    cfg = ValidationConfig(
-        d,
-        r,
-        settings(dataset, preset, params, ctx, data_path, k),
-        tuple(k.defenses[d].targets),
-        str(data_path) if data_path else None,
-    )
+    s = settings(dataset, preset, params, ctx, data_path, k)
+    if data_path is not None and dataset != "adult":
+        raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
+    cfg = ValidationConfig(d, r, s, tuple(k.defenses[d].targets), str(data_path) if data_path else None)
     n, workers = _seeds(seeds, preset), _workers(jobs)
+    RISKS[r](s, load_task(s, 0, Path(data_path) if data_path else None))  # ProbeUnsupported, before any training
     bar = progress or _Silent()
     bar.start(n, f"{d} -> {r} on {dataset}")
     doc = run_validation(
@@ -363,9 +393,13 @@ def _select(k: KB, names: Iterable[str] | str | None, kind: str) -> list[str]:
     every = list(k.defenses if kind == "defense" else k.risks)
     if names is None:
         return every
-    if isinstance(names, str):
-        names = names.split(",")
-    wanted = {k.resolve(n.strip(), kind) for n in names if n.strip()}
+    given = names.split(",") if isinstance(names, str) else [str(n) for n in names]
+    wanted = {k.resolve(n.strip(), kind) for n in given if n.strip()}
+    if not wanted:
+        raise UsageError(
+            f"{kind}s {','.join(given)!r} selects no {kind}; name at least one (slug, SoK code or alias), "
+            f"or leave the selection out for every {kind}"
+        )
     return [slug for slug in every if slug in wanted]
 
 
@@ -387,11 +421,14 @@ def validate_matrix(
     cell without a plugin or whose probe does not apply is a record too (``observed`` None). Across the cells,
     Benjamini-Hochberg q-values decide the directions (``effect.q_value``); each cell's stored validation keeps
     its own p-value decision."""
+    from interplay.validators.data import DataError
     from interplay.validators.matrix import MatrixCell, run_matrix
 
     k = _kb(kb)
     ctx = dict(context or {})
     s = settings(dataset, preset, params, ctx, data_path, k)
+    if data_path is not None and dataset != "adult":
+        raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
     n = _seeds(seeds, preset)
     cells = []
     for d in _select(k, defenses, "defense"):
@@ -437,23 +474,43 @@ def validate_combo(
     kb: KBLike = None,
     progress: Progress | None = None,
 ) -> ComboValidation:
-    """Train with ``a``, with ``b`` and with both; judge the predicted conflict on each defense's own targets."""
+    """Train with ``a``, with ``b`` and with both; judge the predicted conflict on each defense's own targets.
+    When the defenses' targets have probes but none applies to the data, ``ProbeUnsupported`` is raised before
+    anything is trained or stored."""
     from interplay.validators.combination import ComboConfig, run_combo
+    from interplay.validators.data import DataError
+    from interplay.validators.registry import RISKS
+    from interplay.validators.risks.base import ProbeUnsupported
+    from interplay.validators.settings import load_task
 
     k = _kb(kb)
     da, db = k.resolve(a, "defense"), k.resolve(b, "defense")
     ctx = dict(context or {})
     p = predict_combo(k, da, db, ctx)
+    s = settings(dataset, preset, params, ctx, data_path, k)
+    if data_path is not None and dataset != "adult":
+        raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
     cfg = ComboConfig(
         da,
         db,
-        settings(dataset, preset, params, ctx, data_path, k),
+        s,
         tuple(k.defenses[da].targets),
         tuple(k.defenses[db].targets),
         str(data_path) if data_path else None,
     )
     n, workers = _seeds(seeds, preset), _workers(jobs)
-    predicted = {s.defense: s.status for s in p.sides} | {"pair": p.verdict}
+    targets = sorted({*cfg.measured("a"), *cfg.measured("b")})
+    if targets:
+        task, reasons = load_task(s, 0, Path(data_path) if data_path else None), []
+        for t in targets:
+            try:
+                RISKS[t](s, task)
+                break
+            except ProbeUnsupported as exc:
+                reasons.append(str(exc))
+        else:
+            raise ProbeUnsupported(f"no target risk of {da} or {db} can be measured on {dataset}: {'; '.join(reasons)}")
+    predicted = {side.defense: side.status for side in p.sides} | {"pair": p.verdict}
     bar = progress or _Silent()
     bar.start(n, f"{da} + {db} on {dataset}")
     doc = run_combo(cfg, n, combo_judge(predicted), _store(store), lambda seed, cached: bar.advance(), workers)
@@ -464,7 +521,7 @@ def sweep(
     defense: str,
     risk: str,
     factor: str,
-    values: Iterable[str],
+    values: Iterable[str] | str,
     *,
     dataset: str = "synthetic",
     preset: str = "default",
@@ -476,8 +533,19 @@ def sweep(
     progress: Progress | None = None,
 ) -> Sweep:
     """Validate ``defense -> risk`` at each value of ``factor`` (D1-D4, M1) and test the KB's claim factor -> risk;
-    the verdict is stored as sweep evidence on the claimed edges. ``out``: a file stem for the PNG and PDF plot."""
+    the verdict is stored as sweep evidence on the claimed edges. ``out``: a file stem for the PNG and PDF plot.
+
+    ``values``: 2 to 50 different values (strings, or one comma-separated string), each in the factor's range,
+    checked before anything is built: D1 (training records) 50 to 100000 on synthetic data, 1500 on digits,
+    30000 on Adult; D2 (minority fraction) 0.01 to 0.5; D3 (attributes) from the stable, spurious and proxy
+    attributes to 1000 on synthetic data, 1 to Adult's attributes on Adult; D4 (spurious attributes) 0 to the
+    attributes left by the stable and proxy ones; M1 a capacity preset.
+    """
+    import itertools
+
     from interplay.validators.experiment import ValidationConfig
+    from interplay.validators.registry import RISKS
+    from interplay.validators.settings import load_task
     from interplay.validators.sweep import KNOBS, SweepError, plot_sweep, run_sweep
 
     k = _kb(kb)
@@ -485,9 +553,40 @@ def sweep(
     factor = factor.upper()
     if factor not in KNOBS:
         raise SweepError(f"unknown factor {factor!r}; sweepable factors: {', '.join(KNOBS)}")
-    vals = [v.strip() for item in values for v in str(item).split(",") if v.strip()]
-    cfg = ValidationConfig(d, r, settings(dataset, preset, params, kb=k), tuple(k.defenses[d].targets))
+    items = [values] if isinstance(values, str) else values
+    given = (v.strip() for item in items for v in str(item).split(",") if v.strip())
+    vals = list(itertools.islice(given, 51))  # lazily: a huge list of values is refused, not built
+    if len(vals) < 2:
+        raise SweepError("a sweep needs at least two values (and at most 50)")
+    if len(vals) > 50:
+        raise SweepError("a sweep takes at most 50 values")
+    s = settings(dataset, preset, params, kb=k)
+    knob = KNOBS[factor]
+    name = knob.field(s.dataset)
+    cfg = ValidationConfig(d, r, s, tuple(k.defenses[d].targets))
     n = _seeds(seeds, preset)
+    task = load_task(s, 0)  # small at the base settings; on Adult it tells the number of attributes
+    bounds: dict[str, tuple[float, float]] = {"minority_frac": (0.01, 0.5), "adult_k": (1, task.train.x.shape[1])}
+    bounds["n_train"] = (50, {"synthetic": 100_000, "digits": 1_500}.get(dataset, 30_000))
+    if s.synthetic is not None:
+        f = s.synthetic
+        bounds["n_attributes"] = (f.n_stable + f.n_spurious + f.n_proxy, 1_000)
+        bounds["n_spurious"] = (0, f.n_attributes - f.n_stable - f.n_proxy)
+    for v in vals:
+        if name in bounds:
+            whole = name != "minority_frac"
+            try:
+                x = int(v) if whole else float(v)
+            except ValueError:
+                raise SweepError(f"{factor} ({name}) needs a {'whole ' * whole}number, not {v!r}") from None
+            lo, hi = bounds[name]
+            if not lo <= x <= hi:
+                raise SweepError(f"{factor} ({name}) must be from {lo:g} to {hi:g} on {dataset}, not {v}")
+        knob.apply(s, v)  # a capacity that is no preset
+    levels = [knob.level(v) for v in vals]
+    if len(set(levels)) < len(levels):
+        raise SweepError(f"repeated values in {', '.join(vals)}: each value of a sweep must differ")
+    RISKS[r](s, task)  # ProbeUnsupported, before any training
     prediction = _predict(k, d, r).direction
     bar = progress or _Silent()
     bar.start(len(vals) * n, f"sweep {factor} for {d} -> {r}")
@@ -512,11 +611,18 @@ def reproduce(
     *,
     preset: str = "default",
     seeds: int | None = None,
+    data_path: str | Path | None = None,
     store: StoreLike = None,
     kb: KBLike = None,
     progress: Progress | None = None,
 ) -> Reproduction:
-    """One of the SoK's Sec. 5 experiments on Adult (``sok-5.1``, ``sok-5.2``), beside the paper's figures."""
+    """One of the SoK's Sec. 5 experiments on Adult (``sok-5.1``, ``sok-5.2``), beside the paper's figures.
+
+    ``data_path``: the folder of the Adult files (else ``$INTERPLAY_ADULT_DIR`` or ``../shared/data/adult``); the
+    reproduction's validations read Adult through that variable, which is set to ``data_path`` for the call."""
+    import os
+
+    from interplay.validators.data import ADULT_ENV
     from interplay.validators.reproduce import DEFAULT_SEEDS, EXPERIMENTS, steps
     from interplay.validators.reproduce import reproduce as run
     from interplay.validators.sweep import KNOBS
@@ -526,25 +632,34 @@ def reproduce(
     if preset not in ("default", "quick"):
         raise UsageError(f"unknown preset {preset!r} for a reproduction; choose default or quick")
     quick = preset == "quick"
-    n = seeds if seeds is not None else (2 if quick else DEFAULT_SEEDS[name])
-    if n < 2:
-        raise UsageError(f"seeds must be at least 2 for a paired comparison (got {n})")
+    n = _seeds(seeds if seeds is not None else (2 if quick else DEFAULT_SEEDS[name]), preset)
+    settings("adult", preset, data_path=data_path)  # the Adult files, checked before anything is stored
     k = _kb(kb)
     defense, risk = EXPERIMENTS[name]
     prediction = _predict(k, defense, risk).direction
     bar = progress or _Silent()
     bar.start(steps(name, quick, n), f"reproduce {name}")
-    doc = run(
-        name,
-        tuple(k.defenses[defense].targets),
-        quick,
-        n,
-        prediction,
-        validation_judge(prediction),
-        lambda f: claimed_edges(k, KNOBS[f].node, risk),
-        _store(store),
-        bar.advance,
-    )
+    previous = os.environ.get(ADULT_ENV)
+    if data_path is not None:  # validators/reproduce.py builds its configurations without a data path
+        os.environ[ADULT_ENV] = str(Path(data_path).resolve())
+    try:
+        doc = run(
+            name,
+            tuple(k.defenses[defense].targets),
+            quick,
+            n,
+            prediction,
+            validation_judge(prediction),
+            lambda f: claimed_edges(k, KNOBS[f].node, risk),
+            _store(store),
+            bar.advance,
+        )
+    finally:
+        if data_path is not None:
+            if previous is None:
+                os.environ.pop(ADULT_ENV, None)
+            else:
+                os.environ[ADULT_ENV] = previous
     _add_q_values([r["effect"] for r in doc["rows"]])
     return Reproduction.from_dict(doc)
 
@@ -556,8 +671,13 @@ def _add_q_values(effects: list[dict]) -> None:
 
 
 def results(store: StoreLike = None) -> ValidationMatrix:
-    """Every validation the store holds, newest first (``interplay results --json``)."""
-    return ValidationMatrix.from_records(_store(store).validations())
+    """Every validation the store holds, newest first (``interplay results --json``); the store is opened
+    read-only (the default store, when it does not exist yet, holds none)."""
+    from interplay.validators.store import ResultStore, default_store_path
+
+    if store is None and not default_store_path().exists():
+        return ValidationMatrix.from_records([])
+    return ValidationMatrix.from_records(ResultStore(store, readonly=True).validations())
 
 
 def plugins() -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from interplay.cli.combo_commands import predict_combo_cmd, validate_combo_cmd
+from interplay.cli.common import JsonErrors
 from interplay.cli.export_commands import export_command
 from interplay.cli.kb_commands import kb_app, list_entities
 from interplay.cli.plugins_commands import plugins_cmd
@@ -16,6 +17,7 @@ from interplay.cli.validate_commands import results, validate
 
 app = typer.Typer(
     name="interplay",
+    cls=JsonErrors,
     help="Unintended interactions among ML defenses and risks: knowledge base, reasoner, validators, exports.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

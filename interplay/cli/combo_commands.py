@@ -23,6 +23,7 @@ from interplay.cli.common import (
     console,
     emit_json,
     errors,
+    esc,
     open_kb,
     parse_context,
     preset_of,
@@ -34,7 +35,7 @@ STATUS = {"effective": "[green]effective[/]", "conflict": "[red]conflict[/]", "c
 
 
 def _status(s: str) -> str:
-    return STATUS.get(s, f"[yellow]{s}[/]")
+    return STATUS.get(s, f"[yellow]{esc(s)}[/]")
 
 
 def predict_combo_cmd(
@@ -52,19 +53,22 @@ def predict_combo_cmd(
     if json:
         emit_json({**p.to_dict(), "agreement": api.combo_agreement(p)})
         return
-    root = Tree(f"[bold]{p.a} + {p.b}[/]: {_status(p.verdict)} (confidence {p.confidence:.2f})")
+    root = Tree(f"[bold]{esc(p.a)} + {esc(p.b)}[/]: {_status(p.verdict)} (confidence {p.confidence:.2f})")
     for s in p.sides:
         known = f", literature: {_status(s.known)}" if s.known else ""
         branch = root.add(
-            f"{s.defense} with {s.other}: {_status(s.status)} ({s.resolution}, {s.confidence:.2f}{known})"
+            f"{esc(s.defense)} with {esc(s.other)}: {_status(s.status)} "
+            f"({esc(s.resolution)}, {s.confidence:.2f}{known})"
         )
         for label, paths in (("supporting", s.supporting), ("opposing", s.opposing), ("other", s.neutral)):
             for path in paths:
                 names = " -> ".join(k.entity(n).code or n for n in path.nodes)
                 refs = sorted(path.references)
-                branch.add(f"{label} {path.sign}  {names}  (weight {path.weight:.2f}; {', '.join(refs)})")
+                branch.add(
+                    f"{label} {esc(path.sign)}  {esc(names)}  (weight {path.weight:.2f}; {esc(', '.join(refs))})"
+                )
     if p.known:
-        root.add(f"reported: {p.known['observation']} ({', '.join(p.known['refs'])})")
+        root.add(f"reported: {esc(p.known['observation'])} ({esc(', '.join(p.known['refs']))})")
     console.print(root)
 
 
@@ -80,7 +84,8 @@ def combo_matrix(k: KB, context: dict[str, str], json: bool) -> None:
         lit = "conflict" if p.known and p.known["conflict"] else ("reported" if p.known else "-")
         if api.combo_agreement(p):
             lit += f" ({api.combo_agreement(p)})"
-        t.add_row(p.a, p.b, *(_status(s.status) for s in p.sides), _status(p.verdict), f"{p.confidence:.2f}", lit)
+        sides = (_status(s.status) for s in p.sides)
+        t.add_row(esc(p.a), esc(p.b), *sides, _status(p.verdict), f"{p.confidence:.2f}", esc(lit))
     console.print(t)
     agree = sum(api.combo_agreement(p) == "agree" for p in preds)
     judged = sum(api.combo_agreement(p) is not None for p in preds)
@@ -97,7 +102,8 @@ def combo_loo(k: KB, json: bool) -> None:
     console.print(score_table("Leave-one-paper-out over combinations (one case per reported side)", docs))
     for e in docs[0]["errors"]:
         console.print(
-            f"[red]miss[/] {e['defense']} with {e['other']}: reported {e['truth']}, predicted {e['predicted']}"
+            f"[red]miss[/] {esc(e['defense'])} with {esc(e['other'])}: reported {esc(e['truth'])}, "
+            f"predicted {esc(e['predicted'])}"
         )
 
 
@@ -151,34 +157,34 @@ def _render_validation(doc: dict) -> None:
         "95% CI",
         "p",
         "observed",
-        title=f"{' + '.join(doc['defenses'])} on {doc['dataset']}",
+        title=esc(f"{' + '.join(doc['defenses'])} on {doc['dataset']}"),
     )
     for side in doc["sides"]:
         for risk, v in side["effectiveness"].items():
             loss = v["loss"]
             t.add_row(
-                side["defense"],
-                f"{risk} ({v['metric']})",
+                esc(side["defense"]),
+                esc(f"{risk} ({v['metric']})"),
                 f"{v['alone']['baseline']:.4f}",
                 f"{v['alone']['defended']:.4f}",
                 f"{loss['defended']:.4f}",
                 f"{loss['difference']:+.4f}",
                 f"[{loss['ci95'][0]:+.4f}, {loss['ci95'][1]:+.4f}]",
                 f"{loss['p_value']:.3g}",
-                loss["observed"],
+                esc(loss["observed"]),
             )
         if not side["effectiveness"]:
-            t.add_row(side["defense"], "no registered probe for its targets", *[""] * 6, side["observed"])
+            t.add_row(esc(side["defense"]), "no registered probe for its targets", *[""] * 6, esc(side["observed"]))
     console.print(t)
     for side in doc["sides"]:
         console.print(
-            f"{side['defense']} with {side['with']}: predicted {_status(side['prediction'])}, observed "
-            f"{_status(side['observed'])} -> [bold]{side['verdict']}[/] (effective alone: "
+            f"{esc(side['defense'])} with {esc(side['with'])}: predicted {_status(side['prediction'])}, observed "
+            f"{_status(side['observed'])} -> [bold]{esc(side['verdict'])}[/] (effective alone: "
             f"{side['defense_effective']}; accuracy lost by combining: {side['utility_drop']:+.3f})"
         )
     u = doc["utility"]
-    console.print(f"utility (accuracy): {', '.join(f'{k} {v:.3f}' for k, v in u.items() if k != 'metric')}")
+    console.print(f"utility (accuracy): {esc(', '.join(f'{k} {v:.3f}' for k, v in u.items() if k != 'metric'))}")
     console.print(
         f"pair: predicted {_status(doc['prediction'])}, observed {_status(doc['observed'])} -> "
-        f"[bold]{doc['verdict']}[/] ({doc['seeds']} seeds; {doc['runtime_s']:.1f} s)"
+        f"[bold]{esc(doc['verdict'])}[/] ({doc['seeds']} seeds; {doc['runtime_s']:.1f} s)"
     )

@@ -12,9 +12,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from interplay import api
 from interplay.errors import UsageError
@@ -75,6 +77,33 @@ def fail(message: str, code: int = 2, json: bool = False, kind: str = "UsageErro
     raise typer.Exit(code)
 
 
+class JsonErrors(TyperGroup):
+    """The root command group. A command line that does not parse (an unknown option, a value of the wrong type, a
+    missing argument) still writes one document ``{"error": {"kind", "message"}}`` to stdout when ``--json`` is
+    among the arguments; the message also goes to stderr and the exit status stays 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta["interplay.json"] = "--json" in args
+        try:
+            return super().parse_args(ctx, args)
+        except typer.TyperException as exc:
+            _json_error(ctx, exc)
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except typer.TyperException as exc:
+            _json_error(ctx, exc)
+            raise
+
+
+def _json_error(ctx: Any, exc: typer.TyperException) -> None:
+    if ctx.meta.get("interplay.json"):
+        kind = "UsageError" if exc.exit_code == 2 else type(exc).__name__
+        emit_json({"error": {"kind": kind, "message": exc.format_message()}})
+
+
 @contextmanager
 def errors(json: bool = False) -> Iterator[None]:
     """Wrong input (any :class:`~interplay.errors.UsageError`) exits 2 with its message; an invalid KB exits 1
@@ -102,13 +131,23 @@ def open_kb(kb_dir: Path | None = None, overlay: list[Path] | None = None, json:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def esc(value: object) -> str:
+    """``value`` as text that rich prints verbatim inside markup: every user- or KB-supplied string that goes
+    into a markup string, a table cell or a tree label passes through here (``[/]``, ``[link=...]`` stay text)."""
+    return escape(str(value))
+
+
 def parse_context(items: list[str] | None, json: bool = False) -> dict[str, str]:
-    ctx = {}
+    """``--context KEY=VALUE`` options as a mapping; a key given twice with different values is an error."""
+    ctx: dict[str, str] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
             fail(f"--context expects KEY=VALUE, got {item!r}", json=json)
-        ctx[key.strip()] = value.strip()
+        if ctx.get(key, value) != value:
+            fail(f"--context {key} is given twice, as {ctx[key]!r} and as {value!r}; give it once", json=json)
+        ctx[key] = value
     return ctx
 
 
@@ -128,7 +167,7 @@ class ProgressBar:
 
     def __init__(self) -> None:
         self.bar = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -160,7 +199,7 @@ def score_table(title: str, docs: list[dict]) -> Table:
     for d in docs:
         ci = d["accuracy_ci95"]
         t.add_row(
-            d["method"],
+            esc(d["method"]),
             str(d["n"]),
             str(d["covered"]),
             str(d["correct"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from interplay import api
-from interplay.cli.common import Json, console, emit_json, errors
+from interplay.cli.common import Json, console, emit_json, errors, esc
 
 
 def plugins_cmd(json: Json = False) -> None:
@@ -25,6 +25,6 @@ def plugins_cmd(json: Json = False) -> None:
             default = str(q["default"]) + "".join(f"; {d}: {v}" for d, v in per_dataset.items())
             doc = q["doc"] + (f" ({', '.join(q['choices'])})" if q["choices"] else "")
             doc += f" [--context {q['context']}]" if q["context"] else ""
-            label = f"{p['kind']} [bold]{p['slug']}[/]" if i == 0 else ""
-            t.add_row(label, q["name"], default, doc)
+            label = f"{esc(p['kind'])} [bold]{esc(p['slug'])}[/]" if i == 0 else ""
+            t.add_row(label, esc(q["name"]), esc(default), esc(doc))
     console.print(t)

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -22,6 +21,7 @@ from interplay.cli.common import (
     console,
     emit_json,
     errors,
+    esc,
     open_kb,
     parse_context,
     score_table,
@@ -34,7 +34,7 @@ SWEEP_MARK = {"confirmed": "  [green]✓ confirmed by a sweep[/]", "contradicted
 
 
 def _direction(d: str) -> str:
-    return ARROW.get(d, f"[yellow]{d}[/]")
+    return ARROW.get(d, f"[yellow]{esc(d)}[/]")
 
 
 def predict_cmd(
@@ -55,13 +55,14 @@ def predict_cmd(
         emit_json(p.to_dict())
         return
     console.print(
-        f"{p.defense} -> {p.risk}: {_direction(p.direction)}  ({p.resolution}, confidence {p.confidence:.2f})"
+        f"{esc(p.defense)} -> {esc(p.risk)}: {_direction(p.direction)}  ({esc(p.resolution)}, "
+        f"confidence {p.confidence:.2f})"
     )
     console.print(f"paths: {len(p.supporting)} supporting, {len(p.opposing)} opposing, {len(p.neutral)} other")
     if p.known:
-        console.print(f"literature: {_direction(p.known['direction'])} {', '.join(p.known['refs'])}")
+        console.print(f"literature: {_direction(p.known['direction'])} {esc(', '.join(p.known['refs']))}")
     for n in p.notes:
-        console.print(f"[dim]{n}[/]")
+        console.print(f"[dim]{esc(n)}[/]")
 
 
 def explain_cmd(
@@ -88,7 +89,10 @@ def explain_cmd(
     if json:
         emit_json(p.to_dict())
         return
-    root = Tree(f"[bold]{p.defense} -> {p.risk}[/]: {_direction(p.direction)} ({p.resolution}, {p.confidence:.2f})")
+    root = Tree(
+        f"[bold]{esc(p.defense)} -> {esc(p.risk)}[/]: {_direction(p.direction)} ({esc(p.resolution)}, "
+        f"{p.confidence:.2f})"
+    )
     for label, paths in (("supporting", p.supporting), ("opposing", p.opposing), ("other", p.neutral)):
         if not paths:
             continue
@@ -96,18 +100,20 @@ def explain_cmd(
         for path in paths:
             names = " -> ".join(k.entity(n).code or n for n in path.nodes)
             tags = " [magenta]active[/]" * path.active + " [cyan]context[/]" * path.contextual
-            node = branch.add(f"{path.sign}  {names}  (weight {path.weight:.2f}){tags}")
+            node = branch.add(f"{esc(path.sign)}  {esc(names)}  (weight {path.weight:.2f}){tags}")
             for e in path.edges:
                 refs = ", ".join(
                     f"{ev['ref']} ({ev['kind']}{', ' + ev['locator'] if 'locator' in ev else ''})" for ev in e.evidence
                 )
-                node.add(f"{e.source} [bold]{e.sign}[/] {e.target}: {refs}{SWEEP_MARK.get(e.mark, '')}")
+                node.add(
+                    f"{esc(e.source)} [bold]{esc(e.sign)}[/] {esc(e.target)}: {esc(refs)}{SWEEP_MARK.get(e.mark, '')}"
+                )
     if p.known:
-        root.add(f"literature: {_direction(p.known['direction'])} {', '.join(p.known['refs'])}")
+        root.add(f"literature: {_direction(p.known['direction'])} {esc(', '.join(p.known['refs']))}")
     if store:
         root.add(_validation_line(p))
     for n in p.notes:
-        root.add(f"[dim]{n}[/]")
+        root.add(f"[dim]{esc(n)}[/]")
     console.print(root)
 
 
@@ -121,7 +127,7 @@ def _validation_line(p: Prediction) -> str:
         f"({e.get('metric', 'score')} {e.get('difference', float('nan')):+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}], "
         f"p {e.get('p_value', float('nan')):.3g}; {v.seeds} seeds on {v.dataset}; config {v.config_hash})"
     )
-    return f"validated here: observed {_direction(v.observed)}, [bold]{escape(v.verdict)}[/] {escape(detail)}"
+    return f"validated here: observed {_direction(v.observed)}, [bold]{esc(v.verdict)}[/] {esc(detail)}"
 
 
 def matrix_cmd(
@@ -143,18 +149,18 @@ def matrix_cmd(
         emit_json(api.matrix_document(preds))
         return
     t = Table(
-        "defense", *[r.code or r.id for r in k.risks.values()], title=f"Predictions ({method.value}) vs literature"
+        "defense", *[esc(r.code or r.id) for r in k.risks.values()], title=f"Predictions ({method.value}) vs literature"
     )
     marks = {"increase": "↑", "decrease": "↓", "none": "0", "ambiguous": "?", "unknown": "·"}
     for d in k.defenses.values():
         row = []
         for p in (q for q in preds if q.defense == d.id):
-            cell = marks[p.direction]
+            cell = marks.get(p.direction, "?")
             agree = api.agreement(p)
             lit = marks.get(p.known["direction"], "·") if p.known and p.known["direction"] != "unexplored" else "·"
             color = {"agree": "green", "disagree": "red"}.get(agree or "", "dim")
             row.append(f"[{color}]{cell}[/] / {lit}")
-        t.add_row(f"{d.code} {d.id}", *row)
+        t.add_row(esc(f"{d.code or ''} {d.id}".strip()), *row)
     console.print(t)
     agreed = sum(api.agreement(p) == "agree" for p in preds)
     directed = sum(api.agreement(p) is not None for p in preds)
@@ -178,13 +184,13 @@ def conflicts_cmd(
     t = Table("defense", "risk", "↑ weight", "↓ weight", "balance", "prediction", "resolved by", title="Conflicts")
     for r in rows:
         t.add_row(
-            r["defense"],
-            r["risk"],
+            esc(r["defense"]),
+            esc(r["risk"]),
             f"{r['increase_weight']:.2f}",
             f"{r['decrease_weight']:.2f}",
             f"{r['balance']:.2f}",
-            r["prediction"],
-            r["resolution"],
+            esc(r["prediction"]),
+            esc(r["resolution"]),
         )
     console.print(t)
 
@@ -210,13 +216,15 @@ def eval_loo(
         emit_json(main)
         return
     console.print(score_table("Leave-one-paper-out", [main, *main["baselines"]]))
-    conf = Table("literature \\ predicted", *main["confusion"][next(iter(main["confusion"]))], title=main["method"])
+    columns = main["confusion"][next(iter(main["confusion"]))]
+    conf = Table("literature \\ predicted", *map(esc, columns), title=esc(main["method"]))
     for truth, row in main["confusion"].items():
-        conf.add_row(truth, *(str(v) for v in row.values()))
+        conf.add_row(esc(truth), *(str(v) for v in row.values()))
     console.print(conf)
     for e in main["errors"]:
         console.print(
-            f"[red]miss[/] {e['defense']} -> {e['risk']}: literature {e['truth']}, predicted {e['predicted']}"
+            f"[red]miss[/] {esc(e['defense'])} -> {esc(e['risk'])}: literature {esc(e['truth'])}, "
+            f"predicted {esc(e['predicted'])}"
         )
 
 
@@ -235,6 +243,6 @@ def eval_file(
     if json:
         emit_json(doc)
         return
-    console.print(score_table(f"Scored against {path}", [doc]))
+    console.print(score_table(f"Scored against {esc(path)}", [doc]))
     for u in doc["unresolved"]:
-        console.print(f"[yellow]unresolved[/] record {u['record']}: {u['reason']}")
+        console.print(f"[yellow]unresolved[/] record {u['record']}: {esc(u['reason'])}")

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from interplay import api
-from interplay.cli.common import Json, Preset, ProgressBar, Store, console, emit_json, errors, preset_of
+from interplay.cli.common import DataPath, Json, Preset, ProgressBar, Store, console, emit_json, errors, esc, preset_of
 
 
 def reproduce_cmd(
@@ -23,19 +23,20 @@ def reproduce_cmd(
     seeds: Annotated[
         int | None, typer.Option("--seeds", help="Paired seeds per setting (default 10 for 5.1, 3 for 5.2; 2 quick).")
     ] = None,
+    data_path: DataPath = None,
     store: Store = None,
     json: Json = False,
 ) -> None:
     """Reproduce one of the SoK's Sec. 5 validations on Adult, scaled to a CPU."""
     with errors(json), ProgressBar() as bar:
         doc = api.reproduce(
-            name, preset=preset_of(preset, quick, json), seeds=seeds, store=store, progress=bar
+            name, preset=preset_of(preset, quick, json), seeds=seeds, data_path=data_path, store=store, progress=bar
         ).to_dict()
     if json:
         emit_json(doc)
         return
     (_table_51 if name == "sok-5.1" else _table_52)(doc)
-    console.print(f"prediction: [bold]{doc['prediction']}[/]; {doc['seeds']} paired seeds per setting")
+    console.print(f"prediction: [bold]{esc(doc['prediction'])}[/]; {doc['seeds']} paired seeds per setting")
 
 
 def _ci(e: dict) -> str:
@@ -48,9 +49,9 @@ def _table_51(doc: dict) -> None:
               "paper acc % base / fair", "ours acc % base / fair", title=title)  # fmt: skip
     for r in doc["rows"]:
         p, raw, u = r["paper"], r["raw"], r["utility"]
-        t.add_row(r["setting"], f"{p['baseline_loss']:.2f} -> {p['fair_loss']:.2f}",
+        t.add_row(esc(r["setting"]), f"{p['baseline_loss']:.2f} -> {p['fair_loss']:.2f}",
                   f"{raw['baseline']['mse_held_out']:.3f} -> {raw['defended']['mse_held_out']:.3f}", _ci(r["effect"]),
-                  r["verdict"], f"{p['baseline_acc']:.1f} / {p['fair_acc']:.1f}",
+                  esc(r["verdict"]), f"{p['baseline_acc']:.1f} / {p['fair_acc']:.1f}",
                   f"{100 * u['baseline']:.1f} / {100 * u['defended']:.1f}")  # fmt: skip
     console.print(t)
 
@@ -60,17 +61,17 @@ def _table_52(doc: dict) -> None:
               title="SoK 5.2: explanations -> distribution inference (attack accuracy)")  # fmt: skip
     for r in doc["rows"]:
         e = r["effect"]
-        t.add_row(r["setting"], f"{r['paper_attack_accuracy']:.2f}", f"{e['baseline']:.2f}", f"{e['defended']:.2f}",
-                  _ci(e), r["verdict"])  # fmt: skip
+        t.add_row(esc(r["setting"]), f"{r['paper_attack_accuracy']:.2f}", f"{e['baseline']:.2f}",
+                  f"{e['defended']:.2f}", _ci(e), esc(r["verdict"]))  # fmt: skip
     console.print(t)
     for factor, sweep in doc.get("ablations", {}).items():
         paper = doc["paper_ablations"][factor]
         a = Table(factor, "paper (IG, %)", "ours with expl.", "ours without", title=f"Ablation {factor} at r = 0.1")
         for (value, pct), pt in zip(paper.items(), sweep["points"], strict=True):
-            a.add_row(f"{pt['value']} (paper {value})", f"{pct:.1f}", f"{pt['effect']['defended']:.2f}",
+            a.add_row(esc(f"{pt['value']} (paper {value})"), f"{pct:.1f}", f"{pt['effect']['defended']:.2f}",
                       f"{pt['effect']['baseline']:.2f}")  # fmt: skip
         console.print(a)
         trend = sweep["risk_trend"]
-        console.print(f"  {factor}: KB claims {sweep['claim']['direction']}; baseline trend rho {trend['rho']:+.2f} "
-                      f"(p {trend['p_value']:.2g}) -> {sweep['verdict']}; effect trend rho "
+        console.print(f"  {factor}: KB claims {esc(sweep['claim']['direction'])}; baseline trend rho "
+                      f"{trend['rho']:+.2f} (p {trend['p_value']:.2g}) -> {esc(sweep['verdict'])}; effect trend rho "
                       f"{sweep['effect_trend']['rho']:+.2f}")  # fmt: skip

@@ -43,7 +43,7 @@ def status_cmd(store: Store = None, json: Json = False, kb: KBDir = None, overla
             *(escape(x) for x in (r["defense"], r["risk"])), _lit(r),
             *(escape(r["predictions"][m]) for m in ("graph", "guideline")), escape(r["observed"] or "-"),
             f"[{VERDICT_STYLE.get(r['verdict'], 'dim')}]{escape(verdict)}[/]",
-            f"[{AGREEMENT_STYLE[r['agreement']]}]{r['agreement']}[/]",
+            f"[{AGREEMENT_STYLE.get(r['agreement'], 'dim')}]{escape(r['agreement'])}[/]",
         )  # fmt: skip
     console.print(t)
     c = result.summary

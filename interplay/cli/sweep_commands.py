@@ -22,6 +22,7 @@ from interplay.cli.common import (
     console,
     emit_json,
     errors,
+    esc,
     open_kb,
     preset_of,
 )
@@ -66,16 +67,18 @@ def sweep(
     if json:
         emit_json(summary)
         return
-    t = Table(factor, "baseline", "defended", "difference", "95% CI", "p", title=f"Sweep of {factor}: {d} -> {r}")
+    t = Table(esc(factor), "baseline", "defended", "difference", "95% CI", "p",
+              title=esc(f"Sweep of {factor}: {d} -> {r}"))  # fmt: skip
     for p in summary["points"]:
         e = p["effect"]
-        t.add_row(str(p["value"]), f"{e['baseline']:.4f}", f"{e['defended']:.4f}", f"{e['difference']:+.4f}",
+        t.add_row(esc(p["value"]), f"{e['baseline']:.4f}", f"{e['defended']:.4f}", f"{e['difference']:+.4f}",
                   f"[{e['ci95'][0]:+.4f}, {e['ci95'][1]:+.4f}]", f"{e['p_value']:.3g}")  # fmt: skip
     console.print(t)
     rt, et = summary["risk_trend"], summary["effect_trend"]
-    console.print(f"KB claims {summary['factor_node']} -> {r}: [bold]{summary['claim']['direction']}[/] "
-                  f"(edges: {', '.join(summary['claim']['edges']) or 'none'})")  # fmt: skip
-    verdict = summary["verdict"]
-    console.print(f"baseline risk vs {factor}: rho {rt['rho']:+.2f}, p {rt['p_value']:.3g} -> [bold]{verdict}[/]")
-    console.print(f"defense effect vs {factor}: rho {et['rho']:+.2f}, p {et['p_value']:.3g} ({et['direction']})")
-    console.print(f"plots: {', '.join(summary['plots'])}")
+    console.print(f"KB claims {esc(summary['factor_node'])} -> {esc(r)}: [bold]{esc(summary['claim']['direction'])}[/] "
+                  f"(edges: {esc(', '.join(summary['claim']['edges']) or 'none')})")  # fmt: skip
+    verdict = esc(summary["verdict"])
+    console.print(f"baseline risk vs {esc(factor)}: rho {rt['rho']:+.2f}, p {rt['p_value']:.3g} -> [bold]{verdict}[/]")
+    console.print(f"defense effect vs {esc(factor)}: rho {et['rho']:+.2f}, p {et['p_value']:.3g} "
+                  f"({esc(et['direction'])})")  # fmt: skip
+    console.print(f"plots: {', '.join(summary['plots'])}", markup=False, highlight=False)

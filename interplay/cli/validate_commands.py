@@ -28,11 +28,13 @@ from interplay.cli.common import (
     console,
     emit_json,
     errors,
+    esc,
     fail,
     open_kb,
     parse_context,
     preset_of,
 )
+from interplay.validators.store import StoreWriteWarning
 from interplay.verdicts import accounting_line
 
 
@@ -74,6 +76,7 @@ def validate(
         # Library warnings (Opacus' backward hooks, once per trained model) would scroll the progress display away.
         with errors(json), warnings.catch_warnings(), ProgressBar() as bar:
             warnings.simplefilter("ignore")
+            warnings.simplefilter("always", StoreWriteWarning)  # a store that cannot be written must be said
             m = api.validate_matrix(
                 defenses=only_defenses,
                 risks=only_risks,
@@ -102,6 +105,8 @@ def validate(
             time.perf_counter() - start,
         )
         return
+    if only_defenses is not None or only_risks is not None:
+        fail("--defenses and --risks restrict --all; a single cell takes DEFENSE and RISK alone", json=json)
     if defense is None or risk is None:
         fail("give a DEFENSE and a RISK, or --all", json=json)
     with errors(json), ProgressBar() as bar:
@@ -127,9 +132,9 @@ def validate(
 
 def _render(doc: dict) -> None:
     e = doc["effect"]
-    t = Table("", "baseline", "defended", "difference", "95% CI", "p", title=f"{doc['defense']} -> {doc['risk']}")
+    t = Table("", "baseline", "defended", "difference", "95% CI", "p", title=esc(f"{doc['defense']} -> {doc['risk']}"))
     t.add_row(
-        e["metric"],
+        esc(e["metric"]),
         f"{e['baseline']:.4f}",
         f"{e['defended']:.4f}",
         f"{e['difference']:+.4f}",
@@ -139,7 +144,7 @@ def _render(doc: dict) -> None:
     for slug, v in doc["effectiveness"].items():
         if slug != doc["risk"]:
             t.add_row(
-                f"{slug} ({v['metric']})",
+                esc(f"{slug} ({v['metric']})"),
                 f"{v['baseline']:.4f}",
                 f"{v['defended']:.4f}",
                 f"{v['difference']:+.4f}",
@@ -151,15 +156,16 @@ def _render(doc: dict) -> None:
     console.print(t)
     eps = f", epsilon {doc['epsilon']:.2f}" if "epsilon" in doc else ""
     console.print(
-        f"prediction [bold]{doc['prediction']}[/], observed [bold]{doc['observed']}[/] -> "
-        f"[bold]{doc['verdict']}[/] (defense effective: {doc['defense_effective']}; "
-        f"{doc['seeds']} seeds on {doc['dataset']}{eps}; {doc['runtime_s']:.1f} s)"
+        f"prediction [bold]{esc(doc['prediction'])}[/], observed [bold]{esc(doc['observed'])}[/] -> "
+        f"[bold]{esc(doc['verdict'])}[/] (defense effective: {esc(doc['defense_effective'])}; "
+        f"{esc(doc['seeds'])} seeds on {esc(doc['dataset'])}{eps}; {doc['runtime_s']:.1f} s)"
     )
 
 
 def results(store: Store = None, json: Json = False) -> None:
     """List the stored validations, newest first."""
-    rows = api.results(store).to_dict()
+    with errors(json):
+        rows = api.results(store).to_dict()
     if json:
         emit_json(rows)
         return
@@ -177,15 +183,9 @@ def results(store: Store = None, json: Json = False) -> None:
     )
     for v in rows:
         t.add_row(
-            v["defense"],
-            v["risk"],
-            v["dataset"],
-            str(v["seeds"]),
-            v["prediction"],
-            v["observed"],
-            v["verdict"],
+            *(esc(v[key]) for key in ("defense", "risk", "dataset", "seeds", "prediction", "observed", "verdict")),
             f"{v['effect']['p_value']:.3g}",
-            str(v["defense_effective"]),
+            esc(v["defense_effective"]),
         )
     console.print(t)
 
@@ -217,18 +217,18 @@ def _render_matrix(
     by_cell = {(r["defense"], r["risk"]): r for r in records}
     t = Table(
         "",
-        *(k.risks[r].code for r in risks),
+        *(esc(k.risks[r].code or r) for r in risks),
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
-        title=f"validate --all on {dataset}, {seeds} seeds",
+        title=esc(f"validate --all on {dataset}, {seeds} seeds"),
     )
     for d in defenses:
         cells = [by_cell[(d, r)] for r in risks]
         t.add_row(
-            k.defenses[d].code,
+            esc(k.defenses[d].code or d),
             *(
-                f"{ARROWS[c['literature']]}{ARROWS.get(c['prediction'], '?')}"
-                f"{ARROWS[c['observed']]} {VERDICT_MARK[c['verdict']]}"
+                f"{ARROWS.get(c['literature'], '?')}{ARROWS.get(c['prediction'], '?')}"
+                f"{ARROWS.get(c['observed'], '?')} {VERDICT_MARK.get(c['verdict'], esc(c['verdict']))}"
                 for c in cells
             ),
         )
@@ -237,9 +237,9 @@ def _render_matrix(
         "Each cell: literature, prediction, observed (↑ increase, ↓ decrease, = none, ? ambiguous or "
         "unknown, · unexplored), then the verdict (✓ confirmed, ✗ refuted, ? inconclusive, ∅ not "
         "applicable, - not registered, n/a unsupported). "
-        + "; ".join(f"{k.defenses[d].code} {d}" for d in defenses)
+        + esc("; ".join(f"{k.defenses[d].code} {d}" for d in defenses))
         + ". "
-        + "; ".join(f"{k.risks[r].code} {r}" for r in risks)
+        + esc("; ".join(f"{k.risks[r].code} {r}" for r in risks))
         + ".",
         highlight=False,
     )
@@ -247,9 +247,9 @@ def _render_matrix(
     verdicts = {v: sum(c["verdict"] == v for c in records) for v in dict.fromkeys(c["verdict"] for c in records)}
     console.print(
         f"{len(run)} cells validated (directions by BH q < 0.05 across the cells). Outcomes: "
-        + accounting_line(records)
+        + esc(accounting_line(records))
         + ". Verdicts: "
-        + ", ".join(f"{n} {v}" for v, n in verdicts.items())
+        + esc(", ".join(f"{n} {v}" for v, n in verdicts.items()))
         + f". {runtime_s:.0f} s.",
         highlight=False,
     )

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from interplay.export.escape import xml as esc
 from interplay.export.latex import ordered_risks
-from interplay.export.model import INCLUDES, Cell, ExportModel, build_export_model
+from interplay.export.model import INCLUDES, Cell, ExportError, ExportModel, build_export_model
 from interplay.export.numbers import decimal, p_value
 from interplay.export.style import SIGN_COLOR
 from interplay.export.svg_plots import effect_plot, seeds_plot
+from interplay.export.writers import check_output_file, write_failure
 from interplay.interactions.paths import SignedPath
 from interplay.interactions.status import cell_status, summary
 from interplay.interactions.validated import Validations
@@ -236,6 +237,11 @@ def write_report(kb: KB, path: str | Path, method: str = "graph", validations: V
     layer = validations if validations is not None else Validations()
     model = build_export_model(kb, method, include=INCLUDES, validations=layer)
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(model, cell_status(kb, layer, method), layer.source), encoding="utf-8")
+    check_output_file(out)
+    page = render(model, cell_status(kb, layer, method), layer.source)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise ExportError(write_failure(out, exc)) from None
     return out

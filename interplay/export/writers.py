@@ -82,23 +82,65 @@ def export(
         result.notes.append(f"--standalone applies to {' and '.join(STANDALONE_FORMATS)} only; ignored for {fmt}")
     if renderer != "auto" and fmt not in ("svg", "pdf"):
         result.notes.append(f"--renderer applies to svg and pdf only; ignored for {fmt}")
-    if fmt in ("svg", "pdf"):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        result.renderer = _figure(model, fmt, out, renderer)
-    elif fmt == "graphml":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        graph_formats.write_graphml(model, out)
-    elif fmt == "gexf":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        graph_formats.write_gexf(model, out)
-    elif fmt == "csv":
+    if fmt == "csv":
         tables = graph_formats.csv_tables(model)
         where = graph_formats.csv_paths(out, list(tables))
-        for name, text in tables.items():
-            where[name].parent.mkdir(parents=True, exist_ok=True)
-            where[name].write_text(text, encoding="utf-8")
+        if out.suffix.lower() != ".csv":
+            check_output_folder(out, "csv export writes a folder of tables (or give a path ending in .csv)")
+        for target in where.values():
+            check_output_file(target)
         result.paths = list(where.values())
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render_text(model, fmt, standalone), encoding="utf-8")
+        check_output_file(out)
+    try:
+        if fmt in ("svg", "pdf"):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            result.renderer = _figure(model, fmt, out, renderer)
+        elif fmt == "graphml":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            graph_formats.write_graphml(model, out)
+        elif fmt == "gexf":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            graph_formats.write_gexf(model, out)
+        elif fmt == "csv":
+            for name, text in tables.items():
+                where[name].parent.mkdir(parents=True, exist_ok=True)
+                where[name].write_text(text, encoding="utf-8")
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(render_text(model, fmt, standalone), encoding="utf-8")
+    except OSError as exc:
+        raise ExportError(write_failure(out, exc)) from None
     return result
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The nearest ancestor of ``path`` that exists and is not a folder (nothing can be created under it)."""
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
+
+def check_output_file(path: Path) -> None:
+    """Refuse, before anything is written, an output file path that names a folder or lies under a file."""
+    if not str(path).strip() or path.is_dir():
+        raise ExportError(f"the output {str(path) or '(empty)'} is a folder; give a file name")
+    blocking = _blocking_file(path)
+    if blocking is not None:
+        raise ExportError(f"cannot write {path}: {blocking} is a file, not a folder")
+
+
+def check_output_folder(path: Path, hint: str) -> None:
+    """Refuse, before anything is written, an output folder path that names a file or lies under one."""
+    if path.exists() and not path.is_dir():
+        raise ExportError(f"the output {path} is a file; {hint}")
+    blocking = _blocking_file(path)
+    if blocking is not None:
+        raise ExportError(f"cannot write {path}: {blocking} is a file, not a folder")
+
+
+def write_failure(path: Path, exc: OSError) -> str:
+    """The message for an output that could not be written (read-only, full disk, ...)."""
+    where = exc.filename if exc.filename else path
+    return f"cannot write {where}: {exc.strerror or exc}"

@@ -171,12 +171,13 @@ def from_documents(validations: list[dict], sweeps: Sequence[dict] = (), runs=No
 def load_validations(path: str | Path | None = None) -> Validations:
     """Read the layer from the results store at ``path`` (default: the validators' default store).
 
-    A store that does not exist yet is an empty layer; it is not created.
+    A store that does not exist yet is an empty layer; it is not created. The store is opened read-only: a
+    file that is not an interplay store, or a damaged one, raises :class:`~interplay.validators.store.StoreError`.
     """
     from interplay.validators.store import ResultStore, default_store_path
 
-    where = Path(path) if path else default_store_path()
-    if not where.is_file():
+    where = default_store_path() if path is None else path
+    if str(where).strip() and not Path(where).exists():
         return Validations(source=str(where))
-    store = ResultStore(where)
-    return from_documents(store.validations(), store.sweeps(), store.runs, str(where))
+    store = ResultStore(where, readonly=True)
+    return from_documents(store.validations(), store.sweeps(), store.runs, str(store.path))

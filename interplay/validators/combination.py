@@ -36,7 +36,15 @@ import torch
 
 from interplay.validators.data import Split, Task
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.experiment import Judge, code_version, compare, plugin_params, plugin_versions, run_seeds
+from interplay.validators.experiment import (
+    Judge,
+    code_version,
+    compare,
+    data_digest,
+    plugin_params,
+    plugin_versions,
+    run_seeds,
+)
 from interplay.validators.registry import DEFENSES, RISKS, UnregisteredPair
 from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
 from interplay.validators.settings import Settings, load_task
@@ -148,7 +156,7 @@ class ComboConfig:
             "settings": self.settings.as_dict(),
             "params": plugin_params(self.settings, self.plugins.values()),
             "targets": {"a": sorted(self.measured("a")), "b": sorted(self.measured("b"))},
-            "data_path": self.data_path,
+            "data": data_digest(self.settings, self.data_path),
             "code_version": code_version(),
             "plugin_versions": plugin_versions(self.plugins.values()),
         }

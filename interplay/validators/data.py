@@ -9,6 +9,7 @@ attacks). Each split carries features ``x``, label ``y`` and a binary sensitive 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,8 +156,8 @@ def default_adult_dir() -> Path:
     return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "adult"
 
 
-def _read_adult(directory: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Features (fnlwgt dropped; race and sex never inputs), income > 50K, and the raw sex and race columns."""
+def _adult_files(directory: Path) -> list[Path]:
+    """The Adult files in ``directory``; a :class:`DataError` saying what to do when one is missing."""
     missing = [f for f in ADULT_FILES if not (directory / f).is_file()]
     if missing:
         raise DataError(
@@ -164,12 +165,70 @@ def _read_adult(directory: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.n
             f"adult.data and adult.test from {ADULT_URL} into that folder, or point --data-path "
             f"(or ${ADULT_ENV}) at the folder that holds them."
         )
+    return [directory / f for f in ADULT_FILES]
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+# Digests of Adult files by (resolved path, mtime, size): a configuration's key reads them at no cost.
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def adult_digest(data_path: Path | str | None = None) -> str:
+    """SHA-256 of the contents of the Adult files that :func:`adult` would read (``data_path``, else
+    :func:`default_adult_dir`): the data a configuration's results depend on, wherever it is."""
+    digest = hashlib.sha256()
+    for path in _adult_files(Path(data_path) if data_path else default_adult_dir()):
+        st = path.stat()
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        if key not in _DIGESTS:
+            _DIGESTS[key] = hashlib.sha256(_read_bytes(path)).hexdigest()
+        digest.update(f"{path.name}:{_DIGESTS[key]};".encode())
+    return digest.hexdigest()
+
+
+ADULT_NUMERIC = (0, 2, 4, 10, 11, 12)  # age, fnlwgt, education-num, capital-gain, capital-loss, hours-per-week
+ADULT_LABELS = ("<=50K", ">50K")  # adult.test writes them with a trailing full stop
+
+
+def _adult_rows(path: Path) -> list[list[str]]:
+    """The complete rows of one Adult file (rows with a missing value, ``?``, are skipped, as in the SoK).
+    A line that is no Adult row raises a :class:`DataError` naming the file and the line."""
+    try:
+        text = _read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UCI Adult file (not UTF-8 text: {exc.reason} at byte {exc.start})") from None
     rows = []
-    for name in ADULT_FILES:
-        for line in (directory / name).read_text().splitlines():
-            cells = [c.strip() for c in line.split(",")]
-            if len(cells) == 15 and "?" not in cells:
-                rows.append(cells)
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("|"):  # blank lines; adult.test's first line "|1x3 Cross validator"
+            continue
+        cells = [c.strip() for c in line.split(",")]
+        where = f"{path}, line {number}"
+        if len(cells) != 15:
+            raise DataError(f"{where}: expected 15 comma-separated fields of a UCI Adult row, found {len(cells)}")
+        if "?" in cells:
+            continue
+        for c in ADULT_NUMERIC:
+            try:
+                float(cells[c])
+            except ValueError:
+                raise DataError(f"{where}: field {c + 1} should be a number, not {cells[c]!r}") from None
+        if cells[14].rstrip(".") not in ADULT_LABELS:
+            raise DataError(f"{where}: the income field should be <=50K or >50K, not {cells[14]!r}")
+        rows.append(cells)
+    if not rows:
+        raise DataError(f"{path}: no UCI Adult rows (the file is empty or every row has a missing value)")
+    return rows
+
+
+def _read_adult(directory: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Features (fnlwgt dropped; race and sex never inputs), income > 50K, and the raw sex and race columns."""
+    rows = [row for path in _adult_files(directory) for row in _adult_rows(path)]
     a = np.array(rows, dtype=object)
     numeric = [0, 4, 10, 11, 12]  # age, education-num, capital-gain, capital-loss, hours-per-week
     categorical = [1, 3, 5, 6, 7, 13]  # fnlwgt (2) dropped; race (8) and sex (9) kept out of the inputs

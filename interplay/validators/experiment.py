@@ -48,6 +48,17 @@ def code_version() -> str:
     return f"{VERSION}+{digest.hexdigest()[:12]}"
 
 
+def data_digest(settings: Settings, data_path: str | None = None) -> str | None:
+    """A digest of the data a configuration reads that the code does not generate or ship: the contents of the
+    Adult files (``data_path``, else ``$INTERPLAY_ADULT_DIR`` or the default folder), None for the other
+    datasets. Two folders holding the same files give the same digest; other files, another."""
+    if settings.dataset != "adult":
+        return None
+    from interplay.validators.data import adult_digest
+
+    return adult_digest(data_path)
+
+
 def plugin_params(settings: Settings, plugins: Iterable[Any]) -> dict[str, dict]:
     """The resolved parameters of each plugin under ``settings``, by slug."""
     return {p.slug: asdict(settings.params_for(p)) for p in plugins}
@@ -116,7 +127,7 @@ class ValidationConfig:
             "settings": self.settings.as_dict(),
             "params": plugin_params(self.settings, self.plugins.values()),
             "targets": sorted(self.measured_targets),
-            "data_path": self.data_path,
+            "data": data_digest(self.settings, self.data_path),
             "code_version": code_version(),
             "plugin_versions": plugin_versions(self.plugins.values()),
         }
@@ -265,7 +276,10 @@ def run_seeds(
     ``workers`` > 1 measures the missing seeds in that many processes at once (``measure`` must then pickle,
     e.g. a ``functools.partial`` of a module-level function). A seed's record depends on its seed alone (every
     training and probe seeds torch itself), so the records are those one process would measure; they are
-    saved, and ``on_seed`` called, as they finish, after the stored seeds."""
+    saved, and ``on_seed`` called, as they finish, after the stored seeds.
+
+    A store that cannot be written loses no seed: the store warns once (:class:`~.store.StoreWriteWarning`)
+    and skips its writes, and the records measured here are returned all the same."""
     if seeds < 2:
         raise ValueError("a paired comparison needs at least 2 seeds")
     done = store.runs(key) if store else {}
