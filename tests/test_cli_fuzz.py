@@ -2,7 +2,7 @@
 
 Whatever the input, a command exits 0, 1 or 2, never with a traceback or an uncaught exception, and with
 ``--json`` its stdout is exactly one JSON document (an object or a list), an error included. Reproducible
-(``derandomize``); about 200 examples in all, well under a minute.
+(``derandomize``); about 340 examples in all, well under a minute.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _options(ctx: list[str], as_json: bool) -> list[str]:
     return [f"--context={c}" for c in ctx] + (["--json"] if as_json else [])
 
 
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=90)
 @given(
     command=st.sampled_from(["predict", "explain", "predict-combo"]),
     a=name,
@@ -128,7 +128,7 @@ def test_predict_explain_and_pairs(command, a, b, ctx, m, as_json):
     _check([command, *opts, "--", a, b], as_json)
 
 
-@settings(FUZZ, max_examples=25)
+@settings(FUZZ, max_examples=60)
 @given(
     command=st.sampled_from(["matrix", "conflicts", "matrix --combos"]), ctx=contexts, m=method, as_json=st.booleans()
 )
@@ -136,7 +136,7 @@ def test_matrix_and_conflicts(command, ctx, m, as_json):
     _check([*command.split(), *_options(ctx, as_json), f"--method={m}"], as_json)
 
 
-@settings(FUZZ, max_examples=30)
+@settings(FUZZ, max_examples=65)
 @given(
     command=st.sampled_from(["kb show", "list"]),
     what=st.one_of(name, st.sampled_from(["defenses", "risks", "factors"])),
@@ -150,7 +150,7 @@ cell = st.one_of(st.sampled_from(NAMES + ["increase", "decrease", "none", "up", 
 safe_name = st.text(alphabet=string.ascii_letters + string.digits + "[]=,;.-_ ", min_size=1, max_size=20)
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=60)
 @given(
     header=st.one_of(st.just(["defense", "risk", "direction"]), st.lists(cell, max_size=4)),
     rows=st.lists(st.lists(cell, max_size=4), max_size=4),
@@ -174,7 +174,7 @@ def test_eval_file(header, rows, filename, suffix, m, as_json):
 bad_seeds = st.one_of(st.integers(max_value=1), st.integers(min_value=1001), hostile, text)
 
 
-@settings(FUZZ, max_examples=45)
+@settings(FUZZ, max_examples=65)
 @given(
     command=st.sampled_from(["validate", "validate-combo"]),
     a=name,
