@@ -618,11 +618,7 @@ def reproduce(
 ) -> Reproduction:
     """One of the SoK's Sec. 5 experiments on Adult (``sok-5.1``, ``sok-5.2``), beside the paper's figures.
 
-    ``data_path``: the folder of the Adult files (else ``$INTERPLAY_ADULT_DIR`` or ``../shared/data/adult``); the
-    reproduction's validations read Adult through that variable, which is set to ``data_path`` for the call."""
-    import os
-
-    from interplay.validators.data import ADULT_ENV
+    ``data_path``: the folder of the Adult files (else ``$INTERPLAY_ADULT_DIR`` or ``../shared/data/adult``)."""
     from interplay.validators.reproduce import DEFAULT_SEEDS, EXPERIMENTS, steps
     from interplay.validators.reproduce import reproduce as run
     from interplay.validators.sweep import KNOBS
@@ -639,27 +635,18 @@ def reproduce(
     prediction = _predict(k, defense, risk).direction
     bar = progress or _Silent()
     bar.start(steps(name, quick, n), f"reproduce {name}")
-    previous = os.environ.get(ADULT_ENV)
-    if data_path is not None:  # validators/reproduce.py builds its configurations without a data path
-        os.environ[ADULT_ENV] = str(Path(data_path).resolve())
-    try:
-        doc = run(
-            name,
-            tuple(k.defenses[defense].targets),
-            quick,
-            n,
-            prediction,
-            validation_judge(prediction),
-            lambda f: claimed_edges(k, KNOBS[f].node, risk),
-            _store(store),
-            bar.advance,
-        )
-    finally:
-        if data_path is not None:
-            if previous is None:
-                os.environ.pop(ADULT_ENV, None)
-            else:
-                os.environ[ADULT_ENV] = previous
+    doc = run(
+        name,
+        tuple(k.defenses[defense].targets),
+        quick,
+        n,
+        prediction,
+        validation_judge(prediction),
+        lambda f: claimed_edges(k, KNOBS[f].node, risk),
+        _store(store),
+        bar.advance,
+        str(data_path) if data_path else None,
+    )
     _add_q_values([r["effect"] for r in doc["rows"]])
     return Reproduction.from_dict(doc)
 

@@ -295,7 +295,7 @@ def test_reproduce_checks_data_path_before_writing(tmp_path):
 
 
 def test_reproduce_reads_adult_from_data_path(monkeypatch, tmp_path):
-    """``api.reproduce(data_path=...)`` points the Adult loader at that folder for the call, and only for it."""
+    """``api.reproduce(data_path=...)`` hands that folder to every validation of the reproduction."""
     pytest.importorskip("torch")
     import interplay.validators.reproduce as reproduction
     from interplay.validators.data import ADULT_ENV, default_adult_dir
@@ -309,14 +309,14 @@ def test_reproduce_reads_adult_from_data_path(monkeypatch, tmp_path):
     seen = {}
 
     def fake(*args, **kwargs):
-        seen["dir"] = os.environ.get(ADULT_ENV)
+        seen["data_path"] = args[-1]
         raise RuntimeError("stop before training")
 
     monkeypatch.setattr(reproduction, "reproduce", fake)
     monkeypatch.setenv(ADULT_ENV, "/before")
     with pytest.raises(RuntimeError, match="stop before training"):
         interplay.reproduce("sok-5.1", preset="quick", data_path=folder, store=tmp_path / "s.sqlite")
-    assert seen["dir"] == str(folder.resolve()) and os.environ[ADULT_ENV] == "/before"
+    assert seen["data_path"] == str(folder) and os.environ[ADULT_ENV] == "/before"
 
 
 @pytest.mark.parametrize(

@@ -92,22 +92,24 @@ def reproduce(
     claim: Callable[[str], tuple[str, list[str]]],
     store: ResultStore,
     on_seed: Callable[[], None] | None = None,
+    data_path: str | None = None,
 ) -> dict:
     """Run an experiment of the SoK's Sec. 5 and return its rows beside the paper's figures.
 
     ``targets``: the defense's intended risks; ``judge`` adds ``prediction`` and the verdict to each
-    validation; ``claim(factor)`` is the KB's claim an ablation sweep tests (see :func:`.sweep.run_sweep`).
+    validation; ``claim(factor)`` is the KB's claim an ablation sweep tests (see :func:`.sweep.run_sweep`);
+    ``data_path``: the folder of the Adult files (default: ``$INTERPLAY_ADULT_DIR`` or the shared folder).
     """
     defense, risk = EXPERIMENTS[name]
     step = (lambda *_: on_seed()) if on_seed else None
     rows = []
     for label, s in plan(name, quick):
-        doc = run_validation(ValidationConfig(defense, risk, s, targets), seeds, judge, store, step)
+        doc = run_validation(ValidationConfig(defense, risk, s, targets, data_path), seeds, judge, store, step)
         rows.append(_row(name, label, s, doc))
     out = {"experiment": name, "defense": defense, "risk": risk, "prediction": prediction, "seeds": seeds,
            "quick": quick, "rows": rows}  # fmt: skip
     if name == "sok-5.2" and not quick:
-        cfg = ValidationConfig(defense, risk, _settings_52("integrated-gradients", 0.1, quick), targets)
+        cfg = ValidationConfig(defense, risk, _settings_52("integrated-gradients", 0.1, quick), targets, data_path)
         out["ablations"] = {
             "D3": run_sweep(cfg, "D3", [str(k) for k in PAPER_52_D3], seeds, judge, claim("D3"), store, on_seed),
             "M1": run_sweep(cfg, "M1", list(CAPACITIES), seeds, judge, claim("M1"), store, on_seed),
