@@ -90,6 +90,10 @@ def test_raw_metrics_are_reported_per_risk(cell_docs):
     assert ai["auc_advantage"] == pytest.approx(ai["attack_auc"] - ai["imputation_auc"])
     disc = cell_docs[("adversarial-training", "discrimination")]["raw"]["baseline"]
     assert {"demographic_parity_difference", "equalized_odds_difference", "accuracy_gap"} <= set(disc)
+    assert disc["robust_accuracy_gap"] == pytest.approx(
+        abs(disc["robust_accuracy_majority"] - disc["robust_accuracy_minority"])
+    )
+    assert disc["robust_accuracy_minority"] <= disc["accuracy_minority"]
     ev = cell_docs[("differential-privacy", "evasion")]["raw"]["baseline"]
     assert 0 < ev["attack_success_rate"] <= 1 and ev["eps"] == TINY.params_for(RISKS["evasion"]).eps == 0.25
 

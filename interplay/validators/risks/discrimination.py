@@ -1,21 +1,34 @@
-"""Discriminatory behaviour: demographic parity and equalized odds differences (fairlearn) between the
-sensitive groups on held-out data; the score is the demographic parity difference. With several sensitive
-attributes (one column each), the groups are their intersections, as fairlearn defines them."""
+"""Discriminatory behaviour between the sensitive groups on held-out data: the demographic parity difference
+(the score), the equalized odds difference (fairlearn), the accuracy gap and each group's accuracy (the
+disparate impact of Bagdasaryan et al. 2019), and the robust-accuracy gap under white-box PGD (for defenses
+that change robustness: Xu et al. 2021's robust fairness). With several sensitive attributes (one column
+each), the groups are their intersections, as fairlearn defines them."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from fairlearn.metrics import MetricFrame, demographic_parity_difference, equalized_odds_difference
 from sklearn.metrics import accuracy_score
 
+from interplay.validators.attacks import pgd
+from interplay.validators.params import param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
 from interplay.validators.training import logits
+
+
+@dataclass(frozen=True)
+class DiscriminationParams:
+    eps: float = param(0.25, "L-infinity budget of the PGD attack behind the robust-accuracy gap, in input units")
 
 
 @register_risk("discrimination")
 class Discrimination(RiskProbe):
     """Demographic parity difference between the sensitive groups on held-out data (fairlearn)."""
 
+    Params = DiscriminationParams
+    dataset_defaults = {"digits": {"eps": 0.1}, "adult": {"eps": 0.1}}
     metric = "demographic_parity_difference"
     requires = ("logits",)
 
@@ -34,6 +47,15 @@ class Discrimination(RiskProbe):
             "equalized_odds_difference": float(equalized_odds_difference(y, pred, sensitive_features=s)),
             "accuracy_gap": float(by_group.max() - by_group.min()),
         }
+        robust = logits(deployment.model, pgd(deployment.model, test.x, test.y, self.params.eps, 10, self.task.bounds))
+        by_robust = MetricFrame(metrics=accuracy_score, y_true=y, y_pred=robust.argmax(1).numpy(),
+                                sensitive_features=s).by_group  # fmt: skip
+        raw["robust_accuracy_gap"] = float(by_robust.max() - by_robust.min())
         if s.ndim == 1:
-            raw |= {"accuracy_majority": float(by_group[0]), "accuracy_minority": float(by_group[1])}
+            raw |= {
+                "accuracy_majority": float(by_group[0]),
+                "accuracy_minority": float(by_group[1]),
+                "robust_accuracy_majority": float(by_robust[0]),
+                "robust_accuracy_minority": float(by_robust[1]),
+            }
         return Measurement(dpd, raw)
