@@ -303,13 +303,21 @@ def settings(
     (``{"adversarial-training.eps": 0.1}`` or ``["adversarial-training.eps=0.1"]``) and the threat-model
     ``context`` keys that plugin parameters declare. Checked before anything is trained."""
     from interplay.validators.registry import overrides
-    from interplay.validators.settings import default_settings, load_task
+    from interplay.validators.settings import default_settings
 
     s = default_settings(dataset, preset)
     s = s.with_overrides(overrides(_assignments(params, kb), dict(context or {})))
     if dataset == "adult":  # fail fast, before any training, when the files are missing
-        load_task(s, 0, Path(data_path) if data_path else None)
+        _first_task(s, str(data_path) if data_path else None)
     return s
+
+
+@functools.lru_cache(maxsize=4)
+def _first_task(s: Settings, data_path: str | None) -> Any:
+    """Seed 0's task under ``s``: the data the checks before training look at, loaded once per call chain."""
+    from interplay.validators.settings import load_task
+
+    return load_task(s, 0, Path(data_path) if data_path else None)
 
 
 def _count(value: Any, name: str, low: int, high: int, why: str) -> int:
@@ -369,7 +377,6 @@ def validate(
     from interplay.validators.data import DataError
     from interplay.validators.experiment import ValidationConfig, run_validation
     from interplay.validators.registry import RISKS
-    from interplay.validators.settings import load_task
 
     k = _kb(kb)
     d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
@@ -380,7 +387,7 @@ def validate(
         raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
     cfg = ValidationConfig(d, r, s, tuple(k.defenses[d].targets), str(data_path) if data_path else None)
     n, workers = _seeds(seeds, preset), _workers(jobs)
-    RISKS[r](s, load_task(s, 0, Path(data_path) if data_path else None))  # ProbeUnsupported, before any training
+    RISKS[r](s, _first_task(s, str(data_path) if data_path else None))  # ProbeUnsupported, before any training
     bar = progress or _Silent()
     bar.start(n, f"{d} -> {r} on {dataset}")
     doc = run_validation(
@@ -481,7 +488,6 @@ def validate_combo(
     from interplay.validators.data import DataError
     from interplay.validators.registry import RISKS
     from interplay.validators.risks.base import ProbeUnsupported
-    from interplay.validators.settings import load_task
 
     k = _kb(kb)
     da, db = k.resolve(a, "defense"), k.resolve(b, "defense")
@@ -501,7 +507,7 @@ def validate_combo(
     n, workers = _seeds(seeds, preset), _workers(jobs)
     targets = sorted({*cfg.measured("a"), *cfg.measured("b")})
     if targets:
-        task, reasons = load_task(s, 0, Path(data_path) if data_path else None), []
+        task, reasons = _first_task(s, str(data_path) if data_path else None), []
         for t in targets:
             try:
                 RISKS[t](s, task)
@@ -545,7 +551,6 @@ def sweep(
 
     from interplay.validators.experiment import ValidationConfig
     from interplay.validators.registry import RISKS
-    from interplay.validators.settings import load_task
     from interplay.validators.sweep import KNOBS, SweepError, plot_sweep, run_sweep
 
     k = _kb(kb)
@@ -565,7 +570,7 @@ def sweep(
     name = knob.field(s.dataset)
     cfg = ValidationConfig(d, r, s, tuple(k.defenses[d].targets))
     n = _seeds(seeds, preset)
-    task = load_task(s, 0)  # small at the base settings; on Adult it tells the number of attributes
+    task = _first_task(s, None)  # small at the base settings; on Adult it tells the number of attributes
     bounds: dict[str, tuple[float, float]] = {"minority_frac": (0.01, 0.5), "adult_k": (1, task.train.x.shape[1])}
     bounds["n_train"] = (50, {"synthetic": 100_000, "digits": 1_500}.get(dataset, 30_000))
     if s.synthetic is not None:

@@ -53,6 +53,21 @@ def judged(prediction: str, doc: dict) -> str:
     return verdict(prediction, doc["observed"], tuple(e["ci95"]), e["min_effect"], doc["defense_effective"])
 
 
+def classify(
+    p_value: float,
+    difference: float,
+    ci95: tuple[float, float] | list[float],
+    min_effect: float,
+) -> tuple[str, str]:
+    """The observed direction and its evidence: ``increase``/``decrease`` (``significant``) when p < ALPHA and the
+    difference is at least ``min_effect``; else ``none``, ``equivalent`` when the 95% CI lies within
+    +-``min_effect`` (no effect of interest) and ``underpowered`` when it does not (the experiment cannot tell)."""
+    if p_value < ALPHA and abs(difference) >= min_effect:
+        return ("increase" if difference > 0 else "decrease"), "significant"
+    lo, hi = ci95
+    return "none", ("equivalent" if -min_effect < lo and hi < min_effect else "underpowered")
+
+
 def validation_judge(prediction: str) -> Callable[[dict], dict]:
     """A judge for a validation's measurement document: adds ``prediction`` and ``verdict``."""
 
@@ -125,13 +140,7 @@ def adjust_for_multiplicity(docs: list[dict]) -> None:
     for doc, q in zip(ran, benjamini_hochberg([d["effect"]["p_value"] for d in ran]), strict=True):
         e = doc["effect"]
         e["q_value"] = q
-        lo, hi = e["ci95"]
-        if q < ALPHA and abs(e["difference"]) >= e["min_effect"]:
-            doc["observed"] = "increase" if e["difference"] > 0 else "decrease"
-            e["evidence"] = "significant"
-        else:
-            doc["observed"] = "none"
-            e["evidence"] = "equivalent" if -e["min_effect"] < lo and hi < e["min_effect"] else "underpowered"
+        doc["observed"], e["evidence"] = classify(q, e["difference"], e["ci95"], e["min_effect"])
         if doc.get("prediction") is not None:
             doc["verdict"] = judged(doc["prediction"], doc)
 

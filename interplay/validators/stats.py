@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from interplay.verdicts import ALPHA
+from interplay.verdicts import ALPHA, classify
 
 HEADROOM_SHARE, MIN_EFFECT_FLOOR = 0.1, 0.01
 POWER = 0.8
@@ -75,14 +75,9 @@ def min_effect(baseline: float, chance: float) -> float:
 
 def direction(e: PairedEffect, min_effect: float) -> str:
     """``increase``/``decrease`` when significant (p < 0.05) and at least ``min_effect`` in size, else ``none``."""
-    if e.p_value < ALPHA and abs(e.difference) >= min_effect:
-        return "increase" if e.difference > 0 else "decrease"
-    return "none"
+    return classify(e.p_value, e.difference, e.ci95, min_effect)[0]
 
 
 def evidence(e: PairedEffect, min_effect: float) -> str:
-    """``significant`` (an increase or decrease), ``equivalent`` (the 95% CI lies within +-``min_effect``: no effect
-    of interest) or ``underpowered`` (neither: the experiment cannot tell)."""
-    if direction(e, min_effect) != "none":
-        return "significant"
-    return "equivalent" if -min_effect < e.ci95[0] and e.ci95[1] < min_effect else "underpowered"
+    """``significant``, ``equivalent`` or ``underpowered`` (:func:`interplay.verdicts.classify`)."""
+    return classify(e.p_value, e.difference, e.ci95, min_effect)[1]
