@@ -3,8 +3,8 @@
 A task depends only on (settings, seed, data path); a deployment only on (defense, settings, task, training
 data, seed), and training is deterministic per seed, so the baseline and each defense's model are trained
 once per seed for every risk whose probe does not alter the training data, and so are the retrained models
-(reference, shadow and victim models) that probes ask ``Deployment.retrain`` for. A probe's measurement of
-a deployment handed out here depends only on (probe, settings, deployment, data, seed) too (probes are
+(reference, shadow and victim models) that probes ask ``Deployment.retrain`` or ``retrain_all`` for. A probe's
+measurement of a deployment handed out here depends only on (probe, settings, deployment, data, seed) too (probes are
 deterministic per seed), so a defense's intended risks, measured in each of its cells, are measured once.
 Every hit is a deep copy, so a probe that changes a model it was given cannot leak into another cell; results
 are identical with and without the cache.
@@ -49,15 +49,34 @@ class DeploymentCache:
 
     def deploy(self, defense: DefensePlugin, train: Split, seed: int) -> Deployment:
         """``defense.deploy(train, seed)``, trained once; its ``retrain`` goes through the cache too."""
-        key = (defense.slug, defense.settings, id(defense.task), digest(train), seed)
+        return self.deploy_many(defense, [train], [seed])[0]
+
+    def deploy_many(self, defense: DefensePlugin, trains: list[Split], seeds: list[int]) -> list[Deployment]:
+        """``defense.deploy_many(trains, seeds)``, each deployment trained once (the missing ones in one batch)."""
+        pairs = zip(trains, seeds, strict=True)
+        keys = [(defense.slug, defense.settings, id(defense.task), digest(t), s) for t, s in pairs]
+        missing = [i for i, k in enumerate(keys) if self._entry(defense, k) is None]
+        self.misses += len(missing)
+        self.hits += len(keys) - len(missing)
+        if missing:
+            trained = defense.deploy_many([trains[i] for i in missing], [seeds[i] for i in missing])
+            for i, deployment in zip(missing, trained, strict=True):
+                self.deployments[keys[i]] = (defense.task, self._through_cache(defense, deployment))
+        return [self._hand_out(k) for k in keys]
+
+    def _entry(self, defense: DefensePlugin, key: tuple) -> tuple[Task, Deployment] | None:
         hit = self.deployments.get(key)
-        if hit is None or hit[0] is not defense.task:  # the task is kept alive with the entry, so ids stay unique
-            self.misses += 1
-            deployment = replace(defense.deploy(train, seed), retrain=lambda data, s: self.deploy(defense, data, s))
-            self.deployments[key] = hit = (defense.task, deployment)
-        else:
-            self.hits += 1
-        handed = copy.deepcopy(hit[1])
+        return hit if hit is not None and hit[0] is defense.task else None  # the task is kept alive with the entry
+
+    def _through_cache(self, defense: DefensePlugin, deployment: Deployment) -> Deployment:
+        return replace(
+            deployment,
+            retrain=lambda data, s: self.deploy(defense, data, s),
+            retrain_many=lambda datas, ss: self.deploy_many(defense, datas, ss),
+        )
+
+    def _hand_out(self, key: tuple) -> Deployment:
+        handed = copy.deepcopy(self.deployments[key][1])
         self._handed[id(handed)] = (weakref.ref(handed), key)
         return handed
 

@@ -33,12 +33,18 @@ def train_batched(
     datasets: list[Split], seeds: list[int], input_shape: tuple[int, ...], n_classes: int, spec: TrainSpec
 ) -> list[nn.Module]:
     """Train ``build_model(...)`` on each of ``datasets`` (all of one size) with its seed; models in eval mode."""
-    if len({len(d) for d in datasets}) != 1:
-        raise ValueError("batched training needs datasets of one size")
     models = []
     for seed in seeds:
         seed_everything(seed)
         models.append(build_model(input_shape, n_classes, spec.capacity))
+    return fit_batched(models, datasets, seeds, spec)
+
+
+def fit_batched(models: list[nn.Module], datasets: list[Split], seeds: list[int], spec: TrainSpec) -> list[nn.Module]:
+    """Train each of ``models`` (one architecture, freshly built after ``seed_everything(seed)``) in place on its
+    dataset (all of one size) as ``fit`` with the plain recipe would; return them in eval mode."""
+    if len({len(d) for d in datasets}) != 1:
+        raise ValueError("batched training needs datasets of one size")
     params, buffers = stack_module_state(models)
     skeleton = copy.deepcopy(models[0]).to("meta")
 

@@ -6,12 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import torch
 from torch import nn
 
 from interplay.validators.data import Split, Task
 from interplay.validators.models import build_model
 from interplay.validators.params import NoParams
 from interplay.validators.settings import Settings
+from interplay.validators.shadow import fit_batched
 from interplay.validators.training import TrainingHooks, fit, seed_everything
 
 # Observables every deployment offers: black-box logits and, for white-box attacks, the weights.
@@ -27,7 +29,8 @@ class Deployment:
     the training (e.g. ``epsilon``). ``retrain`` trains a fresh deployment with the same recipe on
     other data: the adversary who knows the training algorithm (shadow and reference models).
     ``trained_on``: the records the model actually trained on (after outlier removal dropped some, or a
-    watermark added its triggers); probes score members from them.
+    watermark added its triggers); probes score members from them. ``retrain_many``: ``retrain`` on several
+    datasets at once (see :meth:`retrain_all`).
     """
 
     model: nn.Module
@@ -35,6 +38,14 @@ class Deployment:
     metadata: dict[str, Any] = field(default_factory=dict)
     retrain: Callable[[Split, int], Deployment] | None = None
     trained_on: Split | None = None
+    retrain_many: Callable[[list[Split], list[int]], list[Deployment]] | None = None
+
+    def retrain_all(self, datasets: list[Split], seeds: list[int]) -> list[Deployment]:
+        """``retrain`` on each of ``datasets`` with its seed (in one batch where the recipe allows)."""
+        if self.retrain_many is not None:
+            return self.retrain_many(datasets, seeds)
+        assert self.retrain is not None, "a deployment that can be retrained"
+        return [self.retrain(d, s) for d, s in zip(datasets, seeds, strict=True)]
 
 
 class DefensePlugin:
@@ -80,5 +91,30 @@ class DefensePlugin:
         model = build_model(self.task.input_shape, self.task.n_classes, self.settings.train.capacity)
         hooks = self.hooks()
         fit(model, data, self.settings.train, seed, hooks)
+        return self._deployment(model, data, hooks.metadata())
+
+    def deploy_many(self, trains: list[Split], seeds: list[int]) -> list[Deployment]:
+        """``deploy`` on each of ``trains`` with its seed: the same deployments, with the models trained in one
+        vmapped pass (:mod:`~interplay.validators.shadow`) when the defense trains with the plain recipe on data
+        it does not alter and the datasets are of one size; one after another otherwise."""
+        plain = type(self).hooks is DefensePlugin.hooks
+        unaltered = type(self).alter_training_data is DefensePlugin.alter_training_data
+        if not (plain and unaltered) or len(trains) < 2 or len({len(t) for t in trains}) != 1:
+            return [self.deploy(t, s) for t, s in zip(trains, seeds, strict=True)]
+        models, states = [], []
+        for seed in seeds:
+            seed_everything(seed)
+            models.append(build_model(self.task.input_shape, self.task.n_classes, self.settings.train.capacity))
+            states.append(torch.get_rng_state())  # where ``deploy`` leaves torch's generator after training
+        fit_batched(models, trains, seeds, self.settings.train)
+        deployments = []
+        for model, data, state in zip(models, trains, states, strict=True):
+            torch.set_rng_state(state)
+            deployments.append(self._deployment(model, data, TrainingHooks().metadata()))
+        return deployments
+
+    def _deployment(self, model: nn.Module, data: Split, metadata: dict[str, Any]) -> Deployment:
         observables = dict.fromkeys(BASE_OBSERVABLES, True) | self.observables(model, data)
-        return Deployment(model, observables, hooks.metadata(), retrain=self.deploy, trained_on=data)
+        return Deployment(
+            model, observables, metadata, retrain=self.deploy, trained_on=data, retrain_many=self.deploy_many
+        )

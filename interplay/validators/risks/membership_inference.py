@@ -1,24 +1,47 @@
-"""Membership inference. The primary attack, fixed in advance, is difficulty-calibrated (Watson et al. 2022):
-the target's loss minus that of a reference model the adversary trains, with the same recipe, on its own
-population data; the score is its AUC. Reported beside it: the loss-threshold attack (Yeom et al. 2018), TPR
-at 0.1% and 1% FPR, the AUC per group of the sensitive attribute, and, when the deployment releases
-explanations, the attribution-variance attack of Shokri et al. (2021), whose members have lower variance.
-Members are records the deployment trained on, non-members as many held-out records."""
+"""Membership inference. The primary attack, fixed in advance, is offline RMIA (Zarifzadeh, Liu and Shokri,
+ICML 2024), chosen over LiRA because it stays strong with few reference models, which suits a CPU: the
+adversary trains ``reference_models`` models with the deployment's recipe on random halves of its own
+population data (in one vmapped batch where the recipe is the plain one) and scores a record x by the
+likelihood ratio Pr(x | target) / Pr(x), with Pr(x | model) the probability of x's true label and
+Pr(x) = ((1 + a) * mean over references of Pr(x | reference) + 1 - a) / 2, the offline approximation for
+references that never saw x. RMIA's final score, the share of population records z whose ratio the record's
+ratio exceeds by a factor gamma, is a monotone function of this ratio for a fixed population sample, so every
+threshold-free metric (AUC, TPR at a fixed FPR) is the ratio's own; the score is its AUC.
+
+Reported beside it, each as AUC, TPR at 1% and 0.1% FPR and AUC per group of the sensitive attribute:
+difficulty calibration (Watson et al. 2022: the target's loss minus the references' mean loss), the
+loss-threshold attack (Yeom et al. 2018), and, on what a deployment releases, the attribution-variance
+attack (Shokri, Strobel and Zick 2021; members have lower variance) when it releases explanations, and
+proximity to a disclosed fingerprint (fingerprint points are training records moved across the decision
+boundary, Cao et al. 2021, so records near one are likely members) when it releases one.
+Members are records the deployment trained on, non-members as many held-out records.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from interplay.validators.params import param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, RiskProbe
 from interplay.validators.training import logits
 
+REFERENCE_SALT = 7919
 
-def _losses(model, split) -> np.ndarray:
-    return F.cross_entropy(logits(model, split.x), split.y, reduction="none").numpy()
+
+def true_label_log_probs(model, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """log Pr(y | x, model), in double precision (a member's probability rounds to 1 in single precision)."""
+    return logits(model, x).double().log_softmax(1).gather(1, y[:, None]).squeeze(1).numpy()
+
+
+def rmia_scores(target: np.ndarray, references: np.ndarray, a: float) -> np.ndarray:
+    """Offline RMIA's log likelihood ratio from true-label log-probabilities: ``target`` (n,), ``references`` (k, n)."""
+    p_x = ((1 + a) * np.exp(references).mean(0) + 1 - a) / 2
+    return target - np.log(p_x)
 
 
 def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: float = 0.01) -> float:
@@ -26,26 +49,49 @@ def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: float = 0.01) -> flo
     return float(t[np.searchsorted(f, fpr, side="right") - 1])
 
 
+@dataclass(frozen=True)
+class MembershipInferenceParams:
+    reference_models: int = param(4, "reference models the adversary trains, with the deployment's recipe")
+    offline_a: float = param(
+        0.3, "RMIA's offline coefficient a (the default of the open RMIA implementations, e.g. ML Privacy Meter)"
+    )
+
+
 @register_risk("membership-inference")
 class MembershipInference(RiskProbe):
-    """Reference-calibrated membership inference (the primary attack); the score is its AUC."""
+    """Offline RMIA with reference models trained by the deployment's recipe (the primary attack); its AUC."""
 
+    Params = MembershipInferenceParams
     metric = "auc"
     chance = 0.5
     requires = ("logits",)
 
+    def _references(self, deployment, seed: int) -> list:
+        aux, k = self.task.aux, self.params.reference_models
+        rng = np.random.default_rng([seed, REFERENCE_SALT])
+        halves = [aux.take(np.sort(rng.permutation(len(aux))[: len(aux) // 2])) for _ in range(k)]
+        seeds = [seed + REFERENCE_SALT * (i + 1) for i in range(k)]
+        return [d.model for d in deployment.retrain_all(halves, seeds)]
+
     def measure(self, deployment, train, seed):
         n = min(len(train), len(self.task.test))
         members, non_members = train.take(slice(0, n)), self.task.test.take(slice(0, n))
+        x, y = torch.cat([members.x, non_members.x]), torch.cat([members.y, non_members.y])
         labels = np.r_[np.ones(n), np.zeros(n)]
-        loss = np.r_[_losses(deployment.model, members), _losses(deployment.model, non_members)]
-        reference = deployment.retrain(self.task.aux, seed + 7919).model
-        ref_loss = np.r_[_losses(reference, members), _losses(reference, non_members)]
-        attacks = {"calibrated": ref_loss - loss, "loss": -loss}
+        target = true_label_log_probs(deployment.model, x, y)
+        references = np.stack([true_label_log_probs(m, x, y) for m in self._references(deployment, seed)])
+        attacks = {
+            "rmia": rmia_scores(target, references, self.params.offline_a),
+            "calibrated": target - references.mean(0),  # minus the loss, plus the references' mean loss
+            "loss": target,
+        }
         explainer = deployment.observables.get("explanations")
         if explainer is not None:
-            x = torch.cat([members.x, non_members.x])
             attacks["attribution_variance"] = -explainer.for_model(deployment.model)(x).flatten(1).var(1).numpy()
+        fingerprint = deployment.observables.get("fingerprint_queries")
+        if fingerprint is not None and len(fingerprint.y):
+            distances = torch.cdist(x.flatten(1), fingerprint.x.flatten(1))
+            attacks["fingerprint_proximity"] = -distances.min(1).values.numpy()
         raw = {}
         groups = np.r_[members.s.numpy(), non_members.s.numpy()]
         for name, score in attacks.items():
@@ -57,4 +103,4 @@ class MembershipInference(RiskProbe):
                     mask = groups == g
                     if len(set(labels[mask])) == 2:
                         raw[f"{name}_auc_s{g}"] = float(roc_auc_score(labels[mask], score[mask]))
-        return Measurement(raw["calibrated_auc"], {"auc": raw["calibrated_auc"], **raw})
+        return Measurement(raw["rmia_auc"], {"auc": raw["rmia_auc"], **raw})
