@@ -332,11 +332,11 @@ def _count(value: Any, name: str, low: int, high: int, why: str) -> int:
 
 
 def _seeds(seeds: int | None, preset: str) -> int:
-    """The paired seeds: ``seeds``, else the preset's default. Each seed trains models, so 2..1000."""
-    from interplay.validators.settings import SEEDS
+    """The paired seeds: ``seeds``, else the preset's default. Each seed trains models, so 2..MAX_SEEDS (1000)."""
+    from interplay.validators.settings import MAX_SEEDS, SEEDS
 
     n = seeds if seeds is not None else SEEDS.get(preset, 2)
-    return _count(n, "seeds", 2, 1000, "a paired comparison needs 2; each seed trains models")
+    return _count(n, "seeds", 2, MAX_SEEDS, "a paired comparison needs 2; each seed trains models")
 
 
 def _workers(jobs: int | None) -> int:

@@ -167,9 +167,18 @@ class Validation(Result):
         if self.effect:
             rows.append(("effect", str(self.effect)))
         rows += [("defense effective", self.defense_effective), ("seeds", self.seeds), ("dataset", self.dataset)]
+        rows += [("calibrated", line) for line in self.calibrations()]
         if self.literature is not None:
             rows.append(("literature", self.literature))
         return rows
+
+    def calibrations(self) -> list[str]:
+        """One line per knob calibrated to the baseline's headroom on pilot seeds."""
+        return [
+            f"{slug}.{c['param']} = {c['value']} (baseline {c['baseline_score']:.3f} on pilot seeds, band "
+            f"{c['band'][0]}-{c['band'][1]}{'' if c['in_band'] else ', not reached inside'})"
+            for slug, c in (self.doc.get("calibration") or {}).items()
+        ]
 
     def __str__(self) -> str:
         if self.effect is None:
@@ -181,6 +190,7 @@ class Validation(Result):
             f"  {self.effect}",
             f"  defense effective: {self.defense_effective}"
             + (f"; accuracy {u['baseline']:.3f} -> {u['defended']:.3f}" if u else ""),
+            *(f"  calibrated {line}" for line in self.calibrations()),
         ]
         return "\n".join(lines)
 

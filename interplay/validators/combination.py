@@ -27,7 +27,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from interplay.validators.data import Split, Task
 from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.experiment import (
     Judge,
+    calibrated,
     code_version,
     compare,
     data_digest,
@@ -210,7 +211,7 @@ def _utility(records: list[dict], arm: str) -> list[float]:
     return [r[arm]["utility"] for r in records]
 
 
-def _side(records: list[dict], arm: str, defense: str, other: str) -> dict:
+def _side(records: list[dict], arm: str, defense: str, other: str, settings: Settings) -> dict:
     """Does ``defense`` (arm ``arm``) stay effective once ``other`` is added, on the targets it protects alone?"""
     effectiveness, statuses = {}, []
     for t in records[0][arm]["risks"]:
@@ -223,7 +224,7 @@ def _side(records: list[dict], arm: str, defense: str, other: str) -> dict:
         statuses += [status] if works else []
         gain = e_alone.baseline - e_alone.defended
         effectiveness[t] = {
-            "metric": probe.metric,
+            "metric": probe.metric_for(settings),
             "min_effect": smallest,
             "effective_alone": works,
             "alone": e_alone.as_dict(),
@@ -261,7 +262,7 @@ def summarize_combo(cfg: ComboConfig, records: list[dict], runtime_s: float, key
 
     ``key``: the store key the records were saved under (default: the configuration's hash now).
     """
-    sides = [_side(records, "a", cfg.a, cfg.b), _side(records, "b", cfg.b, cfg.a)]
+    sides = [_side(records, "a", cfg.a, cfg.b, cfg.settings), _side(records, "b", cfg.b, cfg.a, cfg.settings)]
     observed = {s["observed"] for s in sides}
     pair = "conflict" if "conflict" in observed else ("compatible" if observed == {"effective"} else "inconclusive")
     utility = {arm: float(np.mean(_utility(records, arm))) for arm in ARMS}
@@ -300,6 +301,8 @@ def run_combo(
     """Run seeds ``0..seeds-1`` (reusing those in ``store``; the missing ones in ``workers`` processes at once),
     summarize, and let ``judge`` add the predictions and verdicts."""
     start = time.perf_counter()
+    settings, calibration = calibrated(cfg.settings, (*cfg.measured("a"), *cfg.measured("b")), cfg.data_path, store)
+    cfg = replace(cfg, settings=settings)
     key = cfg.hash()
     records = run_seeds(key, seeds, functools.partial(measure_combo_seed, cfg), store, on_seed, workers)
-    return judge(summarize_combo(cfg, records, time.perf_counter() - start, key))
+    return judge(summarize_combo(cfg, records, time.perf_counter() - start, key) | {"calibration": calibration})

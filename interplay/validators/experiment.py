@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from interplay.validators.calibration import calibrate
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import DefensePlugin, Deployment
 from interplay.validators.deployment_cache import DeploymentCache
@@ -152,6 +153,32 @@ def compare(probe: RiskProbe, deployments: dict[str, Deployment], train: Split, 
     return {arm: _measure(probe, d, members, seed) for arm, d in deployments.items()}
 
 
+def baseline_score(slug: str, settings: Settings, seed: int, data_path: str | None = None) -> float:
+    """Probe ``slug``'s score of the undefended recipe on one seed (a calibration pilot: no defense is trained)."""
+    task = load_task(settings, seed, Path(data_path) if data_path else None)
+    probe = RISKS[slug](settings, task)
+    train = probe.alter_training_data(task.train, seed)
+    baseline = DefensePlugin(settings, task).deploy(train, seed)
+    return compare(probe, {"baseline": baseline}, train, seed)["baseline"].score
+
+
+def calibrated(
+    settings: Settings, risks: Iterable[str], data_path: str | None = None, store: ResultStore | None = None
+) -> tuple[Settings, dict[str, dict]]:
+    """``settings`` with the knobs of the probes of ``risks`` calibrated to the baseline's headroom
+    (:mod:`.calibration`), and the record of each calibration."""
+    context = {"code_version": code_version(), "data": data_digest(settings, data_path)}
+    score = functools.partial(baseline_score, data_path=data_path)
+    records: dict[str, dict] = {}
+    for slug in dict.fromkeys(risks):
+        try:
+            settings, done = calibrate(settings, [RISKS[slug]], score, store, context)
+        except ProbeUnsupported:
+            continue  # a target the task does not support is not measured either
+        records |= done
+    return settings, records
+
+
 def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
     """Train the baseline and the defended model on one seed's splits and measure every risk on both."""
     start = time.perf_counter()
@@ -199,13 +226,13 @@ def _mean_dict(dicts: Iterable[dict]) -> dict:
     return {k: float(np.mean([d[k] for d in dicts])) for k in keys}
 
 
-def _effect(records: list[dict], risk: str) -> tuple[PairedEffect, dict, str]:
+def _effect(records: list[dict], risk: str, settings: Settings) -> tuple[PairedEffect, dict, str]:
     """The paired effect on ``risk``'s score, as an object and as a report, and its direction."""
     score = [[r[arm]["risks"][risk]["score"] for r in records] for arm in ("baseline", "defended")]
     e = paired_effect(*score)
     smallest = min_effect(e.baseline, RISKS[risk].chance)
-    report = {"metric": RISKS[risk].metric, **e.as_dict(), "min_effect": smallest, "chance": RISKS[risk].chance,
-              "evidence": evidence(e, smallest)}  # fmt: skip
+    report = {"metric": RISKS[risk].metric_for(settings), **e.as_dict(), "min_effect": smallest,
+              "chance": RISKS[risk].chance, "evidence": evidence(e, smallest)}  # fmt: skip
     return e, report, direction(e, smallest)
 
 
@@ -224,11 +251,11 @@ def applicable(records: list[dict], risk: str) -> bool:
 def summarize(cfg: ValidationConfig, records: list[dict], runtime_s: float) -> dict:
     """The measurement document: the ``validate --json`` document (DESIGN.md) less ``prediction`` and
     ``verdict``, which a judge adds."""
-    _, effect, observed = _effect(records, cfg.risk)
+    _, effect, observed = _effect(records, cfg.risk, cfg.settings)
     effectiveness = {}
     for t in cfg.measured_targets:
         if all(t in r["baseline"]["risks"] for r in records):
-            _, report, obs = _effect(records, t)
+            _, report, obs = _effect(records, t, cfg.settings)
             effectiveness[t] = {**report, "observed": obs}
     # Effective when at least one intended risk significantly decreases: a defense's KB targets may
     # be several (DP: membership inference and data reconstruction), and one working is the defense
@@ -342,15 +369,18 @@ def run_validation(
     on_seed: Callable[[int, bool], None] | None = None,
     workers: int = 1,
 ) -> dict:
-    """Run seeds ``0..seeds-1`` (reusing those already in ``store``; the missing ones in ``workers`` processes
-    at once), summarize, and let ``judge`` add the prediction and the verdict; the result is stored.
+    """Calibrate the probes' knobs (:func:`calibrated`), run seeds ``0..seeds-1`` (reusing those already in
+    ``store``; the missing ones in ``workers`` processes at once), summarize, and let ``judge`` add the
+    prediction and the verdict; the result is stored.
 
     ``on_seed(seed, cached)`` is called after each seed, e.g. to advance a progress bar.
     """
     start = time.perf_counter()
+    settings, calibration = calibrated(cfg.settings, (cfg.risk, *cfg.measured_targets), cfg.data_path, store)
+    cfg = replace(cfg, settings=settings)
     key = cfg.hash()
     records = run_seeds(key, seeds, functools.partial(measure_seed, cfg), store, on_seed, workers)
-    doc = judge(summarize(cfg, records, time.perf_counter() - start))
+    doc = judge(summarize(cfg, records, time.perf_counter() - start) | {"calibration": calibration})
     if store:
         store.save_validation(key, cfg.as_dict(), doc)
     return doc

@@ -17,6 +17,7 @@ from interplay.validators.training import TrainSpec
 DEFAULT_SEEDS, QUICK_SEEDS = 8, 3
 PRESETS = ("default", "quick", "tiny")
 SEEDS = {"default": DEFAULT_SEEDS, "quick": QUICK_SEEDS, "tiny": 2}
+MAX_SEEDS = 1000  # evaluation seeds are 0..seeds-1; calibration pilots use seeds above (:mod:`.calibration`)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Settings:
     adult_races: tuple[str, ...] | None = None
     adult_sensitive: tuple[str, ...] = ("sex",)
     overrides: tuple[tuple[str, str, Any], ...] = ()
+    # Whether probes' attack-strength knobs are calibrated to the baseline's headroom (:mod:`.calibration`).
+    calibrate: bool = True
 
     def params_for(self, plugin: Any) -> Any:
         """The parameters of ``plugin`` (a registered defense or probe class) under these settings."""
@@ -69,7 +72,8 @@ def default_settings(dataset: str, preset: str = "default") -> Settings:
     ``quick``: a smoke run: fewer epochs (and, for digits and Adult, less data; for synthetic data the small
     MLP, since DP-SGD at epsilon 2 no longer learns on fewer than 2000 records and its per-sample gradients
     dominate the time). ``tiny``: the smallest run that exercises every code path (plugin tests, the contract
-    test); too small to conclude anything from. It also shrinks distribution inference's model counts.
+    test); too small to conclude anything from. It also shrinks distribution inference's model counts and
+    calibrates nothing (:mod:`.calibration`).
     """
     if preset not in PRESETS:
         raise DataError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
@@ -84,6 +88,7 @@ def default_settings(dataset: str, preset: str = "default") -> Settings:
             TrainSpec(epochs=8, batch_size=64),
             SyntheticFactors(n_train=n) if dataset == "synthetic" else None,
             overrides=(("distribution-inference", "shadow_models", 8), ("distribution-inference", "victim_models", 3)),
+            calibrate=False,
         )
     elif dataset == "synthetic":
         train = TrainSpec(epochs=15, capacity="small") if quick else TrainSpec(epochs=30)

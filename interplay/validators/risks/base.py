@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from interplay.errors import UsageError
+from interplay.validators.calibration import Headroom
 from interplay.validators.data import Split, Task
 from interplay.validators.defenses.base import Deployment
 from interplay.validators.params import NoParams
@@ -34,7 +35,8 @@ class RiskProbe:
     cannot do without, ``reads`` those its score also uses when a deployment offers them (e.g. explanations):
     a defense that leaves the model as it is and adds nothing the probe reads cannot change the score, and the
     cell is ``not-applicable``. A probe registers with ``@register_risk(slug)`` and declares ``Params`` and
-    ``dataset_defaults`` as a defense does.
+    ``dataset_defaults`` as a defense does, and may declare a ``headroom`` rule that sets one of them from the
+    baseline's score on pilot seeds (:mod:`~interplay.validators.calibration`).
 
     A probe that must alter the training data (e.g. poisoning) overrides ``alter_training_data``; the models
     it measures are then trained on the altered data. Otherwise it measures members: the records that every
@@ -50,11 +52,22 @@ class RiskProbe:
     reads: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type] = NoParams
     dataset_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    headroom: ClassVar[Headroom | None] = None
 
     def __init__(self, settings: Settings, task: Task):
         self.settings, self.task = settings, task
         self.params: Any = settings.params_for(type(self))
         self.check(task)
+
+    @classmethod
+    def metric_for(cls, settings: Settings) -> str:
+        """The score's metric under ``settings`` (a probe whose parameters choose the attack may change it)."""
+        return cls.metric
+
+    @classmethod
+    def headroom_for(cls, settings: Settings) -> Headroom | None:
+        """The headroom rule under ``settings`` (None: no parameter is calibrated)."""
+        return cls.headroom
 
     @classmethod
     def observables_read(cls) -> frozenset[str]:

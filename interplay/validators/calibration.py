@@ -1,0 +1,96 @@
+"""Headroom calibration: a probe's attack-strength knob set from the baseline arm alone, on pilot seeds.
+
+A probe whose baseline sits at its ceiling cannot show an increase (a backdoor at 5% poisoning succeeds on
+99% of triggered records). A probe may declare a :class:`Headroom` rule: a grid of values of one of its
+parameters, weakest attack first, and a band for the baseline's score. The rule, fixed before any cell is
+seen: walk the grid and keep the first value at which the mean score of the *baseline* (the undefended recipe)
+over :data:`PILOT_SEEDS` reaches the band's lower end; when none does, the strongest value. The defended arm
+is never trained, and the pilot seeds are disjoint from the evaluation seeds (``0..seeds-1``, at most 1000).
+The value chosen, whether its score lies inside the band, and every pilot score walked through are recorded
+with each result that uses it. A parameter the user sets (``--param``) is not calibrated; neither is any
+parameter at the ``tiny`` preset (``Settings.calibrate`` False), whose runs conclude nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from interplay.validators.settings import Settings
+from interplay.validators.store import ResultStore
+
+PILOT_SEEDS = (10_000, 10_001, 10_002)
+_PILOTS: dict[tuple[str, int], dict] = {}  # pilot scores measured in this process, by (pilot key, seed)
+RULE = "the first grid value (weakest attack first) whose mean baseline score on the pilot seeds reaches the band"
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """Calibrate parameter ``param`` over ``grid`` (weakest attack first) so that the baseline scores in ``band``."""
+
+    param: str
+    grid: tuple[Any, ...]
+    band: tuple[float, float]
+
+
+# The baseline arm's score of probe ``slug`` under these settings on one pilot seed.
+BaselineScore = Callable[[str, Settings, int], float]
+
+
+def _pilot_key(slug: str, settings: Settings, context: dict) -> str:
+    doc = {"slug": slug, "settings": settings.as_dict(), "overrides": settings.overrides, **context}
+    return "pilot:" + hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def calibrate(
+    settings: Settings,
+    probes: Iterable[Any],
+    baseline_score: BaselineScore,
+    store: ResultStore | None = None,
+    context: dict | None = None,
+) -> tuple[Settings, dict[str, dict]]:
+    """``settings`` with each calibrated parameter of ``probes`` set by its :class:`Headroom` rule, and the record
+    of each calibration by probe slug. Pilot scores are kept in this process and in ``store`` (under a key of the
+    probe, the settings and ``context``, e.g. the code and data versions), so that neither the next cell nor a
+    resumed run trains them again."""
+    records: dict[str, dict] = {}
+    for probe in probes:
+        rule: Headroom | None = probe.headroom_for(settings)
+        if rule is None or not settings.calibrate or any(o[:2] == (probe.slug, rule.param) for o in settings.overrides):
+            continue
+        walked, chosen = [], None
+        for value in rule.grid:
+            trial = settings.with_params(probe.slug, **{rule.param: value})
+            key = _pilot_key(probe.slug, trial, context or {})
+            stored = {seed: _PILOTS[key, seed] for seed in PILOT_SEEDS if (key, seed) in _PILOTS}
+            stored |= store.runs(key) if store else {}
+            scores = []
+            for seed in PILOT_SEEDS:
+                if seed not in stored:
+                    stored[seed] = {"seed": seed, "score": baseline_score(probe.slug, trial, seed)}
+                    if store:
+                        store.save_run(key, seed, stored[seed])
+                _PILOTS[key, seed] = stored[seed]
+                scores.append(stored[seed]["score"])
+            walked.append({"value": value, "score": float(np.mean(scores))})
+            if walked[-1]["score"] >= rule.band[0]:
+                chosen = walked[-1]
+                break
+        chosen = chosen or walked[-1]
+        settings = settings.with_params(probe.slug, **{rule.param: chosen["value"]})
+        records[probe.slug] = {
+            "param": rule.param,
+            "value": chosen["value"],
+            "baseline_score": chosen["score"],
+            "band": list(rule.band),
+            "in_band": rule.band[0] <= chosen["score"] <= rule.band[1],
+            "pilot_seeds": list(PILOT_SEEDS),
+            "walked": walked,
+            "rule": RULE,
+        }
+    return settings, records
