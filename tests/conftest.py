@@ -39,3 +39,24 @@ def cli():
         return runner.invoke(app, [str(a) for a in args])
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def tiny_task():
+    """Seed 0's synthetic task at the ``tiny`` preset."""
+    from interplay.validators.settings import default_settings, load_task
+
+    return load_task(default_settings("synthetic", "tiny"), 0)
+
+
+@pytest.fixture(scope="session")
+def tiny_deployments(tiny_task):
+    """The baseline and the model-preserving defenses (explanations, fingerprinting) deployed on ``tiny_task``."""
+    from interplay.validators.defenses.base import DefensePlugin
+    from interplay.validators.defenses.explanations import Explanations
+    from interplay.validators.defenses.fingerprinting import Fingerprinting
+    from interplay.validators.settings import default_settings
+
+    tiny = default_settings("synthetic", "tiny")
+    plugins = {"baseline": DefensePlugin, "explanations": Explanations, "fingerprinting": Fingerprinting}
+    return {name: plugin(tiny, tiny_task).deploy(tiny_task.train, 0) for name, plugin in plugins.items()}

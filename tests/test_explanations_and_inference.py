@@ -11,8 +11,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from interplay.kb import load_kb  # noqa: E402
 from interplay.validators import settings  # noqa: E402
-from interplay.validators.defenses.base import DefensePlugin  # noqa: E402
-from interplay.validators.defenses.explanations import METHODS, Explainer, Explanations  # noqa: E402
+from interplay.validators.defenses.explanations import METHODS, Explainer  # noqa: E402
 from interplay.validators.experiment import ValidationConfig, run_validation  # noqa: E402
 from interplay.validators.models import build_model  # noqa: E402
 from interplay.validators.risks.data_reconstruction import DataReconstruction  # noqa: E402
@@ -29,16 +28,13 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def task():
-    return load_task(TINY, 0)
+def task(tiny_task):
+    return tiny_task
 
 
 @pytest.fixture(scope="module")
-def deployments(task):
-    return {
-        "baseline": DefensePlugin(TINY, task).deploy(task.train, 0),
-        "explanations": Explanations(TINY, task).deploy(task.train, 0),
-    }
+def deployments(tiny_deployments):
+    return {k: tiny_deployments[k] for k in ("baseline", "explanations")}
 
 
 def test_batched_shadow_training_matches_sequential_training(task):

@@ -79,11 +79,51 @@ class _SoftLabelHooks(TrainingHooks):
         return -(self.answers[y] * F.log_softmax(model(x), 1)).sum(1).mean()
 
 
-def extract(victim: nn.Module, queries: Split, task: Task, spec: TrainSpec, seed: int) -> nn.Module:
+class _AttributionMatchingHooks(_SoftLabelHooks):
+    """The soft-label loss plus the mean squared difference between the surrogate's attributions
+    (:func:`input_attributions`) and the victim's released ones, relative to the released ones' mean square."""
+
+    def __init__(self, answers: torch.Tensor, attributions: torch.Tensor):
+        super().__init__(answers)
+        self.attributions, self.scale = attributions, attributions.square().mean().clamp_min(1e-12)
+
+    def loss(self, model, x, y, s):
+        mine = input_attributions(model, x, self.answers[y].argmax(1))
+        return super().loss(model, x, y, s) + F.mse_loss(mine, self.attributions[y]) / self.scale
+
+
+def input_attributions(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Gradient times input of ``target``'s logit, differentiable in the model's parameters (double backward).
+
+    The surrogate's stand-in for the released attributions: Integrated Gradients from the zero baseline
+    averages the gradient along the path from 0 to ``x`` (DeepLift's rescale rule and SmoothGrad over IG
+    follow the same path), gradient times input takes it at ``x`` alone, exact for a linear model. In our runs
+    (100 queries, synthetic, Adult, digits) matching a 4-point Riemann sum of IG instead lowered the mismatch
+    with the released IG no further and cost twice the time.
+    """
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(x).gather(1, target[:, None]).sum(), x, create_graph=True)
+    return x * grad
+
+
+def extract(
+    victim: nn.Module,
+    queries: Split,
+    task: Task,
+    spec: TrainSpec,
+    seed: int,
+    attributions: torch.Tensor | None = None,
+) -> nn.Module:
     """Model extraction (Tramer et al. 2016; Orekondy et al. 2019): train a surrogate of the victim's
-    architecture on the victim's output probabilities for ``queries`` (the adversary's own data)."""
+    architecture on the victim's output probabilities for ``queries`` (the adversary's own data).
+
+    With ``attributions`` (the victim's released attributions of ``queries``), the surrogate also matches
+    them (model reconstruction from model explanations, Milli et al. 2019; Aivodji et al. 2020):
+    :class:`_AttributionMatchingHooks`.
+    """
     answers = logits(victim, queries.x).softmax(1)
     seed_everything(seed)
     surrogate = build_model(task.input_shape, task.n_classes, spec.capacity)
     rows = Split(queries.x, torch.arange(len(queries)), queries.s)
-    return fit(surrogate, rows, spec, seed, _SoftLabelHooks(answers))
+    hooks = _SoftLabelHooks(answers) if attributions is None else _AttributionMatchingHooks(answers, attributions)
+    return fit(surrogate, rows, spec, seed, hooks)

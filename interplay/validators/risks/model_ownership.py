@@ -10,7 +10,13 @@
   key, fingerprint) verifies it, and 0 when one does: only undetected thefts count. The score is the
   mean over the routes. Raw reports each route's fidelity and detection, and ``false_positive``: whether
   a key verifies a model the adversary trains honestly on its own data (the same recipe and records,
-  true labels), so that a verification accepting everything shows.
+  true labels), so that a verification accepting everything shows. Beside the score, extraction at a low
+  budget (``low_budget`` queries, trained for as many optimizer steps as the full-budget extraction):
+  ``low_budget_extraction_fidelity``, and when the deployment releases explanations,
+  ``low_budget_guided_extraction_fidelity``: the surrogate also matches the attributions released for its
+  queries (model reconstruction from model explanations, Milli et al. 2019; Aivodji et al. 2020;
+  :func:`~interplay.validators.ownership.extract`); ``low_budget_released_extraction_fidelity`` is the one
+  that uses everything the deployment releases (the guided one where there is one).
 - ``malicious-accuser``: a false ownership claim against the deployed model, trained independently
   of the accuser (Liu et al. 2024). The accuser trains its own model on its own data and claims its
   boundary fingerprint (the IPGuard search, on its model) as its key. The score is the deployed
@@ -20,8 +26,10 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, replace
 
+from interplay.validators.defenses.explanations import Explainer
 from interplay.validators.models import build_model
 from interplay.validators.ownership import KEY_OBSERVABLES, OwnershipKey, boundary_points, extract, keys_of
 from interplay.validators.params import param
@@ -45,6 +53,7 @@ class ModelOwnershipParams:
         context="theft",
     )
     queries: int = param(1000, "the adversary's query budget (its own records)")
+    low_budget: int = param(100, "query budget of the low-budget extractions reported beside the score (0: none)")
     finetune_epochs: int = param(10, "epochs of the fine-tuning thief on its own records (all layers, FTAL)")
     forged_queries: int = param(100, "size of the malicious accuser's forged fingerprint")
     forged_margin: float = param(1.0, "logit lead of the runner-up class at a forged fingerprint point")
@@ -74,7 +83,7 @@ class ModelOwnership(RiskProbe):
         raw, scores = {"queries": len(queries), "verifiable": float(bool(keys))}, []
         for route in routes:
             copy_ = self._steal(route, model, queries, seed)
-            fidelity = (logits(copy_, test.x).argmax(1) == reference).float().mean().item()
+            fidelity = self._fidelity(copy_, reference)
             detected = any(k.verifies(copy_) for k in keys)
             scores.append(0.0 if detected else fidelity)
             raw |= {
@@ -88,7 +97,35 @@ class ModelOwnership(RiskProbe):
         if keys:
             honest = self._independent_model(seed)
             raw |= {"false_positive": float(any(k.verifies(honest) for k in keys))}
+        raw |= self._low_budget_extraction(deployment, len(queries), reference, seed)
         return Measurement(score, raw)
+
+    def _fidelity(self, copy_, reference) -> float:
+        """Agreement of ``copy_`` with the deployed model's predictions ``reference`` on the held-out records."""
+        return (logits(copy_, self.task.test.x).argmax(1) == reference).float().mean().item()
+
+    def _low_budget_extraction(self, deployment, full_budget, reference, seed) -> dict[str, float]:
+        """Extraction with ``low_budget`` of the adversary's records, trained for as many optimizer steps as the
+        extraction with ``full_budget`` (only the data differs); and, when the deployment explains, the same
+        surrogate (same initialisation and batches) fitted to match the attributions released for its queries
+        as well. Each query returns a record's probabilities and, where released, its attribution."""
+        spec = self.settings.train
+        queries = self.task.aux.take(slice(0, min(self.params.low_budget, len(self.task.aux))))
+        if len(queries) == 0:
+            return {}
+        batches = math.ceil(full_budget / spec.batch_size), math.ceil(len(queries) / spec.batch_size)
+        spec = replace(spec, epochs=spec.epochs * batches[0] // batches[1])
+        model, seed = deployment.model, seed + 224737
+        plain = extract(model, queries, self.task, spec, seed)
+        raw = {"low_budget_extraction_fidelity": self._fidelity(plain, reference)}
+        explainer = deployment.observables.get("explanations")
+        if isinstance(explainer, Explainer):
+            guided = extract(model, queries, self.task, spec, seed, explainer(queries.x))
+            raw["low_budget_guided_extraction_fidelity"] = self._fidelity(guided, reference)
+        raw["low_budget_released_extraction_fidelity"] = raw.get(
+            "low_budget_guided_extraction_fidelity", raw["low_budget_extraction_fidelity"]
+        )
+        return raw
 
     def _steal(self, route, model, queries, seed):
         """The adversary's copy of ``model``: a surrogate extracted with ``queries``, or the stolen parameters
