@@ -141,6 +141,14 @@ def _observation_problems(file: str, o: Observation, tables: dict, refs: dict, c
             out.append(Problem(file, o.id, fld, f"unknown reference {r!r}"))
     for i, x in enumerate(o.exceptions):
         _check_context(file, o.id, f"exceptions.{i}.context", x.context, contexts, out)
+    if o.setting is not None:  # a declared fact must come from a paper the cell itself cites
+        own = {*o.refs, *(r for x in o.exceptions for r in x.refs)}
+        for name, fact in o.setting.facts():
+            if fact.ref not in refs:
+                out.append(Problem(file, o.id, f"setting.{name}.ref", f"unknown reference {fact.ref!r}"))
+            elif fact.ref not in own:
+                reason = f"reference {fact.ref!r} is not among the observation's refs or its exceptions' refs"
+                out.append(Problem(file, o.id, f"setting.{name}.ref", reason))
     return out
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from collections.abc import Iterator
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 Sign = Literal["increases", "decreases", "none", "mixed"]
 EvidenceKind = Literal["empirical", "theoretical", "conjectured"]
@@ -110,6 +112,128 @@ class Conjecture(_Strict):
     note: str | None = None
 
 
+# Literature settings: the closed vocabularies a cell's declared facts draw from. The validators import these to
+# compile a setting into a run; a value outside them could not be compiled, so the schema rejects it.
+SETTING_VOCABULARY: dict[str, tuple[str, ...]] = {
+    "subgroup": ("unprivileged", "privileged"),
+    "attack": ("backdoor", "availability"),
+    "fairness": ("demographic-parity", "equalized-odds"),
+    "data": ("image", "census", "tabular"),
+    "regime": ("privacy", "disparity"),
+}
+THREAT_VOCABULARY: dict[str, tuple[str, ...]] = {
+    "adversary": ("malicious-suspect", "malicious-accuser"),
+    "theft": ("extraction", "fine-tuning"),
+}
+NUMERIC_KNOB = "numeric knobs come from regimes or headroom rules, not from a cell"
+
+
+def _is_number(v: object) -> bool:
+    if isinstance(v, int | float):
+        return True
+    if isinstance(v, str):
+        try:
+            float(v)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+class SettingFact(_Strict):
+    """One fact a cited paper states about how it measured a cell: a word from a closed vocabulary (or, for
+    ``metric``, a raw metric name of the risk's probe), the reference that states it and where it says so."""
+
+    value: str
+    ref: str = Field(min_length=1, description="a reference key among the observation's refs or its exceptions' refs")
+    locator: str = Field(min_length=1, description='where the paper states it, e.g. "abstract", "Sec. 4", "Table 2"')
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _a_word_not_a_number(cls, v: object) -> object:
+        if isinstance(v, bool):
+            raise ValueError(f"a setting value is a word from its vocabulary, not {v!r}")
+        if _is_number(v):
+            raise ValueError(f"{v!r} is a number: a setting declares facts, not parameters; {NUMERIC_KNOB}")
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("a setting value must be a non-empty string")
+        return v
+
+    @field_validator("ref", "locator")
+    @classmethod
+    def _not_blank(cls, v: str, info: ValidationInfo) -> str:
+        if not v.strip():
+            raise ValueError(f"{info.field_name} must be a non-empty string")
+        return v
+
+
+class LiteratureSetting(_Strict):
+    """What the cell's cited papers state about how they measured it, fact by fact, each with its reference and a
+    locator. Only facts: numeric knobs (epochs, rates, lambdas, eps, sizes) are never declared here."""
+
+    metric: SettingFact | None = Field(
+        None, description="the probe's raw metric the paper's measure corresponds to (checked against the probe)"
+    )
+    subgroup: SettingFact | None = None
+    attack: SettingFact | None = None
+    threat: dict[str, SettingFact] = {}
+    fairness: SettingFact | None = None
+    data: SettingFact | None = None
+    regime: SettingFact | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = [k for k in data if k not in cls.model_fields]
+            if unknown:
+                names, allowed = ", ".join(map(repr, unknown)), ", ".join(cls.model_fields)
+                reason = f"unknown setting field(s) {names} (allowed: {allowed})"
+                raise ValueError(f"{reason}; a setting declares facts only, {NUMERIC_KNOB}")
+        return data
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_is_a_name(cls, fact: SettingFact | None) -> SettingFact | None:
+        if fact is not None and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.\-]*", fact.value):
+            raise ValueError(f"{fact.value!r} is not a metric name: name a raw metric of the probe (e.g. accuracy_gap)")
+        return fact
+
+    @field_validator(*SETTING_VOCABULARY)
+    @classmethod
+    def _in_vocabulary(cls, fact: SettingFact | None, info: ValidationInfo) -> SettingFact | None:
+        allowed = SETTING_VOCABULARY[str(info.field_name)]
+        if fact is not None and fact.value not in allowed:
+            raise ValueError(f"unknown {info.field_name} {fact.value!r} (allowed: {', '.join(allowed)})")
+        return fact
+
+    @field_validator("threat")
+    @classmethod
+    def _threat_in_vocabulary(cls, threat: dict[str, SettingFact]) -> dict[str, SettingFact]:
+        for key, fact in threat.items():
+            if key not in THREAT_VOCABULARY:
+                raise ValueError(f"unknown threat key {key!r} (allowed: {', '.join(THREAT_VOCABULARY)})")
+            if fact.value not in THREAT_VOCABULARY[key]:
+                allowed = ", ".join(THREAT_VOCABULARY[key])
+                raise ValueError(f"unknown threat.{key} {fact.value!r} (allowed: {allowed})")
+        return threat
+
+    @model_validator(mode="after")
+    def _declares_something(self) -> LiteratureSetting:
+        if not any(True for _ in self.facts()):
+            raise ValueError("a setting must declare at least one fact (or be left out)")
+        return self
+
+    def facts(self) -> Iterator[tuple[str, SettingFact]]:
+        """Every declared fact with its dotted field name (``metric``, ``threat.theft``, ...), in field order."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SettingFact):
+                yield name, value
+            elif isinstance(value, dict):
+                yield from ((f"{name}.{k}", f) for k, f in value.items())
+
+
 class Observation(_Strict):
     """A reported defense -> risk interaction (a cell of the SoK's Table 3): ground truth, never traversed."""
 
@@ -124,6 +248,9 @@ class Observation(_Strict):
     conjecture: Conjecture | None = None
     source: str = "duddu2024sok"
     locator: str = "Table 3"
+    setting: LiteratureSetting | None = Field(
+        None, description="facts the cited papers state about how they measured the cell; the reasoner never reads it"
+    )
     note: str | None = None
 
 
