@@ -51,6 +51,8 @@ def run_all(args: argparse.Namespace, store: Path) -> tuple[float, list[dict]]:
         args.dataset,
         *(["--quick"] if args.quick else []),
         *(["--seeds", str(args.seeds)] if args.seeds else []),
+        "--setting",
+        getattr(args, "setting", "auto"),
     ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)

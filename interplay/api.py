@@ -366,8 +366,13 @@ def validate(
     jobs: int | None = None,
     kb: KBLike = None,
     progress: Progress | None = None,
+    setting: str = "auto",
 ) -> Validation:
     """Train baseline and defended models over paired seeds, measure the risk on both, judge the prediction.
+
+    ``setting``: ``literature`` runs the cell under the conditions its papers state (the KB's declared facts:
+    data kind, regime, threat route, attack kind, fairness notion, subgroup, metric; :mod:`.validators.literature`),
+    ``generic`` under the shared settings, ``auto`` (default) literature where the KB declares the cell's setting.
 
     Every seed is stored as it finishes (``store``: a path; default: the user cache's store), so re-running is
     instant and an interrupted run resumes; ``jobs`` seeds are measured at once in separate processes (default:
@@ -382,18 +387,64 @@ def validate(
     d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
     ctx = dict(context or {})
     prediction = _predict(k, d, r, "graph", ctx).direction
-    s = settings(dataset, preset, params, ctx, data_path, k)
     if data_path is not None and dataset != "adult":
         raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
-    cfg = ValidationConfig(d, r, s, tuple(k.defenses[d].targets), str(data_path) if data_path else None)
+    s, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, ctx, data_path)
+    cfg = ValidationConfig(
+        d,
+        r,
+        s,
+        tuple(k.defenses[d].targets),
+        path,
+        run.metric if run else None,
+        run.regime if run else None,
+        record["name"],
+    )
     n, workers = _seeds(seeds, preset), _workers(jobs)
-    RISKS[r](s, _first_task(s, str(data_path) if data_path else None))  # ProbeUnsupported, before any training
+    RISKS[r](s, _first_task(s, path))  # ProbeUnsupported, before any training
     bar = progress or _Silent()
-    bar.start(n, f"{d} -> {r} on {dataset}")
+    bar.start(n, f"{d} -> {r} on {s.dataset}")
     doc = run_validation(
-        cfg, n, validation_judge(prediction), _store(store), lambda seed, cached: bar.advance(), workers
+        cfg,
+        n,
+        validation_judge(prediction),
+        _store(store),
+        lambda seed, cached: bar.advance(),
+        workers,
+        {"setting": record},
     )
     return Validation.from_dict(doc)
+
+
+def _cell_run(
+    k: KB,
+    d: str,
+    r: str,
+    setting: str,
+    dataset: str,
+    preset: str,
+    params: Params,
+    ctx: dict,
+    data_path: str | Path | None,
+) -> tuple[Settings, Any, str | None, dict]:
+    """The settings, the literature run (None for the generic setting), the data path and the ``setting`` record
+    of cell ``d -> r`` under ``setting`` (auto: literature where the KB declares the cell's setting)."""
+    from interplay.validators.literature import SETTINGS, LiteratureRun, compile_setting
+
+    if setting not in SETTINGS:
+        raise UsageError(f"unknown setting {setting!r}; choose from {', '.join(SETTINGS)}")
+    obs = k.observation(d, r)
+    declared = obs.setting.model_dump(exclude_none=True) if obs is not None and obs.setting is not None else None
+    facts = {name: fact for name, fact in declared.items() if fact} if declared is not None else None
+    path = str(data_path) if data_path else None
+    if setting == "generic" or (setting == "auto" and facts is None):
+        return settings(dataset, preset, params, ctx, data_path, k), None, path, {"name": "generic"}
+    run: LiteratureRun = compile_setting(facts or {}, d, r)
+    cell_dataset = run.dataset or dataset
+    path = path if cell_dataset == "adult" else None
+    s = settings(cell_dataset, preset, params, ctx, path, k)
+    s = s.with_overrides(run.overrides).with_overrides(s.overrides)  # declared facts, then the user's choices
+    return s, run, path, {"name": "literature", "facts": run.facts, "dataset": cell_dataset}
 
 
 def _select(k: KB, names: Iterable[str] | str | None, kind: str) -> list[str]:
@@ -423,13 +474,14 @@ def validate_matrix(
     store: StoreLike = None,
     kb: KBLike = None,
     progress: Progress | None = None,
+    setting: str = "auto",
 ) -> ValidationMatrix:
     """Every (or every selected) defense x risk cell validated in one process, sharing the trained models; a
     cell without a plugin or whose probe does not apply is a record too (``observed`` None). Across the cells,
     Benjamini-Hochberg q-values decide the directions (``effect.q_value``); each cell's stored validation keeps
-    its own p-value decision."""
+    its own p-value decision. ``setting`` as for :func:`validate`, per cell."""
     from interplay.validators.data import DataError
-    from interplay.validators.matrix import MatrixCell, run_matrix
+    from interplay.validators.matrix import CellSetting, MatrixCell, run_matrix
 
     k = _kb(kb)
     ctx = dict(context or {})
@@ -442,6 +494,10 @@ def validate_matrix(
         for r in _select(k, risks, "risk"):
             obs = k.observation(d, r)
             prediction = _predict(k, d, r, "graph", ctx).direction
+            own, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, ctx, data_path)
+            cell_setting = (
+                CellSetting(own, path, run.metric, run.regime, record) if run is not None else None
+            )  # fmt: skip
             cells.append(
                 MatrixCell(
                     d,
@@ -450,6 +506,7 @@ def validate_matrix(
                     prediction,
                     obs.direction if obs else "unexplored",
                     tuple(k.defenses[d].targets),
+                    cell_setting,
                 )
             )
     bar = progress or _Silent()

@@ -60,3 +60,18 @@ def tiny_deployments(tiny_task):
     tiny = default_settings("synthetic", "tiny")
     plugins = {"baseline": DefensePlugin, "explanations": Explanations, "fingerprinting": Fingerprinting}
     return {name: plugin(tiny, tiny_task).deploy(tiny_task.train, 0) for name, plugin in plugins.items()}
+
+
+@pytest.fixture
+def pilot_spy(monkeypatch):
+    """Record the class of every deployed defense and every seed a validation loads a task for."""
+    from interplay.validators import experiment
+    from interplay.validators.calibration import _PILOTS
+    from interplay.validators.defenses.base import DefensePlugin
+
+    _PILOTS.clear()
+    deployed, seeds = [], []
+    real_deploy, real_load = DefensePlugin.deploy, experiment.load_task
+    monkeypatch.setattr(DefensePlugin, "deploy", lambda d, t, s: deployed.append(type(d)) or real_deploy(d, t, s))
+    monkeypatch.setattr(experiment, "load_task", lambda st, s, p=None: seeds.append(s) or real_load(st, s, p))
+    return deployed, seeds

@@ -8,7 +8,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from interplay.validators import experiment  # noqa: E402
 from interplay.validators.calibration import _PILOTS, PILOT_SEEDS, Headroom, calibrate  # noqa: E402
 from interplay.validators.defenses.base import DefensePlugin  # noqa: E402
 from interplay.validators.experiment import ValidationConfig, calibrated, run_validation  # noqa: E402
@@ -90,12 +89,8 @@ def test_pilot_seeds_are_disjoint_from_every_evaluation_seed():
     assert min(PILOT_SEEDS) >= MAX_SEEDS
 
 
-def test_calibration_trains_only_the_baseline_on_pilot_seeds(monkeypatch):
-    deployed, seeds = [], []
-    real_deploy, real_load = DefensePlugin.deploy, experiment.load_task
-    spy = lambda self, t, s: deployed.append(type(self)) or real_deploy(self, t, s)  # noqa: E731
-    monkeypatch.setattr(DefensePlugin, "deploy", spy)
-    monkeypatch.setattr(experiment, "load_task", lambda st, s, p=None: seeds.append(s) or real_load(st, s, p))
+def test_calibration_trains_only_the_baseline_on_pilot_seeds(pilot_spy):
+    deployed, seeds = pilot_spy
     settings, records = calibrated(replace(TINY, calibrate=True), ["poisoning"])
     assert set(deployed) == {DefensePlugin} and set(seeds) <= set(PILOT_SEEDS)
     walked = records["poisoning"]["walked"]

@@ -38,6 +38,7 @@ def contract(tmp_path_factory):
             risks=list(RISKS),
             preset="tiny",
             store=tmp_path_factory.mktemp("contract") / "s.sqlite",
+            setting="generic",
         )
 
 

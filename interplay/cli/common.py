@@ -51,6 +51,14 @@ Dataset = Annotated[str, typer.Option("--dataset", help="synthetic, digits or ad
 Seeds = Annotated[int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default 8, 3 with --quick).")]
 Preset = Annotated[str | None, typer.Option("--preset", help="default or quick (smaller data, fewer epochs).")]
 Quick = Annotated[bool, typer.Option("--quick", help="The quick preset (same as --preset quick).")]
+SettingOpt = Annotated[
+    str,
+    typer.Option(
+        "--setting",
+        help="literature: the conditions the cell's papers state (KB facts, regimes); generic: the shared settings; "
+        "auto: literature where the KB declares the cell's setting.",
+    ),
+]
 Param = Annotated[
     list[str] | None,
     typer.Option(

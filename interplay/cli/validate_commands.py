@@ -24,6 +24,7 @@ from interplay.cli.common import (
     ProgressBar,
     Quick,
     Seeds,
+    SettingOpt,
     Store,
     console,
     emit_json,
@@ -62,6 +63,7 @@ def validate(
     ] = None,
     context: ContextOpt = None,
     jobs: Jobs = None,
+    setting: SettingOpt = "auto",
 ) -> None:
     """Train baseline and defended models over paired seeds, measure the risk, judge the prediction."""
     k = open_kb(kb, overlay, json)
@@ -89,6 +91,7 @@ def validate(
                 store=store,
                 kb=k,
                 progress=bar,
+                setting=setting,
             )
         if json:
             emit_json(m.to_dict())
@@ -123,6 +126,7 @@ def validate(
             jobs=jobs,
             kb=k,
             progress=bar,
+            setting=setting,
         )
     if json:
         emit_json(v.to_dict())
@@ -160,6 +164,18 @@ def _render(doc: dict) -> None:
         f"[bold]{esc(doc['verdict'])}[/] (defense effective: {esc(doc['defense_effective'])}; "
         f"{esc(doc['seeds'])} seeds on {esc(doc['dataset'])}{eps}; {doc['runtime_s']:.1f} s)"
     )
+    setting = doc.get("setting") or {}
+    if setting.get("name") == "literature":
+        facts = ", ".join(f"{k} {_fact(v)}" for k, v in setting.get("facts", {}).items())
+        regime = (doc.get("regime") or {}).get("regime")
+        console.print(f"literature setting: {esc(facts or 'no declared facts')}; regime {esc(regime)}")
+
+
+def _fact(value: dict) -> str:
+    """A declared fact (or the threat facts by key) as ``value [ref, locator]``."""
+    if "value" not in value:
+        return ", ".join(f"{k}={_fact(v)}" for k, v in value.items())
+    return f"{value['value']} [{value['ref']}, {value['locator']}]"
 
 
 def results(store: Store = None, json: Json = False) -> None:

@@ -13,6 +13,7 @@ parameter at the ``tiny`` preset (``Settings.calibrate`` False), whose runs conc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable
@@ -47,6 +48,54 @@ def _pilot_key(slug: str, settings: Settings, context: dict) -> str:
     return "pilot:" + hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
+def walk(
+    name: str,
+    grid: Iterable[Any],
+    trial: Callable[[Any], Settings],
+    baseline_score: BaselineScore,
+    band: tuple[float, float],
+    store: ResultStore | None = None,
+    context: dict | None = None,
+) -> dict:
+    """The rule: walk ``grid`` (weakest first) and keep the first value whose settings, ``trial(value)``, give a
+    mean baseline score (``baseline_score(name, settings, seed)``) over :data:`PILOT_SEEDS` of at least
+    ``band[0]``, else the last value. Returns the record: ``value``, ``baseline_score``, ``band``, ``in_band``,
+    ``pilot_seeds``, ``walked`` (every value tried with its score) and ``rule``. Pilot scores are kept in this
+    process and in ``store`` (under a key of ``name``, the trial settings and ``context``, e.g. the code and
+    data versions), so that neither the next cell nor a resumed run trains them again."""
+    walked = []
+    for value in grid:
+        settings = trial(value)
+        key = _pilot_key(name, settings, context or {})
+        stored = {seed: _PILOTS[key, seed] for seed in PILOT_SEEDS if (key, seed) in _PILOTS}
+        stored |= store.runs(key) if store else {}
+        scores = []
+        for seed in PILOT_SEEDS:
+            if seed not in stored:
+                stored[seed] = {"seed": seed, "score": baseline_score(name, settings, seed)}
+                if store:
+                    store.save_run(key, seed, stored[seed])
+            _PILOTS[key, seed] = stored[seed]
+            scores.append(stored[seed]["score"])
+        walked.append({"value": value, "score": float(np.mean(scores))})
+        if walked[-1]["score"] >= band[0]:
+            break
+    chosen = walked[-1]
+    return {
+        "value": chosen["value"],
+        "baseline_score": chosen["score"],
+        "band": list(band),
+        "in_band": band[0] <= chosen["score"] <= band[1],
+        "pilot_seeds": list(PILOT_SEEDS),
+        "walked": walked,
+        "rule": RULE,
+    }
+
+
+def _with_param(settings: Settings, slug: str, param: str, value: Any) -> Settings:
+    return settings.with_params(slug, **{param: value})
+
+
 def calibrate(
     settings: Settings,
     probes: Iterable[Any],
@@ -54,43 +103,15 @@ def calibrate(
     store: ResultStore | None = None,
     context: dict | None = None,
 ) -> tuple[Settings, dict[str, dict]]:
-    """``settings`` with each calibrated parameter of ``probes`` set by its :class:`Headroom` rule, and the record
-    of each calibration by probe slug. Pilot scores are kept in this process and in ``store`` (under a key of the
-    probe, the settings and ``context``, e.g. the code and data versions), so that neither the next cell nor a
-    resumed run trains them again."""
+    """``settings`` with each calibrated parameter of ``probes`` set by its :class:`Headroom` rule (:func:`walk`),
+    and the record of each calibration (with its ``param``) by probe slug."""
     records: dict[str, dict] = {}
     for probe in probes:
         rule: Headroom | None = probe.headroom_for(settings)
         if rule is None or not settings.calibrate or any(o[:2] == (probe.slug, rule.param) for o in settings.overrides):
             continue
-        walked, chosen = [], None
-        for value in rule.grid:
-            trial = settings.with_params(probe.slug, **{rule.param: value})
-            key = _pilot_key(probe.slug, trial, context or {})
-            stored = {seed: _PILOTS[key, seed] for seed in PILOT_SEEDS if (key, seed) in _PILOTS}
-            stored |= store.runs(key) if store else {}
-            scores = []
-            for seed in PILOT_SEEDS:
-                if seed not in stored:
-                    stored[seed] = {"seed": seed, "score": baseline_score(probe.slug, trial, seed)}
-                    if store:
-                        store.save_run(key, seed, stored[seed])
-                _PILOTS[key, seed] = stored[seed]
-                scores.append(stored[seed]["score"])
-            walked.append({"value": value, "score": float(np.mean(scores))})
-            if walked[-1]["score"] >= rule.band[0]:
-                chosen = walked[-1]
-                break
-        chosen = chosen or walked[-1]
-        settings = settings.with_params(probe.slug, **{rule.param: chosen["value"]})
-        records[probe.slug] = {
-            "param": rule.param,
-            "value": chosen["value"],
-            "baseline_score": chosen["score"],
-            "band": list(rule.band),
-            "in_band": rule.band[0] <= chosen["score"] <= rule.band[1],
-            "pilot_seeds": list(PILOT_SEEDS),
-            "walked": walked,
-            "rule": RULE,
-        }
+        trial = functools.partial(_with_param, settings, probe.slug, rule.param)
+        record = walk(probe.slug, rule.grid, trial, baseline_score, rule.band, store, context)
+        settings = trial(record["value"])
+        records[probe.slug] = {"param": rule.param, **record}
     return settings, records

@@ -28,7 +28,8 @@ from interplay.validators.calibration import calibrate
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import DefensePlugin, Deployment
 from interplay.validators.deployment_cache import DeploymentCache
-from interplay.validators.registry import DEFENSES, RISKS, check_pair, source_digest
+from interplay.validators.regimes import REGIMES, UnknownRegime, apply_regime
+from interplay.validators.registry import DEFENSES, RISKS, check_metric, check_pair, source_digest
 from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
 from interplay.validators.settings import Settings, load_task
 from interplay.validators.stats import PairedEffect, direction, evidence, min_effect, paired_effect
@@ -103,7 +104,10 @@ class ValidationConfig:
     """Everything that determines a validation's per-seed results (the store's key).
 
     ``targets`` are the defense's intended risks (the KB's ``targets``) on which its effectiveness
-    is measured; those without a registered probe are ignored.
+    is measured; those without a registered probe are ignored. ``metric``: the raw metric of the risk's probe
+    that is the cell's score (a literature setting's declared metric), else the probe's own score. ``regime``:
+    the conditions to run under (:mod:`.regimes`), resolved by :func:`run_validation`. ``setting``: the name of
+    the setting they come from (``generic`` or ``literature``).
     """
 
     defense: str
@@ -111,9 +115,15 @@ class ValidationConfig:
     settings: Settings
     targets: tuple[str, ...] = ()
     data_path: str | None = None
+    metric: str | None = None
+    regime: str | None = None
+    setting: str = "generic"
 
     def __post_init__(self) -> None:
         check_pair(self.defense, self.risk)
+        check_metric(self.risk, self.metric)
+        if self.regime is not None and self.regime not in REGIMES:
+            raise UnknownRegime(f"unknown regime {self.regime!r}; choose from {', '.join(REGIMES)}")
 
     @property
     def plugins(self) -> dict[str, Any]:
@@ -122,16 +132,20 @@ class ValidationConfig:
         return used | {slug: RISKS[slug] for slug in (self.risk, *self.measured_targets)}
 
     def as_dict(self) -> dict:
-        return {
-            "defense": self.defense,
-            "risk": self.risk,
-            "settings": self.settings.as_dict(),
-            "params": plugin_params(self.settings, self.plugins.values()),
-            "targets": sorted(self.measured_targets),
-            "data": data_digest(self.settings, self.data_path),
-            "code_version": code_version(),
-            "plugin_versions": plugin_versions(self.plugins.values()),
-        }
+        return (
+            {
+                "defense": self.defense,
+                "risk": self.risk,
+                "settings": self.settings.as_dict(),
+                "params": plugin_params(self.settings, self.plugins.values()),
+                "targets": sorted(self.measured_targets),
+                "data": data_digest(self.settings, self.data_path),
+                "code_version": code_version(),
+                "plugin_versions": plugin_versions(self.plugins.values()),
+            }
+            | {k: v for k, v in (("metric", self.metric), ("regime", self.regime)) if v}
+            | ({"setting": self.setting} if self.setting != "generic" else {})
+        )
 
     @property
     def measured_targets(self) -> tuple[str, ...]:
@@ -162,12 +176,32 @@ def baseline_score(slug: str, settings: Settings, seed: int, data_path: str | No
     return compare(probe, {"baseline": baseline}, train, seed)["baseline"].score
 
 
+def baseline_train_accuracy(_: str, settings: Settings, seed: int, data_path: str | None = None) -> float:
+    """The undefended recipe's accuracy on its own training records on one seed (a regime pilot)."""
+    task = load_task(settings, seed, Path(data_path) if data_path else None)
+    return accuracy(DefensePlugin(settings, task).deploy(task.train, seed).model, task.train)
+
+
+def _context(settings: Settings, data_path: str | None) -> dict:
+    """What pilot scores depend on besides their settings: the code and the data."""
+    return {"code_version": code_version(), "data": data_digest(settings, data_path)}
+
+
+def in_regime(cfg: ValidationConfig, store: ResultStore | None = None) -> tuple[ValidationConfig, dict]:
+    """``cfg`` with its settings under its regime (:mod:`.regimes`) and the regime's record (empty without one)."""
+    if cfg.regime is None:
+        return cfg, {}
+    score = functools.partial(baseline_train_accuracy, data_path=cfg.data_path)
+    settings, record = apply_regime(cfg.settings, cfg.regime, score, store, _context(cfg.settings, cfg.data_path))
+    return replace(cfg, settings=settings), record
+
+
 def calibrated(
     settings: Settings, risks: Iterable[str], data_path: str | None = None, store: ResultStore | None = None
 ) -> tuple[Settings, dict[str, dict]]:
     """``settings`` with the knobs of the probes of ``risks`` calibrated to the baseline's headroom
     (:mod:`.calibration`), and the record of each calibration."""
-    context = {"code_version": code_version(), "data": data_digest(settings, data_path)}
+    context = _context(settings, data_path)
     score = functools.partial(baseline_score, data_path=data_path)
     records: dict[str, dict] = {}
     for slug in dict.fromkeys(risks):
@@ -201,7 +235,7 @@ def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
             raise MissingObservable(f"{probe.slug} needs {', '.join(missing)}, which {arms[arm].slug} does not expose")
     risks: dict[str, dict[str, Measurement]] = {arm: {} for arm in arms}
     for arm, m in compare(probe, deployed, train, seed).items():
-        risks[arm][probe.slug] = m
+        risks[arm][probe.slug] = _as_score(m, cfg.metric, f"{probe.slug} on {arms[arm].slug}")
     if targets:
         clean = deployed if train is task.train else {a: _deploy(d, task.train, seed) for a, d in arms.items()}
         for slug, target in targets.items():
@@ -220,23 +254,36 @@ def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
     return record
 
 
+def _as_score(m: Measurement, metric: str | None, where: str) -> Measurement:
+    """``m`` scored by its raw ``metric`` (when one is declared)."""
+    if metric is None:
+        return m
+    if metric not in m.raw:
+        raise ProbeUnsupported(f"{where} does not report {metric} under these settings (e.g. the attack kind)")
+    return replace(m, score=m.raw[metric])
+
+
 def _mean_dict(dicts: Iterable[dict]) -> dict:
     dicts = list(dicts)
     keys = [k for k, v in dicts[0].items() if isinstance(v, int | float)]
     return {k: float(np.mean([d[k] for d in dicts])) for k in keys}
 
 
-def _effect(records: list[dict], risk: str, settings: Settings) -> tuple[PairedEffect, dict, str]:
-    """The paired effect on ``risk``'s score, as an object and as a report, and its direction."""
+def _effect(
+    records: list[dict], risk: str, settings: Settings, metric: str | None = None
+) -> tuple[PairedEffect, dict, str]:
+    """The paired effect on ``risk``'s score (its raw ``metric`` when one is declared), as an object and as a
+    report, and its direction."""
     score = [[r[arm]["risks"][risk]["score"] for r in records] for arm in ("baseline", "defended")]
     e = paired_effect(*score)
-    smallest = min_effect(e.baseline, RISKS[risk].chance)
-    report = {"metric": RISKS[risk].metric_for(settings), **e.as_dict(), "min_effect": smallest,
-              "chance": RISKS[risk].chance, "evidence": evidence(e, smallest)}  # fmt: skip
+    chance = RISKS[risk].chance_of(metric)
+    smallest = min_effect(e.baseline, chance)
+    report = {"metric": metric or RISKS[risk].metric_for(settings), **e.as_dict(), "min_effect": smallest,
+              "chance": chance, "evidence": evidence(e, smallest)}  # fmt: skip
     return e, report, direction(e, smallest)
 
 
-def applicable(records: list[dict], risk: str) -> bool:
+def applicable(records: list[dict], risk: str, metric: str | None = None) -> bool:
     """False when the defended model is the baseline on every seed and the probe reads none of the observables
     the defense adds: the score cannot differ, whatever the defense does (the cell is ``not-applicable``)."""
     if not all("model_digest" in r["baseline"] for r in records):
@@ -245,13 +292,13 @@ def applicable(records: list[dict], risk: str) -> bool:
     added = {o for r in records for o in r["defended"]["observables"]} - {
         o for r in records for o in r["baseline"]["observables"]
     }
-    return not identical or bool(added & RISKS[risk].observables_read())
+    return not identical or bool(added & RISKS[risk].observables_read(metric))
 
 
 def summarize(cfg: ValidationConfig, records: list[dict], runtime_s: float) -> dict:
     """The measurement document: the ``validate --json`` document (DESIGN.md) less ``prediction`` and
     ``verdict``, which a judge adds."""
-    _, effect, observed = _effect(records, cfg.risk, cfg.settings)
+    _, effect, observed = _effect(records, cfg.risk, cfg.settings, cfg.metric)
     effectiveness = {}
     for t in cfg.measured_targets:
         if all(t in r["baseline"]["risks"] for r in records):
@@ -268,7 +315,7 @@ def summarize(cfg: ValidationConfig, records: list[dict], runtime_s: float) -> d
         "risk": cfg.risk,
         "observed": observed,
         "effect": effect,
-        "applicable": applicable(records, cfg.risk),
+        "applicable": applicable(records, cfg.risk, cfg.metric),
         "defense_effective": effective,
         "effectiveness": effectiveness,
         "utility": {"metric": "accuracy", **utility, "difference": utility["defended"] - utility["baseline"]},
@@ -368,19 +415,23 @@ def run_validation(
     store: ResultStore | None = None,
     on_seed: Callable[[int, bool], None] | None = None,
     workers: int = 1,
+    annotate: dict | None = None,
 ) -> dict:
-    """Calibrate the probes' knobs (:func:`calibrated`), run seeds ``0..seeds-1`` (reusing those already in
-    ``store``; the missing ones in ``workers`` processes at once), summarize, and let ``judge`` add the
-    prediction and the verdict; the result is stored.
+    """Resolve the regime (:func:`in_regime`), calibrate the probes' knobs (:func:`calibrated`), run seeds
+    ``0..seeds-1`` (reusing those already in ``store``; the missing ones in ``workers`` processes at once),
+    summarize, and let ``judge`` add the prediction and the verdict; the result is stored.
 
-    ``on_seed(seed, cached)`` is called after each seed, e.g. to advance a progress bar.
+    ``on_seed(seed, cached)`` is called after each seed, e.g. to advance a progress bar; ``annotate`` is added to
+    the document (e.g. the literature setting's facts).
     """
     start = time.perf_counter()
+    cfg, regime = in_regime(cfg, store)
     settings, calibration = calibrated(cfg.settings, (cfg.risk, *cfg.measured_targets), cfg.data_path, store)
     cfg = replace(cfg, settings=settings)
     key = cfg.hash()
     records = run_seeds(key, seeds, functools.partial(measure_seed, cfg), store, on_seed, workers)
-    doc = judge(summarize(cfg, records, time.perf_counter() - start) | {"calibration": calibration})
+    doc = summarize(cfg, records, time.perf_counter() - start) | {"calibration": calibration, "regime": regime}
+    doc = judge(doc | {"setting": {"name": cfg.setting}} | (annotate or {}))
     if store:
         store.save_validation(key, cfg.as_dict(), doc)
     return doc

@@ -9,7 +9,7 @@ trained once per seed. A cell without a plugin, or whose probe does not apply to
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from interplay.validators.experiment import Judge, ValidationConfig, run_validation, sharing_deployments
 from interplay.validators.registry import DEFENSES, RISKS
@@ -21,9 +21,21 @@ NOT_REGISTERED, UNSUPPORTED = "not registered", "unsupported"
 
 
 @dataclass(frozen=True)
+class CellSetting:
+    """A cell's own conditions (a literature setting): its settings, data path, primary metric, regime, and the
+    ``setting`` record for its document."""
+
+    settings: Settings
+    data_path: str | None = None
+    metric: str | None = None
+    regime: str | None = None
+    record: dict = field(default_factory=lambda: {"name": "generic"})
+
+
+@dataclass(frozen=True)
 class MatrixCell:
     """One defense x risk pair to validate: the judge that adds its prediction and verdict, what the literature
-    reports (or ``unexplored``) and the defense's intended risks."""
+    reports (or ``unexplored``), the defense's intended risks, and the cell's own conditions (None: the run's)."""
 
     defense: str
     risk: str
@@ -31,6 +43,7 @@ class MatrixCell:
     prediction: str
     literature: str
     targets: tuple[str, ...] = ()
+    setting: CellSetting | None = None
 
     @property
     def registered(self) -> bool:
@@ -69,8 +82,13 @@ def run_matrix(
                     advance(cell, 1)
 
             try:
-                cfg = ValidationConfig(c.defense, c.risk, settings, c.targets, data_path)
-                records.append(run_validation(cfg, seeds, c.judge, store, on_seed) | base)
+                own = c.setting or CellSetting(settings, data_path)
+                cfg = ValidationConfig(
+                    c.defense, c.risk, own.settings, c.targets, own.data_path, own.metric, own.regime,
+                    own.record["name"],
+                )  # fmt: skip
+                doc = run_validation(cfg, seeds, c.judge, store, on_seed, annotate={"setting": own.record})
+                records.append(doc | base)
             except ProbeUnsupported as exc:  # includes a missing observable
                 records.append(base | {"observed": None, "verdict": UNSUPPORTED, "reason": str(exc)})
                 if advance:

@@ -113,6 +113,19 @@ def check_pair(defense: str, risk: str) -> None:
         )
 
 
+class UnknownMetric(UsageError, LookupError):
+    """A primary metric the risk's probe does not report."""
+
+
+def check_metric(risk: str, metric: str | None) -> None:
+    """Raise :class:`UnknownMetric` unless ``metric`` is None, the probe's score or one of its declared ``metrics``."""
+    probe = RISKS[risk]
+    if metric is not None and metric != probe.metric and metric not in probe.metrics:
+        raise UnknownMetric(
+            f"{risk} reports no metric {metric!r}; choose from {', '.join([probe.metric, *probe.metrics])}"
+        )
+
+
 def plugin(slug: str) -> Any:
     """The defense or risk plugin class registered under ``slug``."""
     if slug in DEFENSES:

@@ -19,6 +19,14 @@ class ProbeUnsupported(UsageError, ValueError):
 
 
 @dataclass(frozen=True)
+class Metric:
+    """A raw metric a cell may declare as its primary one: the observables it reads and its chance level."""
+
+    reads: tuple[str, ...] = ("logits",)
+    chance: float = 0.0
+
+
+@dataclass(frozen=True)
 class Measurement:
     """``score``: the susceptibility (higher = more at risk); ``raw``: the attack's own metrics."""
 
@@ -53,6 +61,9 @@ class RiskProbe:
     Params: ClassVar[type] = NoParams
     dataset_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     headroom: ClassVar[Headroom | None] = None
+    # Raw metrics a cell may declare as its primary one (a fact its paper states; higher = more at risk), each
+    # with the observables it reads. The probe's own score always qualifies.
+    metrics: ClassVar[dict[str, Metric]] = {}
 
     def __init__(self, settings: Settings, task: Task):
         self.settings, self.task = settings, task
@@ -70,8 +81,16 @@ class RiskProbe:
         return cls.headroom
 
     @classmethod
-    def observables_read(cls) -> frozenset[str]:
-        return frozenset((*cls.requires, *cls.reads))
+    def observables_read(cls, metric: str | None = None) -> frozenset[str]:
+        """What the score reads; with ``metric`` (one of ``metrics``), what that raw metric reads."""
+        if metric is None or metric == cls.metric:
+            return frozenset((*cls.requires, *cls.reads))
+        return frozenset(cls.metrics[metric].reads)
+
+    @classmethod
+    def chance_of(cls, metric: str | None = None) -> float:
+        """The chance level of the score, or of raw ``metric`` (one of ``metrics``)."""
+        return cls.chance if metric is None or metric == cls.metric else cls.metrics[metric].chance
 
     @classmethod
     def alters_training_data(cls) -> bool:

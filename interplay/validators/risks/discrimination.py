@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score
 from interplay.validators.attacks import pgd
 from interplay.validators.params import param
 from interplay.validators.registry import register_risk
-from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
+from interplay.validators.risks.base import Measurement, Metric, ProbeUnsupported, RiskProbe
 from interplay.validators.training import logits
 
 
@@ -31,6 +31,11 @@ class Discrimination(RiskProbe):
     dataset_defaults = {"digits": {"eps": 0.1}, "adult": {"eps": 0.1}}
     metric = "demographic_parity_difference"
     requires = ("logits",)
+    metrics = {
+        "accuracy_gap": Metric(),
+        "equalized_odds_difference": Metric(),
+        "robust_accuracy_gap": Metric(("white_box",)),
+    }
 
     def check(self, task):
         if task.n_classes != 2:

@@ -38,7 +38,7 @@ from interplay.validators.defenses.explanations import Explainer
 from interplay.validators.ownership import OwnershipKey, extract
 from interplay.validators.params import param
 from interplay.validators.registry import register_risk
-from interplay.validators.risks.base import Measurement, RiskProbe
+from interplay.validators.risks.base import Measurement, Metric, RiskProbe
 from interplay.validators.training import logits
 
 BLACKBOX_RECORDS = 200  # records the black-box attacks attack (they cost `queries` model calls each)
@@ -61,6 +61,13 @@ class Evasion(RiskProbe):
     dataset_defaults = {"digits": {"eps": 0.1}, "adult": {"eps": 0.1}}
     metric = "attack_success_rate"
     requires = ("white_box",)
+    metrics = {
+        "transfer_success_rate": Metric(),
+        "blackbox_success_rate": Metric(),
+        "blackbox_released_success_rate": Metric(("logits", "explanations")),
+        "surrogate_transfer_success_rate": Metric(),
+        "released_transfer_success_rate": Metric(("logits", "fingerprint_queries")),
+    }
 
     def prepare(self, deployments, seed):
         test, p = self.task.test, self.params

@@ -27,7 +27,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from interplay.validators.params import param
 from interplay.validators.registry import register_risk
-from interplay.validators.risks.base import Measurement, RiskProbe
+from interplay.validators.risks.base import Measurement, Metric, RiskProbe
 from interplay.validators.training import logits
 
 REFERENCE_SALT = 7919
@@ -65,6 +65,11 @@ class MembershipInference(RiskProbe):
     metric = "auc"
     chance = 0.5
     requires = ("logits",)
+    metrics = {
+        f"{attack}{m}": Metric(chance=chance)
+        for attack in ("", "rmia_", "calibrated_", "loss_")
+        for m, chance in (("auc_s0", 0.5), ("auc_s1", 0.5), ("tpr_at_1pct_fpr", 0.01), ("tpr_at_0.1pct_fpr", 0.001))
+    } | {f"{attack}_auc": Metric(chance=0.5) for attack in ("rmia", "calibrated", "loss")}
 
     def _references(self, deployment, seed: int) -> list:
         aux, k = self.task.aux, self.params.reference_models
@@ -103,4 +108,5 @@ class MembershipInference(RiskProbe):
                     mask = groups == g
                     if len(set(labels[mask])) == 2:
                         raw[f"{name}_auc_s{g}"] = float(roc_auc_score(labels[mask], score[mask]))
-        return Measurement(raw["rmia_auc"], {"auc": raw["rmia_auc"], **raw})
+        primary = {k.removeprefix("rmia_"): v for k, v in raw.items() if k.startswith("rmia_")}
+        return Measurement(raw["rmia_auc"], {**primary, **raw})

@@ -34,7 +34,7 @@ from interplay.validators.models import build_model
 from interplay.validators.ownership import KEY_OBSERVABLES, OwnershipKey, boundary_points, extract, keys_of
 from interplay.validators.params import param
 from interplay.validators.registry import register_risk
-from interplay.validators.risks.base import Measurement, RiskProbe
+from interplay.validators.risks.base import Measurement, Metric, RiskProbe
 from interplay.validators.training import TrainingHooks, accuracy, fit, logits, seed_everything
 
 ADVERSARIES = ("malicious-suspect", "malicious-accuser")
@@ -68,6 +68,11 @@ class ModelOwnership(RiskProbe):
     metric = "ownership_risk"
     requires = ("logits",)
     reads = KEY_OBSERVABLES
+    metrics = {
+        "extraction_fidelity": Metric(),
+        "low_budget_extraction_fidelity": Metric(),
+        "low_budget_released_extraction_fidelity": Metric(("logits", "explanations")),
+    }
 
     def measure(self, deployment, train, seed):
         if self.params.adversary == "malicious-accuser":

@@ -26,7 +26,7 @@ from interplay.validators.calibration import Headroom
 from interplay.validators.data import Split
 from interplay.validators.params import param
 from interplay.validators.registry import register_risk
-from interplay.validators.risks.base import Measurement, RiskProbe
+from interplay.validators.risks.base import Measurement, Metric, RiskProbe
 from interplay.validators.training import accuracy, logits
 from interplay.validators.triggers import make_trigger
 
@@ -48,6 +48,7 @@ class Poisoning(RiskProbe):
     Params = PoisoningParams
     metric = "attack_success_rate"
     requires = ("logits",)
+    metrics = {"accuracy_drop": Metric()}
     headroom = Headroom("frac", (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1), (0.4, 0.6))
 
     def __init__(self, settings, task):
