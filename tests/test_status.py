@@ -161,3 +161,34 @@ def test_the_layer_and_status_do_not_import_torch():
     code = ("import sys, interplay.interactions.status, interplay.interactions.validated, interplay.export.report, "
             "interplay.validators.store; assert 'torch' not in sys.modules")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_cell_validated_under_both_settings_shows_both_verdicts(kb):
+    from interplay.export.latex import cell_tex
+    from interplay.export.model import build_export_model
+    from interplay.interactions.validated import from_documents
+
+    def doc(setting: str, verdict: str, regime: str | None) -> dict:
+        return {"defense": "group-fairness", "risk": "membership-inference", "observed": "none", "verdict": verdict,
+                "seeds": 8, "dataset": "synthetic", "config_hash": setting, "setting": {"name": setting},
+                "regime": {"regime": regime} if regime else {}}  # fmt: skip
+
+    layer = from_documents([doc("generic", "refuted", None), doc("literature", "inconclusive", "disparity")])
+    cell_of = {(r["defense"], r["risk"]): r for r in cell_status(kb, layer)}
+    record = cell_of["group-fairness", "membership-inference"]
+    assert record["verdict"] == "refuted" and record["regime"] is None  # the generic setting's record leads
+    assert record["settings"]["literature"] == {
+        "observed": "none",
+        "verdict": "inconclusive",
+        "regime": "disparity",
+        "dataset": "synthetic",
+    }
+    model = build_export_model(kb, include="observations,validations", validations=layer)
+    cell = model.cell("group-fairness", "membership-inference")
+    assert (cell.validation, cell.literature_validation) == ("refuted", "inconclusive")
+    assert cell_tex(cell).endswith(r"\ipRefuted\ipLit{\ipInconclusive}")
+    alone = from_documents([doc("literature", "confirmed", "privacy")])
+    only = build_export_model(kb, include="observations,validations", validations=alone).cell(
+        "group-fairness", "membership-inference"
+    )
+    assert (only.validation, only.literature_validation) == (None, "confirmed")

@@ -26,6 +26,17 @@ def _lit(rec: dict) -> str:
     return escape(text)
 
 
+def _settings_text(rec: dict) -> str:
+    """The regime of the cell's verdict, and the literature setting's verdict beside the generic one."""
+    text = f" [{rec['regime']} regime]" if rec.get("regime") else ""
+    shown = (rec["validation"] or {}).get("setting")
+    for name, v in rec.get("settings", {}).items():
+        if name == shown:
+            continue
+        text += f"; {name}: {v['verdict']}" + (f" [{v['regime']} regime]" if v.get("regime") else "")
+    return text
+
+
 def status_cmd(store: Store = None, json: Json = False, kb: KBDir = None, overlay: Overlay = None) -> None:
     """Every defense x risk cell: literature, prediction per method, experiment verdict, and whether they agree."""
     k = open_kb(kb, overlay, json)
@@ -38,7 +49,7 @@ def status_cmd(store: Store = None, json: Json = False, kb: KBDir = None, overla
     t = Table("defense", "risk", "literature", "graph", "guideline", "observed", "verdict", "agreement",
               title="Status of every cell (prediction-experiment disagreements first)")  # fmt: skip
     for r in records:
-        verdict = r["verdict"] + (" (stale)" if r["stale"] else "")
+        verdict = r["verdict"] + (" (stale)" if r["stale"] else "") + _settings_text(r)
         t.add_row(
             *(escape(x) for x in (r["defense"], r["risk"])), _lit(r),
             *(escape(r["predictions"][m]) for m in ("graph", "guideline")), escape(r["observed"] or "-"),

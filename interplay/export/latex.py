@@ -7,7 +7,8 @@ document that compiles with pdflatex, its bibliography embedded (``filecontents`
 ``pdflatex; bibtex; pdflatex; pdflatex`` resolves every ``\\cite``.
 
 A matrix cell is built from slots, so a later result source only fills one in:
-``<reported or predicted mark>[\\ipIntended][exceptions][\\ipCite{keys}][<validation mark>]``.
+``<reported or predicted mark>[\\ipIntended][exceptions][\\ipCite{keys}][<validation mark>][\\ipLit{<mark>}]``,
+the last the verdict under the literature setting (the validation mark is the generic setting's).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ MACROS = r"""\providecolor{ipinc}{HTML}{D55E00}
 \providecommand{\ipRefuted}{\textsuperscript{\textcolor{ipinc}{$\times$}}}
 \providecommand{\ipInconclusive}{\textsuperscript{\textcolor{ipmute}{?}}}
 \providecommand{\ipNotApplicable}{\textsuperscript{\textcolor{ipmute}{$\emptyset$}}}
+\providecommand{\ipLit}[1]{\textsuperscript{\textcolor{ipmute}{L}}#1}
 \providecommand{\ipcolwidth}{1.9cm}
 \providecommand{\iprowwidth}{4.3cm}
 """
@@ -86,6 +88,8 @@ def cell_tex(cell: Cell) -> str:
         parts.append(r"\ipUnk")
     if cell.validation:
         parts.append(VALIDATION_MARK.get(cell.validation, ""))
+    if cell.literature_validation:
+        parts.append(rf"\ipLit{{{VALIDATION_MARK.get(cell.literature_validation, '')}}}")
     return "".join(parts)
 
 
@@ -155,10 +159,13 @@ def _legend(model: ExportModel, risks: list[str]) -> str:
             r"nothing; \ipUnk: no causal path"
         )
     if "validations" in model.include:
-        if any(c.validation for c in model.cells):
+        if any(c.validation or c.literature_validation for c in model.cells):
             bits.append(r"\ipConfirmed/\ipRefuted/\ipInconclusive: prediction confirmed/refuted/inconclusive by "
                         r"an \textsf{interplay} experiment; \ipNotApplicable: not testable by it (the same model, "
                         r"and the attack reads nothing the defense adds)")  # fmt: skip
+        if any(c.literature_validation for c in model.cells):
+            bits.append(r"\ipLit{\ipConfirmed}: the verdict under the literature setting (the conditions the "
+                        r"cell's papers state); the unmarked one is the generic setting's")  # fmt: skip
         else:
             bits.append("no validation results available")
     key = ", ".join(rf"{esc(model.node(r).short)}~{esc(model.node(r).name)}" for r in risks)

@@ -103,6 +103,7 @@ class Cell:
     prediction: Prediction | None = None
     validation: str | None = None  # confirmed | refuted | inconclusive, from a results source
     record: ValidationRecord | None = None  # the experiment behind the verdict (validated-here layer)
+    literature_validation: str | None = None  # the verdict under the literature setting (``validation``: generic)
 
     @property
     def reported(self) -> str | None:
@@ -293,6 +294,11 @@ def build_export_model(
             if verdicts:
                 cell.validation = verdicts.get((d, r))
             cell.record = layer.cell(d, r) if layer is not None else None
+            literature = layer.settings_of(d, r).get("literature") if layer is not None else None
+            if literature is not None:
+                cell.literature_validation = literature.verdict
+                if literature is cell.record:  # validated under the literature setting alone
+                    cell.validation = None
             cells.append(cell)
     edge_ids = {e.id for e in edges}
     sweeps = [m for e, marks in (layer.sweeps.items() if layer else ()) if e in edge_ids for m in marks]

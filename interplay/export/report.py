@@ -140,6 +140,9 @@ def _validation_html(cell: Cell, status: dict) -> str:
         ("defense effective", esc(v.defense_effective)),
         ("evidence", f"{esc(v.kind)}: {v.seeds} seeds on {esc(v.dataset)}, configuration <code>{esc(v.locator)}"
                      f"</code>{f' (best of {v.configurations})' if v.configurations > 1 else ''}"),
+        *((f"{esc(name)} setting", f'<span class="{esc(s["verdict"])}">{esc(s["verdict"])}</span>, observed '
+           f"{esc(s['observed'])} on {esc(s['dataset'])}" + (f", {esc(s['regime'])} regime" if s["regime"] else ""))
+          for name, s in status.get("settings", {}).items()),
     ]  # fmt: skip
     facts = "".join(f"<tr><th>{k}</th><td>{val}</td></tr>" for k, val in rows)
     plots = "".join(f"<figure>{svg}<figcaption>{cap}</figcaption></figure>"

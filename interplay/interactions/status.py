@@ -3,8 +3,10 @@
 A record (``cell_status``) has ``defense``, ``risk``, ``literature`` (the reported direction, or ``unexplored``)
 with its ``references``, ``exceptions`` and ``conjecture``; ``prediction`` (the direction of ``method``, by
 default the graph method) and ``predictions`` (per method: ``method``, graph and guideline); ``observed`` and
-``verdict`` (``not validated`` without an experiment) with the experiment's ``validation`` record; ``agreement``
-and the pairwise ``agreements`` it summarises:
+``verdict`` (``not validated`` without an experiment) with the experiment's ``validation`` record (the generic
+setting's where there is one), its ``regime``, and ``settings``: the observed direction, verdict, regime and
+dataset under each setting the cell was validated under (``generic``, ``literature``); ``agreement`` and the
+pairwise ``agreements`` it summarises:
 
 * ``prediction-literature``: the prediction equals the reported direction (None when unexplored);
 * ``prediction-experiment``: the stored verdict (``confirmed`` True, ``refuted`` False, else None) when it
@@ -54,7 +56,16 @@ def summarise(agreements: dict[str, bool | None]) -> str:
     return "agree" if True in values else "open"
 
 
-def _record(kb: KB, preds: dict[str, Prediction], method: str) -> dict:
+def _by_setting(validations: Validations | None, defense: str, risk: str) -> dict[str, dict]:
+    if validations is None:
+        return {}
+    return {
+        name: {"observed": v.observed, "verdict": v.verdict, "regime": v.regime, "dataset": v.dataset}
+        for name, v in validations.settings_of(defense, risk).items()
+    }
+
+
+def _record(kb: KB, preds: dict[str, Prediction], method: str, validations: Validations | None = None) -> dict:
     p = preds[method]
     obs = kb.observation(p.defense, p.risk)
     literature = obs.direction if obs else "unexplored"
@@ -74,6 +85,8 @@ def _record(kb: KB, preds: dict[str, Prediction], method: str) -> dict:
         "observed": observed,
         "verdict": verdict,
         "validation": v.to_dict() if v else None,
+        "regime": v.regime if v else None,
+        "settings": _by_setting(validations, p.defense, p.risk),
         "stale": bool(v and v.prediction and v.prediction != p.direction),
         "agreement": summarise(agreements),
         "agreements": agreements,
@@ -93,7 +106,7 @@ def cell_status(kb: KB, validations: Validations | None = None, method: str = "g
     """
     methods = dict.fromkeys((method, *STATUS_METHODS))
     records = [
-        _record(kb, {m: predict(kb, d, r, m, validations=validations) for m in methods}, method)
+        _record(kb, {m: predict(kb, d, r, m, validations=validations) for m in methods}, method, validations)
         for d in kb.defenses
         for r in kb.risks
     ]

@@ -3,9 +3,11 @@
 The layer is never written into the curated YAML and never traversed as a mechanism edge. It holds
 
 * **cell records** (:class:`ValidationRecord`), one per (defense, risk): the kind is ``"validated here"``,
-  the locator the configuration hash, with the dataset, the seeds, the observed direction, the verdict and the
-  effect (defended minus baseline, its 95% CI). When the store holds several configurations of a cell, the
-  one with the most seeds wins, then the newest; ``configurations`` says how many there were.
+  the locator the configuration hash, with the dataset, the seeds, the observed direction, the verdict, the
+  effect (defended minus baseline, its 95% CI), the setting it ran under (``generic`` or ``literature``) and
+  its regime. When the store holds several configurations of a cell under one setting, the one with the most
+  seeds wins, then the newest; ``configurations`` says how many there were. ``by_setting`` keeps each
+  setting's record; a cell's record is its generic one where there is one (the literature one otherwise).
 * **sweep marks** (:class:`SweepMark`) on KB mechanism edges: a factor sweep that ``confirms`` or
   ``contradicts`` an edge. An edge's mark is the majority of its sweeps' verdicts (a tie, or only
   ``inconclusive`` sweeps: no mark). The graph-based methods (``graph``, ``shortest-path``) read the marks:
@@ -56,6 +58,8 @@ class ValidationRecord:
     updated: float = 0.0
     configurations: int = 1
     seed_scores: tuple[tuple[int, float, float], ...] = ()
+    setting: str = "generic"
+    regime: str | None = None
 
     kind = KIND
 
@@ -68,7 +72,7 @@ class ValidationRecord:
             "kind": KIND, "locator": self.config_hash, "prediction": self.prediction, "observed": self.observed,
             "verdict": self.verdict, "effect": self.effect, "defense_effective": self.defense_effective,
             "seeds": self.seeds, "dataset": self.dataset, "code_version": self.code_version,
-            "configurations": self.configurations,
+            "configurations": self.configurations, "setting": self.setting, "regime": self.regime,
         }  # fmt: skip
 
 
@@ -98,6 +102,7 @@ class Validations:
     cells: dict[tuple[str, str], ValidationRecord] = field(default_factory=dict)
     sweeps: dict[str, list[SweepMark]] = field(default_factory=dict)
     source: str = ""
+    by_setting: dict[tuple[str, str], dict[str, ValidationRecord]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.cells or self.sweeps)
@@ -107,6 +112,10 @@ class Validations:
 
     def verdicts(self) -> dict[tuple[str, str], str]:
         return {key: rec.verdict for key, rec in self.cells.items()}
+
+    def settings_of(self, defense: str, risk: str) -> dict[str, ValidationRecord]:
+        """The cell's record under each setting it was validated under (``generic``, ``literature``)."""
+        return self.by_setting.get((defense, risk), {})
 
     @property
     def edge_marks(self) -> dict[str, str]:
@@ -143,19 +152,24 @@ def _record(doc: dict, configurations: int, runs: dict[int, dict]) -> Validation
         doc["defense"], doc["risk"], doc.get("prediction", ""), doc["observed"], doc["verdict"], doc.get("effect", {}),
         doc.get("defense_effective"), int(doc.get("seeds", 0)), doc.get("dataset", ""), doc.get("config_hash", ""),
         doc.get("code_version", ""), float(doc.get("updated", 0.0)), configurations,
-        _seed_scores(runs, doc["risk"]),
+        _seed_scores(runs, doc["risk"]), (doc.get("setting") or {}).get("name", "generic"),
+        (doc.get("regime") or {}).get("regime"),
     )  # fmt: skip
 
 
 def from_documents(validations: list[dict], sweeps: Sequence[dict] = (), runs=None, source: str = "") -> Validations:
     """Build the layer from store documents; ``runs(config_hash)`` returns a configuration's per-seed records."""
-    by_cell: dict[tuple[str, str], list[dict]] = {}
+    by_cell: dict[tuple[str, str], dict[str, list[dict]]] = {}
     for doc in validations:
-        by_cell.setdefault((doc["defense"], doc["risk"]), []).append(doc)
-    cells = {}
-    for key, docs in by_cell.items():
-        best = max(docs, key=lambda d: (int(d.get("seeds", 0)), float(d.get("updated", 0.0))))
-        cells[key] = _record(best, len(docs), runs(best.get("config_hash", "")) if runs else {})
+        setting = (doc.get("setting") or {}).get("name", "generic")
+        by_cell.setdefault((doc["defense"], doc["risk"]), {}).setdefault(setting, []).append(doc)
+    by_setting: dict[tuple[str, str], dict[str, ValidationRecord]] = {}
+    for key, settings in by_cell.items():
+        for setting, docs in sorted(settings.items()):
+            best = max(docs, key=lambda d: (int(d.get("seeds", 0)), float(d.get("updated", 0.0))))
+            record = _record(best, len(docs), runs(best.get("config_hash", "")) if runs else {})
+            by_setting.setdefault(key, {})[setting] = record
+    cells = {key: s.get("generic") or next(iter(s.values())) for key, s in by_setting.items()}
     marks: dict[str, list[SweepMark]] = {}
     for doc in sweeps:
         for edge in doc.get("edge_ids", doc.get("edges", {})):
@@ -165,7 +179,7 @@ def from_documents(validations: list[dict], sweeps: Sequence[dict] = (), runs=No
                 str(doc.get("factor", "")), tuple(doc.get("values", ())), item.get("effect", {}),
                 doc.get("config_hash", ""),
             ))  # fmt: skip
-    return Validations(cells, marks, source)
+    return Validations(cells, marks, source, by_setting)
 
 
 def load_validations(path: str | Path | None = None) -> Validations:
