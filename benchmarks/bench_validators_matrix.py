@@ -8,7 +8,8 @@ and the seven intended cells (a defense against its own risk) with effect,
 95% CI and p-value. ``--sharing`` also times one defense's row (every risk, two seeds) in-process with and
 without the shared deployment cache; ``--markdown`` prints the matrix as a Markdown table (for docs/results.md). Usage:
 
-    .venv/bin/python benchmarks/bench_validators_matrix.py [--quick] [--dataset D] [--seeds N] [--sharing] [--markdown]
+    .venv/bin/python benchmarks/bench_validators_matrix.py [--quick] [--dataset D] [--seeds N] [--setting S]
+        [--sharing] [--markdown]
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def run_all(args: argparse.Namespace, store: Path) -> tuple[float, list[dict]]:
         *(["--quick"] if args.quick else []),
         *(["--seeds", str(args.seeds)] if args.seeds else []),
         "--setting",
-        getattr(args, "setting", "auto"),
+        args.setting,
     ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -116,6 +117,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int)
     parser.add_argument("--sharing", action="store_true", help="also time one row with and without the cache")
     parser.add_argument("--markdown", action="store_true", help="also print the matrix as a Markdown table")
+    parser.add_argument("--setting", default="auto", choices=("auto", "literature", "generic"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "bench.sqlite"
@@ -125,7 +127,8 @@ def main() -> None:
     target = TARGET_S[args.quick]
     compute = sum(r["compute_s"] for r in ran)
     print(
-        f"validate --all{' --quick' if args.quick else ''} on {args.dataset}: {len(ran)} of {len(records)} cells, "
+        f"validate --all{' --quick' if args.quick else ''} --setting {args.setting} on {args.dataset}: {len(ran)} of "
+        f"{len(records)} cells, "
         f"{ran[0]['seeds'] if ran else 0} seeds; {wall:.0f} s wall (target {target:.0f} s: "
         f"{'met' if wall <= target else 'MISSED'}); compute summed over cells {compute:.0f} s; "
         f"resumed run {again:.1f} s"
