@@ -594,6 +594,7 @@ def sweep(
     out: str | Path | None = None,
     kb: KBLike = None,
     progress: Progress | None = None,
+    setting: str = "auto",
 ) -> Sweep:
     """Validate ``defense -> risk`` at each value of ``factor`` (D1-D4, M1) and test the KB's claim factor -> risk;
     the verdict is stored as sweep evidence on the claimed edges. ``out``: a file stem for the PNG and PDF plot.
@@ -603,10 +604,14 @@ def sweep(
     30000 on Adult; D2 (minority fraction) 0.01 to 0.5; D3 (attributes) from the stable, spurious and proxy
     attributes to 1000 on synthetic data, 1 to Adult's attributes on Adult; D4 (spurious attributes) 0 to the
     attributes left by the stable and proxy ones; M1 a capacity preset.
+
+    ``setting`` as for :func:`validate`; a literature setting's regime is resolved at the base settings, and the
+    swept factor varies on top of it.
     """
     import itertools
+    from dataclasses import replace
 
-    from interplay.validators.experiment import ValidationConfig
+    from interplay.validators.experiment import ValidationConfig, in_regime
     from interplay.validators.registry import RISKS
     from interplay.validators.sweep import KNOBS, SweepError, plot_sweep, run_sweep
 
@@ -622,12 +627,15 @@ def sweep(
         raise SweepError("a sweep needs at least two values (and at most 50)")
     if len(vals) > 50:
         raise SweepError("a sweep takes at most 50 values")
-    s = settings(dataset, preset, params, kb=k)
+    s, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, {}, None)
+    base = ValidationConfig(d, r, s, tuple(k.defenses[d].targets), path, run and run.metric, run and run.regime,
+                            record["name"])  # fmt: skip
+    cfg, regime = in_regime(base, _store(store))
+    cfg, s, dataset = replace(cfg, regime=None), cfg.settings, cfg.settings.dataset
     knob = KNOBS[factor]
     name = knob.field(s.dataset)
-    cfg = ValidationConfig(d, r, s, tuple(k.defenses[d].targets))
     n = _seeds(seeds, preset)
-    task = _first_task(s, None)  # small at the base settings; on Adult it tells the number of attributes
+    task = _first_task(s, path)  # small at the base settings; on Adult it tells the number of attributes
     bounds: dict[str, tuple[float, float]] = {"minority_frac": (0.01, 0.5), "adult_k": (1, task.train.x.shape[1])}
     bounds["n_train"] = (50, {"synthetic": 100_000, "digits": 1_500}.get(dataset, 30_000))
     if s.synthetic is not None:
@@ -661,6 +669,7 @@ def sweep(
         claimed_edges(k, KNOBS[factor].node, r),
         _store(store),
         bar.advance,
+        {"setting": record, "regime": regime},
     )
     _add_q_values([p["effect"] for p in doc["points"]])
     if out is not None:

@@ -106,3 +106,21 @@ def test_a_literature_cell_runs_under_its_declared_facts_and_says_so(tmp_path):
     ).to_dict()
     assert generic["setting"] == {"name": "generic"} and generic["effect"]["metric"] == "attack_success_rate"
     assert generic["config_hash"] != poisoning["config_hash"]
+
+
+def test_a_sweep_under_the_literature_setting_keeps_the_regime_and_varies_the_factor_on_top(tmp_path):
+    import interplay
+    from interplay.validators.store import ResultStore
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sweep = interplay.sweep(
+            "DP", "discrimination", "D2", "0.05,0.2", preset="tiny", seeds=2, store=tmp_path / "s.db",
+            setting="literature",
+        ).to_dict()  # fmt: skip
+    assert [p["effect"]["metric"] for p in sweep["points"]] == ["accuracy_gap"] * 2  # Bagdasaryan's metric
+    docs = {d["config_hash"]: d for d in ResultStore(tmp_path / "s.db").validations()}
+    for point, frac in zip(sweep["points"], (0.05, 0.2), strict=True):
+        doc = docs[point["config_hash"]]
+        assert doc["setting"]["name"] == "literature" and doc["regime"]["regime"] == "disparity"
+        assert doc["settings"]["synthetic"]["minority_frac"] == frac  # the swept value, over the regime's 0.1

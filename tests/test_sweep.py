@@ -56,3 +56,22 @@ def test_quick_sweep_stores_a_verdict_on_the_claimed_edges(cli, tmp_path, factor
 def test_bad_sweeps_exit_2(cli, tmp_path, args):
     r = cli("sweep", "DP", "MIA", *args, "--quick", "--store", tmp_path / "s.sqlite", "-o", tmp_path)
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_a_sweep_reads_the_seeds_of_each_point_as_run_after_calibration(tmp_path):
+    """A calibrated probe changes a point's configuration before it runs; the sweep reads that one's seeds."""
+    from dataclasses import replace
+
+    from interplay.validators.experiment import ValidationConfig
+    from interplay.validators.settings import default_settings
+    from interplay.validators.sweep import run_sweep
+    from interplay.verdicts import validation_judge
+
+    store = ResultStore(tmp_path / "s.sqlite")
+    calibrating = replace(default_settings("synthetic", "tiny"), calibrate=True)
+    cfg = ValidationConfig("outlier-removal", "poisoning", calibrating)
+    doc = run_sweep(cfg, "M1", ["small", "medium"], 2, validation_judge(None), ("+", []), store)
+    assert all(len(store.runs(p["config_hash"])) == 2 for p in doc["points"])
+    assert all(p["config_hash"] != replace(cfg, settings=KNOBS["M1"].apply(cfg.settings, p["value"])).hash()
+               for p in doc["points"])  # fmt: skip
+    assert doc["risk_trend"]["direction"] in ("increase", "decrease", "none") and "rho" in doc["risk_trend"]

@@ -18,6 +18,7 @@ from interplay.cli.common import (
     Preset,
     ProgressBar,
     Quick,
+    SettingOpt,
     Store,
     console,
     emit_json,
@@ -43,6 +44,7 @@ def sweep(
     json: Json = False,
     kb: KBDir = None,
     overlay: Overlay = None,
+    setting: SettingOpt = "auto",
 ) -> None:
     """Validate DEFENSE -> RISK at each value of a factor and check the risk moves as the KB's edges claim."""
     k = open_kb(kb, overlay, json)
@@ -61,6 +63,7 @@ def sweep(
             out=out / f"sweep-{d}-{r}-{factor.upper()}",
             kb=k,
             progress=bar,
+            setting=setting,
         )
     summary = result.to_dict()
     factor = summary["factor"]

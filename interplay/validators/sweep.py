@@ -107,9 +107,11 @@ def run_sweep(
     claim: tuple[str, list[str]],
     store: ResultStore,
     on_step: Callable[[], None] | None = None,
+    annotate: dict | None = None,
 ) -> dict:
     """Validate ``cfg`` at every value of ``factor``; test ``claim``, the KB's sign of factor -> risk and the edges
-    it rests on (:func:`interplay.interactions.claims.claimed_edges`); store the verdict on those edges."""
+    it rests on (:func:`interplay.interactions.claims.claimed_edges`); store the verdict on those edges.
+    ``annotate`` is added to each point's validation document (e.g. the setting and regime it ran under)."""
     if factor not in KNOBS:
         raise SweepError(f"unknown factor {factor!r}; sweepable: {', '.join(KNOBS)}")
     if len(values) < 2:
@@ -118,16 +120,16 @@ def run_sweep(
     configs = [replace(cfg, settings=knob.apply(cfg.settings, v)) for v in values]
     points, xs, base, diff = [], [], [], []
     for value, c in zip(values, configs, strict=True):
-        doc = run_validation(c, seeds, judge, store, (lambda *_: on_step()) if on_step else None)
+        doc = run_validation(c, seeds, judge, store, (lambda *_: on_step()) if on_step else None, annotate=annotate)
         level = knob.orientation * knob.level(value)
-        for rec in store.runs(c.hash()).values():
+        for rec in store.runs(doc["config_hash"]).values():  # the configuration as run (regime, calibration)
             if rec["seed"] < seeds:
                 b, d = (rec[arm]["risks"][cfg.risk]["score"] for arm in ("baseline", "defended"))
                 xs.append(level)
                 base.append(b)
                 diff.append(d - b)
         points.append({"value": value, "effect": doc["effect"], "observed": doc["observed"], "verdict": doc["verdict"],
-                       "config_hash": c.hash()})  # fmt: skip
+                       "config_hash": doc["config_hash"]})  # fmt: skip
     sign, edges = claim
     risk_trend, effect_trend = _trend(xs, base), _trend(xs, diff)
     claimed = {"+": "increase", "-": "decrease"}.get(sign)
