@@ -18,6 +18,7 @@ import yaml
 
 from interplay.interactions.combos import predict_combo
 from interplay.interactions.reasoner import METHODS, predict
+from interplay.interactions.validated import Validations
 from interplay.kb import KB, UnknownName
 
 PREDICTED = ("increase", "decrease", "none", "ambiguous", "unknown")
@@ -116,8 +117,11 @@ def _majority(kb: KB) -> str:
     return counts.most_common(1)[0][0]
 
 
-def leave_one_paper_out(kb: KB, method: str = "graph") -> Score:
-    """Predict each directed observed cell with the cell and its references hidden."""
+def leave_one_paper_out(
+    kb: KB, method: str = "graph", validations: Validations | None = None, evidence: str = "all"
+) -> Score:
+    """Predict each directed observed cell with the cell and its references hidden; with ``validations``, its
+    measured evidence on defense -> factor edges is read as ``evidence`` says (never a cell's own outcome)."""
     cells = [o for o in kb.observations if o.direction != "unexplored"]
     cases = []
     for o in cells:
@@ -125,7 +129,13 @@ def leave_one_paper_out(kb: KB, method: str = "graph") -> Score:
             predicted = _majority(kb)
         else:
             predicted = predict(
-                kb, o.defense, o.risk, method, excluded_refs=cell_references(kb, o.defense, o.risk)
+                kb,
+                o.defense,
+                o.risk,
+                method,
+                excluded_refs=cell_references(kb, o.defense, o.risk),
+                validations=validations,
+                evidence=evidence,
             ).direction
         cases.append(Case(o.defense, o.risk, o.direction, predicted, o.id))
     return Score(method, cases)

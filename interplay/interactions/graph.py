@@ -12,12 +12,13 @@ from typing import cast
 import networkx as nx
 
 from interplay.errors import UsageError
-from interplay.interactions.validated import marked_weight
+from interplay.interactions.validated import CONTRADICTED_FACTOR, marked_weight
 from interplay.kb import KB
 from interplay.kb.schema import Edge, Evidence, Factor
 
 # How much one evidence item of each kind supports an edge; items combine by noisy-OR.
 KIND_WEIGHT = {"empirical": 0.7, "theoretical": 0.6, "conjectured": 0.3}
+EVIDENCE = ("all", "literature", "measured")  # what supports a defense's edges (see :mod:`.validated`)
 
 
 class ContextError(UsageError, ValueError):
@@ -58,14 +59,20 @@ def build_graph(
     excluded_refs: Iterable[str] = (),
     include_moderators: bool = False,
     marks: Mapping[str, str] | None = None,
+    measured: Mapping[str, str] | None = None,
+    evidence: str = "all",
 ) -> nx.MultiDiGraph:
     """The graph of every KB entity and every edge usable under ``context``.
 
     Node attributes: ``kind``, ``name``, ``code``, ``active`` (and ``group`` for factors). Edge key: the edge id;
     attributes: ``sign`` (word), ``role``, ``interpretation``, ``weight``, ``edge`` (the KB object),
-    ``evidence`` (the usable items) and ``mark``. Moderator edges are only included on request. ``marks``: sweep
-    marks by edge id (``confirmed``/``contradicted``, see :mod:`.validated`) that scale the edges' weights.
+    ``evidence`` (the usable items), ``mark`` and ``measured``. Moderator edges are only included on request.
+    ``marks``: sweep marks by edge id (``confirmed``/``contradicted``, see :mod:`.validated`) that scale the edges'
+    weights. ``measured``: measured-here marks on defense -> factor edges, read under ``evidence`` ``all``
+    (beside the literature) or ``measured`` (instead of it, on a defense's edges only); never on other edges.
     """
+    if evidence not in EVIDENCE:
+        raise ContextError(f"unknown evidence {evidence!r}; choose from {', '.join(EVIDENCE)}")
     marks = marks or {}
     ctx = full_context(kb, context)
     excluded = frozenset(excluded_refs)
@@ -81,9 +88,18 @@ def build_graph(
             continue
         if not _holds(e.conditions, ctx):
             continue
-        evidence = usable_evidence(e, ctx, excluded)
-        if not evidence:
+        items = usable_evidence(e, ctx, excluded)
+        from_defense = e.source in kb.defenses
+        measure = (measured or {}).get(e.id, "") if from_defense and evidence != "literature" else ""
+        if from_defense and evidence == "measured":
+            items = []
+        if not items and measure != "confirmed":
             continue
+        weight = edge_weight(items)
+        if measure == "confirmed":
+            weight = 1.0 - (1.0 - weight) * (1.0 - KIND_WEIGHT["empirical"])
+        elif measure == "contradicted":
+            weight *= CONTRADICTED_FACTOR
         g.add_edge(
             e.source,
             e.target,
@@ -91,9 +107,10 @@ def build_graph(
             sign=e.sign,
             role=e.role,
             interpretation=e.interpretation,
-            weight=marked_weight(edge_weight(evidence), marks.get(e.id)),
+            weight=marked_weight(weight, marks.get(e.id)),
             edge=e,
-            evidence=evidence,
+            evidence=items,
             mark=marks.get(e.id, ""),
+            measured=measure,
         )
     return g

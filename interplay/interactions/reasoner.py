@@ -76,14 +76,14 @@ def resolve_paths(paths: list[SignedPath], exploited: frozenset[str] = frozenset
     return "?", "conflict", 0.0
 
 
-def _graph_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str], marks=None) -> Prediction:
-    paths = signed_paths(build_graph(kb, ctx, excluded, marks=marks), defense, risk)
+def _graph_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str], view: dict) -> Prediction:
+    paths = signed_paths(build_graph(kb, ctx, excluded, **view), defense, risk)
     sign, how, conf = resolve_paths(paths, frozenset(kb.risks[risk].exploits))
     return make_prediction(defense, risk, "graph", sign, how, conf, paths, ctx)
 
 
-def _shortest_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str], marks=None) -> Prediction:
-    paths = signed_paths(build_graph(kb, ctx, excluded, marks=marks), defense, risk)
+def _shortest_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str], view: dict) -> Prediction:
+    paths = signed_paths(build_graph(kb, ctx, excluded, **view), defense, risk)
     shortest = [p for p in paths if paths and len(p.edges) == min(len(q.edges) for q in paths)]
     signs = {p.sign for p in shortest}
     sign: Sign = signs.pop() if len(signs) == 1 else ("?" if shortest else "?")
@@ -100,21 +100,28 @@ def predict(
     context: dict[str, str] | None = None,
     excluded_refs: Iterable[str] = (),
     validations: Validations | None = None,
+    evidence: str = "all",
 ) -> Prediction:
     """Predict how deploying ``defense`` changes susceptibility to ``risk`` (names may be aliases).
 
-    ``validations``: the validated-here layer to read back (default none: the curated KB alone).
+    ``validations``: the validated-here layer to read back (default none: the curated KB alone); ``evidence``:
+    whether its measured evidence on defense -> factor edges is read (``all``, ``measured``) or not
+    (``literature``).
     """
     d, r = kb.resolve(defense, "defense"), kb.resolve(risk, "risk")
     ctx = full_context(kb, context)
     excluded = frozenset(excluded_refs)
-    marks = validations.edge_marks if validations else None
+    view = {
+        "marks": validations.edge_marks if validations else None,
+        "measured": validations.measured_marks if validations else None,
+        "evidence": evidence,
+    }
     if method == "graph":
-        pred = _graph_method(kb, d, r, ctx, excluded, marks)
+        pred = _graph_method(kb, d, r, ctx, excluded, view)
     elif method == "guideline":
         pred = guideline(kb, d, r, ctx, excluded)
     elif method == "shortest-path":
-        pred = _shortest_method(kb, d, r, ctx, excluded, marks)
+        pred = _shortest_method(kb, d, r, ctx, excluded, view)
     else:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     pred.known = known_direction(kb, d, r, ctx)

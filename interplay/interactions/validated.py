@@ -8,6 +8,12 @@ The layer is never written into the curated YAML and never traversed as a mechan
   its regime. When the store holds several configurations of a cell under one setting, the one with the most
   seeds wins, then the newest; ``configurations`` says how many there were. ``by_setting`` keeps each
   setting's record; a cell's record is its generic one where there is one (the literature one otherwise).
+* **measured evidence** (:class:`SweepMark` records of kind ``measure``) on defense -> factor edges: a factor
+  probe's verdict (``interplay measure``) on the edge's sign. It may support only an edge that starts at a
+  defense, so a cell's own outcome never enters its prediction: the graph (:func:`~.graph.build_graph`) adds a
+  confirmed measurement as one more empirical item (it can keep an edge whose literature evidence is excluded)
+  and scales a contradicted edge's weight by ``CONTRADICTED_FACTOR``. ``evidence`` chooses what the reasoner
+  reads: ``literature``, ``measured`` (measurements alone on defense edges) or ``all`` (both, the default).
 * **sweep marks** (:class:`SweepMark`) on KB mechanism edges: a factor sweep that ``confirms`` or
   ``contradicts`` an edge. An edge's mark is the majority of its sweeps' verdicts (a tie, or only
   ``inconclusive`` sweeps: no mark). The graph-based methods (``graph``, ``shortest-path``) read the marks:
@@ -103,9 +109,10 @@ class Validations:
     sweeps: dict[str, list[SweepMark]] = field(default_factory=dict)
     source: str = ""
     by_setting: dict[tuple[str, str], dict[str, ValidationRecord]] = field(default_factory=dict)
+    measurements: dict[str, list[SweepMark]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.cells or self.sweeps)
+        return bool(self.cells or self.sweeps or self.measurements)
 
     def cell(self, defense: str, risk: str) -> ValidationRecord | None:
         return self.cells.get((defense, risk))
@@ -120,12 +127,21 @@ class Validations:
     @property
     def edge_marks(self) -> dict[str, str]:
         """Edge id -> ``confirmed`` | ``contradicted``: the majority of the edge's decisive sweeps."""
-        marks = {}
-        for edge, sweeps in self.sweeps.items():
-            votes = Counter(s.verdict for s in sweeps if s.verdict in EDGE_MARKS)
-            if votes["confirms"] != votes["contradicts"]:
-                marks[edge] = EDGE_MARKS[max(("confirms", "contradicts"), key=votes.__getitem__)]
-        return marks
+        return _majority_marks(self.sweeps)
+
+    @property
+    def measured_marks(self) -> dict[str, str]:
+        """Defense -> factor edge id -> ``confirmed`` | ``contradicted``: the majority of its decisive measurements."""
+        return _majority_marks(self.measurements)
+
+
+def _majority_marks(records: dict[str, list[SweepMark]]) -> dict[str, str]:
+    marks = {}
+    for edge, items in records.items():
+        votes = Counter(s.verdict for s in items if s.verdict in EDGE_MARKS)
+        if votes["confirms"] != votes["contradicts"]:
+            marks[edge] = EDGE_MARKS[max(("confirms", "contradicts"), key=votes.__getitem__)]
+    return marks
 
 
 def marked_weight(weight: float, mark: str | None) -> float:
@@ -171,15 +187,17 @@ def from_documents(validations: list[dict], sweeps: Sequence[dict] = (), runs=No
             by_setting.setdefault(key, {})[setting] = record
     cells = {key: s.get("generic") or next(iter(s.values())) for key, s in by_setting.items()}
     marks: dict[str, list[SweepMark]] = {}
+    measured: dict[str, list[SweepMark]] = {}
     for doc in sweeps:
+        target = measured if doc.get("kind") == "measure" else marks
         for edge in doc.get("edge_ids", doc.get("edges", {})):
             item = doc.get("edges", {}).get(edge, {})
-            marks.setdefault(edge, []).append(SweepMark(
+            target.setdefault(edge, []).append(SweepMark(
                 edge, item.get("verdict", "inconclusive"), doc.get("defense", ""), doc.get("risk", ""),
                 str(doc.get("factor", "")), tuple(doc.get("values", ())), item.get("effect", {}),
                 doc.get("config_hash", ""),
             ))  # fmt: skip
-    return Validations(cells, marks, source, by_setting)
+    return Validations(cells, marks, source, by_setting, measured)
 
 
 def load_validations(path: str | Path | None = None) -> Validations:

@@ -1,0 +1,131 @@
+"""Factor probes on cases with a known answer, and ``measure``: a defense's factors against the KB's edges."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from interplay.interactions.validated import load_validations  # noqa: E402
+from interplay.validators.data import Split  # noqa: E402
+from interplay.validators.defenses.base import Deployment  # noqa: E402
+from interplay.validators.factors import (  # noqa: E402
+    BOUNDARY_CAP,
+    ESTIMATORS,  # noqa: E402
+    Context,
+    UnknownFactor,
+    boundary_distances,
+    estimate,
+)
+from interplay.validators.measure import MeasureConfig, factor_edges, run_measure  # noqa: E402
+from interplay.validators.settings import default_settings  # noqa: E402
+from interplay.validators.store import ResultStore  # noqa: E402
+
+TINY = default_settings("synthetic", "tiny")
+
+
+def _linear(w: torch.Tensor, b: float) -> nn.Module:
+    """Two-class logits (0, w.x + b): the boundary is w.x + b = 0, at L-infinity distance |w.x + b| / ||w||_1."""
+    layer = nn.Linear(len(w), 2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.stack([torch.zeros_like(w), w]))
+        layer.bias.copy_(torch.tensor([0.0, b]))
+    return layer.eval()
+
+
+def _context(model: nn.Module, task, settings=TINY) -> Context:
+    return Context(Deployment(model, {}, trained_on=task.train), task, settings)
+
+
+def test_boundary_distance_of_a_linear_model_is_its_closed_form_up_to_the_grid(tiny_task):
+    w = torch.tensor([1.0, -2.0, 0.5] + [0.0] * (tiny_task.train.x.shape[1] - 3))
+    model = _linear(w, 0.3)
+    x = tiny_task.train.x[:100]
+    exact = (x @ w + 0.3).abs() / w.abs().sum()
+    got = boundary_distances(model, x)
+    inside = exact < BOUNDARY_CAP / 1.5
+    assert inside.sum() > 50
+    assert torch.all(got[inside] >= exact[inside] - 1e-4) and torch.all(got[inside] <= 1.5 * exact[inside] + 0.011)
+
+
+def test_norm_curvature_and_overfitting_have_their_known_values(tiny_task):
+    n_in = tiny_task.train.x.shape[1]
+    zero = _linear(torch.zeros(n_in), 0.0)
+    assert estimate("curvature-smoothness", _context(zero, tiny_task)) == 0.0  # a constant model is flat
+    assert estimate("model-capacity", _context(zero, tiny_task)) == 0.0
+    mlp = nn.Sequential(nn.Linear(n_in, 16), nn.ReLU(), nn.Linear(16, 2)).eval()
+    doubled = copy.deepcopy(mlp)
+    with torch.no_grad():
+        for p in doubled.parameters():
+            p.mul_(2)
+    capacity = estimate("model-capacity", _context(mlp, tiny_task))
+    assert estimate("model-capacity", _context(doubled, tiny_task)) == pytest.approx(2 * capacity, rel=1e-5)
+    assert estimate("curvature-smoothness", _context(doubled, tiny_task)) < estimate(
+        "curvature-smoothness", _context(mlp, tiny_task)
+    )  # larger weights, a sharper loss surface
+    constant = _linear(torch.zeros(n_in), -5.0)  # always class 0
+    expected = (tiny_task.train.y == 0).float().mean() - (tiny_task.test.y == 0).float().mean()
+    assert estimate("overfitting", _context(constant, tiny_task)) == pytest.approx(float(expected), abs=1e-6)
+
+
+def test_distinguishability_is_zero_between_identical_sets_and_priority_reads_the_stable_attributes(tiny_task):
+    n_in = tiny_task.train.x.shape[1]
+    same = replace(tiny_task, test=tiny_task.train)
+    mlp = nn.Sequential(nn.Linear(n_in, 8), nn.ReLU(), nn.Linear(8, 2)).eval()
+    assert estimate("distinguishability-datasets", _context(mlp, same)) == 0.0
+    f = TINY.synthetic
+    stable = torch.zeros(n_in)
+    stable[: f.n_stable] = 1.0
+    spurious = torch.zeros(n_in)
+    spurious[f.n_stable : f.n_stable + f.n_spurious] = 1.0
+    assert estimate("stable-attribute-priority", _context(_linear(stable, 0.0), tiny_task)) == pytest.approx(1.0)
+    assert estimate("stable-attribute-priority", _context(_linear(spurious, 0.0), tiny_task)) == pytest.approx(0.0)
+    digits = default_settings("digits", "tiny")
+    with pytest.raises(UnknownFactor, match="synthetic"):
+        estimate("stable-attribute-priority", _context(mlp, tiny_task, digits))
+
+
+def test_tail_and_size_count_the_records_trained_on(tiny_task):
+    kept = tiny_task.train.take(torch.nonzero(tiny_task.train.s == 0).squeeze(1).numpy()[:100])
+    c = Context(Deployment(nn.Linear(1, 2), {}, trained_on=Split(kept.x, kept.y, kept.s)), tiny_task, TINY)
+    assert estimate("training-data-size", c) == 100.0 and estimate("tail-length", c) == 0.0
+
+
+def test_measure_compares_the_defense_with_the_kb_edges_and_stores_each_seed(kb, tmp_path):
+    edges = factor_edges(kb.edges, "outlier-removal")
+    assert edges["training-data-size"][1] == "decreases"
+    cfg = MeasureConfig("outlier-removal", TINY, ("training-data-size", "overfitting", "tail-length"))
+    store = ResultStore(tmp_path / "s.db")
+    doc = run_measure(cfg, 2, edges, store)
+    size = doc["factors"]["training-data-size"]
+    assert size["difference"] == -round(0.1 * TINY.n_train)
+    assert size["observed"] == "decrease" and size["verdict"] == "confirms"  # outlier removal drops 10%
+    assert doc["factors"]["overfitting"]["verdict"] is None  # the KB has no outlier-removal -> overfitting edge
+    assert len(store.runs(doc["config_hash"])) == 2
+    layer = load_validations(store.path)
+    edge = edges["training-data-size"][0]
+    assert layer.measured_marks == {edge: "confirmed"} and not layer.edge_marks  # evidence, not a sweep mark
+
+
+def test_measured_evidence_supports_only_a_defense_edge_and_can_keep_it_in_leave_one_paper_out(kb):
+    from interplay.interactions.graph import build_graph
+    from interplay.interactions.validated import Validations
+
+    d_edges = [e for e in kb.edges if e.source == "differential-privacy" and e.target in ESTIMATORS]
+    f_edges = [e for e in kb.edges if e.source in ESTIMATORS and e.target in kb.risks]
+    measured = {d_edges[0].id: "confirmed", f_edges[0].id: "confirmed"}
+    every_ref = {ev.ref for e in kb.edges for ev in e.evidence}
+    hidden = build_graph(kb, excluded_refs=every_ref, measured=measured)
+    kept = {k for *_, k in hidden.edges(keys=True)}
+    assert kept == {d_edges[0].id}  # the factor -> risk edge has no literature left and gets nothing measured
+    assert not list(build_graph(kb, excluded_refs=every_ref, measured=measured, evidence="literature").edges)
+    both = build_graph(kb, measured=measured)
+    alone = build_graph(kb, measured=measured, evidence="measured")
+    e = d_edges[0]
+    assert both.edges[e.source, e.target, e.id]["weight"] > build_graph(kb).edges[e.source, e.target, e.id]["weight"]
+    assert alone.edges[e.source, e.target, e.id]["evidence"] == []
+    assert Validations().measured_marks == {}
