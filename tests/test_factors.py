@@ -129,3 +129,17 @@ def test_measured_evidence_supports_only_a_defense_edge_and_can_keep_it_in_leave
     assert both.edges[e.source, e.target, e.id]["weight"] > build_graph(kb).edges[e.source, e.target, e.id]["weight"]
     assert alone.edges[e.source, e.target, e.id]["evidence"] == []
     assert Validations().measured_marks == {}
+
+
+def test_the_latex_export_tables_the_measured_factors_beside_the_kb_signs(kb, tmp_path):
+    from interplay.export.latex import render
+    from interplay.export.model import build_export_model
+
+    store = ResultStore(tmp_path / "s.db")
+    cfg = MeasureConfig("outlier-removal", TINY, ("training-data-size",))
+    run_measure(cfg, 2, factor_edges(kb.edges, "outlier-removal"), store)
+    model = build_export_model(kb, include="observations,validations", validations=load_validations(store.path))
+    (m,) = model.measurements
+    assert (m.defense, m.factor, m.verdict) == ("outlier-removal", "training-data-size", "confirms")
+    tex = render(model)
+    assert "tab:interplay-factors" in tex and r"$-$ & \ipDec & confirms" in tex

@@ -255,6 +255,28 @@ def edge_table(model: ExportModel) -> str:
     return "\n".join(lines) + "\n"
 
 
+def factor_table(model: ExportModel) -> str:
+    """The measured defense x factor table in the style of the SoK's Table 2: per defense -> factor edge, the KB's
+    sign beside the measured direction and verdict (``interplay measure``)."""
+    lines = [
+        r"\begin{table}[t]\centering\footnotesize",
+        r"\caption{Defense $\to$ factor edges: the knowledge base's sign (Table~2) beside the direction measured by "
+        r"\textsf{interplay measure} (paired seeds, BH across a defense's factors).}\label{tab:interplay-factors}",
+        r"\begin{tabular}{llccl}",
+        r"\toprule",
+        r"\textbf{Defense} & \textbf{Factor} & \textbf{KB} & \textbf{Measured} & \textbf{Verdict} \\",
+        r"\midrule",
+    ]
+    for m in model.measurements:
+        observed = DIRECTION_MARK.get(str(m.effect.get("observed", "")), r"\ipUnk")
+        sign = SIGN_TEX.get(str(m.effect.get("kb", "")), "?")
+        factor = model.node(m.factor).label if m.factor in model.nodes else m.factor
+        row = [esc(model.node(m.defense).label), esc(factor), f"${sign}$", observed, esc(m.verdict)]
+        lines.append(" & ".join(row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
 def render(model: ExportModel, standalone: bool = False) -> str:
     body = [
         "% Written by interplay (interplay export latex). Every string from the knowledge base is escaped.\n",
@@ -270,6 +292,8 @@ def render(model: ExportModel, standalone: bool = False) -> str:
         body.append(explanations(model))
     if model.edges:
         body.append(edge_table(model))
+    if model.measurements:
+        body.append(factor_table(model))
     fragment = "".join(body)
     if not standalone:
         return fragment

@@ -133,6 +133,7 @@ class ExportModel:
     subset: bool = False
     notes: list[str] = field(default_factory=list)
     sweeps: list[SweepMark] = field(default_factory=list)  # sweep verdicts on the exported edges
+    measurements: list[SweepMark] = field(default_factory=list)  # measured-here verdicts on defense -> factor edges
 
     def node(self, node_id: str) -> NodeItem:
         return self.nodes[node_id]
@@ -302,6 +303,7 @@ def build_export_model(
             cells.append(cell)
     edge_ids = {e.id for e in edges}
     sweeps = [m for e, marks in (layer.sweeps.items() if layer else ()) if e in edge_ids for m in marks]
+    measurements = [m for e, ms in (layer.measurements.items() if layer else ()) if e in edge_ids for m in ms]
 
     cited: list[str] = []
     if "observations" in inc and any(c.observation for c in cells):
@@ -314,5 +316,5 @@ def build_export_model(
     return ExportModel(
         method=method, include=inc, defenses=defenses, risks=risks, nodes=nodes, edges=edges, cells=cells,
         references=references, risk_categories={r: kb.risks[r].category for r in risks}, subset=bool(names),
-        notes=notes, sweeps=sweeps,
+        notes=notes, sweeps=sweeps, measurements=measurements,
     )  # fmt: skip

@@ -194,7 +194,7 @@ def from_documents(validations: list[dict], sweeps: Sequence[dict] = (), runs=No
             item = doc.get("edges", {}).get(edge, {})
             target.setdefault(edge, []).append(SweepMark(
                 edge, item.get("verdict", "inconclusive"), doc.get("defense", ""), doc.get("risk", ""),
-                str(doc.get("factor", "")), tuple(doc.get("values", ())), item.get("effect", {}),
+                str(item.get("factor", doc.get("factor", ""))), tuple(doc.get("values", ())), item.get("effect", {}),
                 doc.get("config_hash", ""),
             ))  # fmt: skip
     return Validations(cells, marks, source, by_setting, measured)
