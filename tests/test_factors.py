@@ -143,3 +143,13 @@ def test_the_latex_export_tables_the_measured_factors_beside_the_kb_signs(kb, tm
     assert (m.defense, m.factor, m.verdict) == ("outlier-removal", "training-data-size", "confirms")
     tex = render(model)
     assert "tab:interplay-factors" in tex and r"$-$ & \ipDec & confirms" in tex
+
+
+def test_the_report_lists_the_measured_factors(kb, tmp_path):
+    from interplay.export.report import write_report
+
+    store = ResultStore(tmp_path / "s.db")
+    run_measure(MeasureConfig("outlier-removal", TINY, ("training-data-size",)), 2,
+                factor_edges(kb.edges, "outlier-removal"), store)  # fmt: skip
+    html = write_report(kb, tmp_path / "r.html", validations=load_validations(store.path)).read_text()
+    assert 'id="factors"' in html and "training-data-size" in html and ">confirms<" in html

@@ -195,6 +195,19 @@ def _disagreements(model: ExportModel, records: list[dict]) -> str:
     return f'<table class="list" id="disagreements">{head}</tr>{"".join(rows)}</table>'
 
 
+def _factors_html(model: ExportModel) -> str:
+    """The measured defense -> factor verdicts beside the KB's signs (``interplay measure``)."""
+    if not model.measurements:
+        return '<p class="note">No factor measured: run <code>interplay measure DEFENSE</code>.</p>'
+    rows = "".join(
+        f"<tr><td>{esc(model.node(m.defense).short)}</td><td>{esc(m.factor)}</td><td>{esc(m.effect.get('kb', ''))}"
+        f'</td><td>{esc(m.effect.get("observed", ""))}</td><td class="{esc(m.verdict)}">{esc(m.verdict)}</td></tr>'
+        for m in model.measurements
+    )
+    head = "<tr><th>defense</th><th>factor</th><th>KB</th><th>measured</th><th>verdict</th></tr>"
+    return f'<table class="list" id="factors">{head}{rows}</table>'
+
+
 def _reference_html(key: str, ref) -> str:
     if ref is None:
         return f'<li id="ref-{esc(key)}"><code>{esc(key)}</code>: not in the knowledge base</li>'
@@ -229,6 +242,7 @@ def render(model: ExportModel, records: list[dict], source: str = "") -> str:
         f"{esc(source or 'none')}. {esc(counts)}.</p>{notes}"
         f"<h2>Matrix</h2>{_heatmap(model, status)}"
         f"<h2>Disagreements</h2>{_disagreements(model, records)}"
+        f"<h2>Measured factors</h2>{_factors_html(model)}"
         f"<h2>Cells</h2>{cells}"
         f'<h2>References</h2><ol class="refs" id="references">{refs}</ol>'
         "</body></html>\n"
