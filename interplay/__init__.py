@@ -25,6 +25,7 @@ from interplay.api import (
     validate_combo,
     validate_matrix,
 )
+from interplay.dataset import Dataset
 from interplay.errors import UsageError
 from interplay.interactions.prediction import Prediction
 from interplay.kb import KB, KBError, UnknownName
@@ -45,6 +46,7 @@ __version__ = VERSION
 __all__ = [
     "KB",
     "ComboValidation",
+    "Dataset",
     "Direction",
     "Effect",
     "KBError",

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -53,6 +54,9 @@ if TYPE_CHECKING:
 KBLike = KB | str | Path | None
 StoreLike = str | Path | None
 Params = Mapping[str, Any] | Iterable[str] | None
+# A model: a spec string (a capacity preset, mlp:W1,W2,..., cnn[:C1,C2], a plugin's model) or a factory
+# ``factory(input_shape, n_classes) -> torch.nn.Module``.
+ModelLike = str | Callable[..., Any] | None
 REPRODUCTIONS = ("sok-5.1", "sok-5.2")
 
 
@@ -298,26 +302,95 @@ def settings(
     context: Mapping[str, str] | None = None,
     data_path: str | Path | None = None,
     kb: KBLike = None,
+    *,
+    label: str | None = None,
+    sensitive: str | None = None,
+    drop: Iterable[str] | str | None = None,
+    n_train: int | None = None,
+    model: ModelLike = None,
 ) -> Settings:
     """The experiment settings: the shared ones of ``dataset`` and ``preset``, plugin parameters from ``params``
     (``{"adversarial-training.eps": 0.1}`` or ``["adversarial-training.eps=0.1"]``) and the threat-model
-    ``context`` keys that plugin parameters declare. Checked before anything is trained."""
-    from interplay.validators.registry import overrides
-    from interplay.validators.settings import default_settings
+    ``context`` keys that plugin parameters declare. Checked before anything is trained.
 
-    s = default_settings(dataset, preset)
+    ``dataset``: ``synthetic``, ``digits``, ``adult``, or a user's file ``csv:PATH``, ``parquet:PATH``, ``npz:PATH``
+    (or a :class:`~interplay.dataset.Dataset`), with ``label`` (the column to predict), ``sensitive`` (a binary
+    column, optional) and ``drop`` (columns to leave out) for tables; ``n_train``: the training records (else the
+    preset's); ``model``: a capacity preset, ``mlp:W1,W2,...``, ``cnn[:C1,C2]``, a plugin's model name, or a factory
+    ``factory(input_shape, n_classes) -> nn.Module`` (see docs/your-data.md)."""
+    from interplay.validators.models import check_model
+    from interplay.validators.registry import overrides
+
+    s = _base_settings(dataset, preset, label, sensitive, drop)
+    if n_train is not None:
+        s = s.with_n_train(_count(n_train, "n_train", 10, 1_000_000, "train, test and aux need rows"))
+    if model is not None:
+        s = s.with_model(_model_spec(model))
     s = s.with_overrides(overrides(_assignments(params, kb), dict(context or {})))
-    if dataset == "adult":  # fail fast, before any training, when the files are missing
-        _first_task(s, str(data_path) if data_path else None)
+    if s.dataset == "adult" or s.source is not None or n_train is not None or model is not None:
+        task = _first_task(s, str(data_path) if data_path else None)  # fail fast: missing files, too few rows
+        check_model(task.input_shape, task.n_classes, s.train.capacity)
     return s
 
 
-@functools.lru_cache(maxsize=4)
+def _base_settings(
+    dataset: str, preset: str, label: str | None, sensitive: str | None, drop: Iterable[str] | str | None
+) -> Settings:
+    """The shared settings of a built-in ``dataset`` or of a user's file (with its column choices)."""
+    from interplay.validators.data import DATASETS, DataError
+    from interplay.validators.settings import default_settings, user_settings
+    from interplay.validators.user_data import USER_KINDS, is_user_dataset, parse_source
+
+    label = label if label is not None else getattr(dataset, "label", None)  # a Dataset carries its columns
+    sensitive = sensitive if sensitive is not None else getattr(dataset, "sensitive", None)
+    columns = tuple(drop.split(",")) if isinstance(drop, str) else tuple(drop or ())
+    if is_user_dataset(dataset):
+        return user_settings(parse_source(str(dataset), label, sensitive, columns), preset)
+    given = [f"{o} (--{o})" for o, v in (("label", label), ("sensitive", sensitive), ("drop", columns)) if v]
+    if given:
+        raise DataError(f"{', '.join(given)}: column choices of a user's table (csv:PATH or parquet:PATH); the "
+                        f"built-in dataset {dataset!r} has none")  # fmt: skip
+    if dataset not in DATASETS:
+        kinds = ", ".join(f"{k}:PATH" for k in USER_KINDS)
+        raise DataError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}, or a file: {kinds}")
+    return default_settings(dataset, preset)
+
+
+def _model_spec(model: ModelLike) -> str:
+    """``model`` (a spec string or a factory) as the spec ``TrainSpec.capacity`` holds (:mod:`.validators.models`)."""
+    from interplay.validators.models import model_spec, register_factory
+
+    return model_spec(model) if isinstance(model, str) else register_factory(model)  # type: ignore[arg-type]
+
+
 def _first_task(s: Settings, data_path: str | None) -> Any:
-    """Seed 0's task under ``s``: the data the checks before training look at, loaded once per call chain."""
+    """Seed 0's task under ``s``: the data the checks before training look at, loaded once per call chain (and
+    again when a user's file changed)."""
+    from interplay.validators.user_data import file_version
+
+    return _load_first_task(s, data_path, file_version(s.source.path) if s.source else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_first_task(s: Settings, data_path: str | None, version: Any) -> Any:
     from interplay.validators.settings import load_task
 
     return load_task(s, 0, Path(data_path) if data_path else None)
+
+
+@dataclass(frozen=True)
+class _DataChoice:
+    """The user's data and model options of one call, passed on to :func:`settings` for each cell."""
+
+    label: str | None = None
+    sensitive: str | None = None
+    drop: Iterable[str] | str | None = None
+    n_train: int | None = None
+    model: ModelLike = None
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {"label": self.label, "sensitive": self.sensitive, "drop": self.drop, "n_train": self.n_train,
+                "model": self.model}  # fmt: skip
 
 
 def _count(value: Any, name: str, low: int, high: int, why: str) -> int:
@@ -339,11 +412,25 @@ def _seeds(seeds: int | None, preset: str) -> int:
     return _count(n, "seeds", 2, MAX_SEEDS, "a paired comparison needs 2; each seed trains models")
 
 
-def _workers(jobs: int | None) -> int:
-    """Seed worker processes: ``jobs`` (1..256), else the CPUs available."""
-    from interplay.validators.experiment import available_cpus
+def _workers(jobs: int | None, s: Settings | None = None) -> int:
+    """Seed worker processes: ``jobs`` (1..256), else the CPUs available; one, with a warning, when the model of
+    ``s`` is a factory that a worker process could not import (e.g. one defined in a notebook)."""
+    import warnings
 
-    return available_cpus() if jobs is None else _count(jobs, "jobs", 1, 256, "one process per seed at most")
+    from interplay.validators.experiment import available_cpus
+    from interplay.validators.models import why_not_shippable
+
+    n = available_cpus() if jobs is None else _count(jobs, "jobs", 1, 256, "one process per seed at most")
+    why = why_not_shippable(s.train.capacity) if s is not None and n > 1 else None
+    if why is not None:
+        warnings.warn(
+            f"measuring the seeds in this process, not in {n}: worker processes cannot import the model factory "
+            f"({why}); define it in an importable module to measure seeds in parallel",
+            UserWarning,
+            stacklevel=3,
+        )
+        return 1
+    return n
 
 
 def _store(store: StoreLike):
@@ -367,6 +454,11 @@ def validate(
     kb: KBLike = None,
     progress: Progress | None = None,
     setting: str = "auto",
+    label: str | None = None,
+    sensitive: str | None = None,
+    drop: Iterable[str] | str | None = None,
+    n_train: int | None = None,
+    model: ModelLike = None,
 ) -> Validation:
     """Train baseline and defended models over paired seeds, measure the risk on both, judge the prediction.
 
@@ -376,12 +468,17 @@ def validate(
 
     Every seed is stored as it finishes (``store``: a path; default: the user cache's store), so re-running is
     instant and an interrupted run resumes; ``jobs`` seeds are measured at once in separate processes (default:
-    the CPUs available; the records are the same). Every input is checked, and the risk's probe built on the
-    data, before anything is trained or stored: a probe that does not apply raises ``ProbeUnsupported``.
+    the CPUs available; the records are the same; one process, with a warning, for a model factory that a worker
+    process cannot import, e.g. one defined in a notebook). Every input is checked, and the defense and the risk's
+    probe built on the data, before anything is trained or stored: one that does not apply (what it needs from
+    the data) raises ``ProbeUnsupported``.
+
+    ``dataset``, ``label``, ``sensitive``, ``drop``, ``n_train`` and ``model``: a built-in dataset or the user's own
+    data and model, see :func:`settings` and docs/your-data.md.
     """
     from interplay.validators.data import DataError
     from interplay.validators.experiment import ValidationConfig, run_validation
-    from interplay.validators.registry import RISKS
+    from interplay.validators.registry import DEFENSES, RISKS
 
     k = _kb(kb)
     d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
@@ -389,7 +486,8 @@ def validate(
     prediction = _predict(k, d, r, "graph", ctx).direction
     if data_path is not None and dataset != "adult":
         raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
-    s, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, ctx, data_path)
+    choice = _DataChoice(label, sensitive, drop, n_train, model)
+    s, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, ctx, data_path, choice)
     cfg = ValidationConfig(
         d,
         r,
@@ -400,10 +498,12 @@ def validate(
         run.regime if run else None,
         record["name"],
     )
-    n, workers = _seeds(seeds, preset), _workers(jobs)
-    RISKS[r](s, _first_task(s, path))  # ProbeUnsupported, before any training
+    n, workers = _seeds(seeds, preset), _workers(jobs, s)
+    task = _first_task(s, path)
+    DEFENSES[d](s, task)  # ProbeUnsupported (what each needs from the data), before any training
+    RISKS[r](s, task)
     bar = progress or _Silent()
-    bar.start(n, f"{d} -> {r} on {s.dataset}")
+    bar.start(n, f"{d} -> {r} on {s.data_name}")
     doc = run_validation(
         cfg,
         n,
@@ -426,10 +526,13 @@ def _cell_run(
     params: Params,
     ctx: dict,
     data_path: str | Path | None,
+    choice: _DataChoice | None = None,
 ) -> tuple[Settings, Any, str | None, dict]:
     """The settings, the literature run (None for the generic setting), the data path and the ``setting`` record
-    of cell ``d -> r`` under ``setting`` (auto: literature where the KB declares the cell's setting)."""
+    of cell ``d -> r`` under ``setting`` (auto: literature where the KB declares the cell's setting). A user's data
+    is kept under a literature setting (its declared data kind does not replace it)."""
     from interplay.validators.literature import SETTINGS, LiteratureRun, compile_setting
+    from interplay.validators.user_data import is_user_dataset
 
     if setting not in SETTINGS:
         raise UsageError(f"unknown setting {setting!r}; choose from {', '.join(SETTINGS)}")
@@ -437,14 +540,15 @@ def _cell_run(
     declared = obs.setting.model_dump(exclude_none=True) if obs is not None and obs.setting is not None else None
     facts = {name: fact for name, fact in declared.items() if fact} if declared is not None else None
     path = str(data_path) if data_path else None
+    kw = (choice or _DataChoice()).as_kwargs()
     if setting == "generic" or (setting == "auto" and facts is None):
-        return settings(dataset, preset, params, ctx, data_path, k), None, path, {"name": "generic"}
+        return settings(dataset, preset, params, ctx, data_path, k, **kw), None, path, {"name": "generic"}
     run: LiteratureRun = compile_setting(facts or {}, d, r)
-    cell_dataset = run.dataset or dataset
+    cell_dataset = dataset if is_user_dataset(dataset) else run.dataset or dataset
     path = path if cell_dataset == "adult" else None
-    s = settings(cell_dataset, preset, params, ctx, path, k)
+    s = settings(cell_dataset, preset, params, ctx, path, k, **kw)
     s = s.with_overrides(run.overrides).with_overrides(s.overrides)  # declared facts, then the user's choices
-    return s, run, path, {"name": "literature", "facts": run.facts, "dataset": cell_dataset}
+    return s, run, path, {"name": "literature", "facts": run.facts, "dataset": s.data_name}
 
 
 def _select(k: KB, names: Iterable[str] | str | None, kind: str) -> list[str]:
@@ -475,17 +579,23 @@ def validate_matrix(
     kb: KBLike = None,
     progress: Progress | None = None,
     setting: str = "auto",
+    label: str | None = None,
+    sensitive: str | None = None,
+    drop: Iterable[str] | str | None = None,
+    n_train: int | None = None,
+    model: ModelLike = None,
 ) -> ValidationMatrix:
     """Every (or every selected) defense x risk cell validated in one process, sharing the trained models; a
     cell without a plugin or whose probe does not apply is a record too (``observed`` None). Across the cells,
     Benjamini-Hochberg q-values decide the directions (``effect.q_value``); each cell's stored validation keeps
-    its own p-value decision. ``setting`` as for :func:`validate`, per cell."""
+    its own p-value decision. ``setting`` and the user's data and model as for :func:`validate`, per cell."""
     from interplay.validators.data import DataError
     from interplay.validators.matrix import CellSetting, MatrixCell, run_matrix
 
     k = _kb(kb)
     ctx = dict(context or {})
-    s = settings(dataset, preset, params, ctx, data_path, k)
+    choice = _DataChoice(label, sensitive, drop, n_train, model)
+    s = settings(dataset, preset, params, ctx, data_path, k, **choice.as_kwargs())
     if data_path is not None and dataset != "adult":
         raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
     n = _seeds(seeds, preset)
@@ -494,7 +604,7 @@ def validate_matrix(
         for r in _select(k, risks, "risk"):
             obs = k.observation(d, r)
             prediction = _predict(k, d, r, "graph", ctx).direction
-            own, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, ctx, data_path)
+            own, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, ctx, data_path, choice)
             cell_setting = (
                 CellSetting(own, path, run.metric, run.regime, record) if run is not None else None
             )  # fmt: skip
@@ -510,7 +620,7 @@ def validate_matrix(
                 )
             )
     bar = progress or _Silent()
-    bar.start(n * sum(c.registered for c in cells), f"{dataset}: {sum(c.registered for c in cells)} cells")
+    bar.start(n * sum(c.registered for c in cells), f"{s.data_name}: {sum(c.registered for c in cells)} cells")
     records = run_matrix(
         cells,
         s,
@@ -537,20 +647,26 @@ def validate_combo(
     jobs: int | None = None,
     kb: KBLike = None,
     progress: Progress | None = None,
+    label: str | None = None,
+    sensitive: str | None = None,
+    drop: Iterable[str] | str | None = None,
+    n_train: int | None = None,
+    model: ModelLike = None,
 ) -> ComboValidation:
     """Train with ``a``, with ``b`` and with both; judge the predicted conflict on each defense's own targets.
     When the defenses' targets have probes but none applies to the data, ``ProbeUnsupported`` is raised before
-    anything is trained or stored."""
+    anything is trained or stored. The user's data and model as for :func:`validate`."""
     from interplay.validators.combination import ComboConfig, run_combo
     from interplay.validators.data import DataError
-    from interplay.validators.registry import RISKS
+    from interplay.validators.registry import DEFENSES, RISKS
     from interplay.validators.risks.base import ProbeUnsupported
 
     k = _kb(kb)
     da, db = k.resolve(a, "defense"), k.resolve(b, "defense")
     ctx = dict(context or {})
     p = predict_combo(k, da, db, ctx)
-    s = settings(dataset, preset, params, ctx, data_path, k)
+    choice = _DataChoice(label, sensitive, drop, n_train, model)
+    s = settings(dataset, preset, params, ctx, data_path, k, **choice.as_kwargs())
     if data_path is not None and dataset != "adult":
         raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
     cfg = ComboConfig(
@@ -561,10 +677,13 @@ def validate_combo(
         tuple(k.defenses[db].targets),
         str(data_path) if data_path else None,
     )
-    n, workers = _seeds(seeds, preset), _workers(jobs)
+    n, workers = _seeds(seeds, preset), _workers(jobs, s)
     targets = sorted({*cfg.measured("a"), *cfg.measured("b")})
+    task = _first_task(s, str(data_path) if data_path else None)
+    DEFENSES[da](s, task)  # ProbeUnsupported (what each needs from the data), before any training
+    DEFENSES[db](s, task)
     if targets:
-        task, reasons = _first_task(s, str(data_path) if data_path else None), []
+        reasons = []
         for t in targets:
             try:
                 RISKS[t](s, task)
@@ -572,10 +691,12 @@ def validate_combo(
             except ProbeUnsupported as exc:
                 reasons.append(str(exc))
         else:
-            raise ProbeUnsupported(f"no target risk of {da} or {db} can be measured on {dataset}: {'; '.join(reasons)}")
+            raise ProbeUnsupported(
+                f"no target risk of {da} or {db} can be measured on {s.data_name}: {'; '.join(reasons)}"
+            )
     predicted = {side.defense: side.status for side in p.sides} | {"pair": p.verdict}
     bar = progress or _Silent()
-    bar.start(n, f"{da} + {db} on {dataset}")
+    bar.start(n, f"{da} + {db} on {s.data_name}")
     doc = run_combo(cfg, n, combo_judge(predicted), _store(store), lambda seed, cached: bar.advance(), workers)
     return ComboValidation.from_dict(doc)
 
@@ -595,6 +716,11 @@ def sweep(
     kb: KBLike = None,
     progress: Progress | None = None,
     setting: str = "auto",
+    label: str | None = None,
+    sensitive: str | None = None,
+    drop: Iterable[str] | str | None = None,
+    n_train: int | None = None,
+    model: ModelLike = None,
 ) -> Sweep:
     """Validate ``defense -> risk`` at each value of ``factor`` (D1-D4, M1) and test the KB's claim factor -> risk;
     the verdict is stored as sweep evidence on the claimed edges. ``out``: a file stem for the PNG and PDF plot.
@@ -606,13 +732,14 @@ def sweep(
     attributes left by the stable and proxy ones; M1 a capacity preset.
 
     ``setting`` as for :func:`validate`; a literature setting's regime is resolved at the base settings, and the
-    swept factor varies on top of it.
+    swept factor varies on top of it. The user's data and model as for :func:`validate`: on a user's file D1 goes
+    up to its rows less two; M1 sweeps the capacity presets, so it takes no ``model``.
     """
     import itertools
     from dataclasses import replace
 
     from interplay.validators.experiment import ValidationConfig, in_regime
-    from interplay.validators.registry import RISKS
+    from interplay.validators.registry import DEFENSES, RISKS
     from interplay.validators.sweep import KNOBS, SweepError, plot_sweep, run_sweep
 
     k = _kb(kb)
@@ -627,17 +754,20 @@ def sweep(
         raise SweepError("a sweep needs at least two values (and at most 50)")
     if len(vals) > 50:
         raise SweepError("a sweep takes at most 50 values")
-    s, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, {}, None)
-    base = ValidationConfig(d, r, s, tuple(k.defenses[d].targets), path, run and run.metric, run and run.regime,
-                            record["name"])  # fmt: skip
-    cfg, regime = in_regime(base, _store(store))
-    cfg, s, dataset = replace(cfg, regime=None), cfg.settings, cfg.settings.dataset
+    if factor == "M1" and model is not None:
+        raise SweepError("M1 sweeps the capacity presets; leave --model out (it fixes the model)")
+    choice = _DataChoice(label, sensitive, drop, n_train, model)
+    s, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, {}, None, choice)
+    n = _seeds(seeds, preset)
+    dataset = s.data_name
     knob = KNOBS[factor]
     name = knob.field(s.dataset)
-    n = _seeds(seeds, preset)
+    # Every value is checked at the base settings, before the store is opened or a regime's pilot is trained.
     task = _first_task(s, path)  # small at the base settings; on Adult it tells the number of attributes
     bounds: dict[str, tuple[float, float]] = {"minority_frac": (0.01, 0.5), "adult_k": (1, task.train.x.shape[1])}
     bounds["n_train"] = (50, {"synthetic": 100_000, "digits": 1_500}.get(dataset, 30_000))
+    if s.source is not None:
+        bounds["n_train"] = (50, task.info["rows"] - 2)
     if s.synthetic is not None:
         f = s.synthetic
         bounds["n_attributes"] = (f.n_stable + f.n_spurious + f.n_proxy, 1_000)
@@ -656,7 +786,12 @@ def sweep(
     levels = [knob.level(v) for v in vals]
     if len(set(levels)) < len(levels):
         raise SweepError(f"repeated values in {', '.join(vals)}: each value of a sweep must differ")
-    RISKS[r](s, task)  # ProbeUnsupported, before any training
+    DEFENSES[d](s, task)  # ProbeUnsupported (what each needs from the data), before any training
+    RISKS[r](s, task)
+    base = ValidationConfig(d, r, s, tuple(k.defenses[d].targets), path, run and run.metric, run and run.regime,
+                            record["name"])  # fmt: skip
+    cfg, regime = in_regime(base, _store(store))
+    cfg = replace(cfg, regime=None)
     prediction = _predict(k, d, r).direction
     bar = progress or _Silent()
     bar.start(len(vals) * n, f"sweep {factor} for {d} -> {r}")

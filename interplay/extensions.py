@@ -1,9 +1,10 @@
 """Third-party plugins: packages that declare an entry point in the group ``interplay.plugins``.
 
 The entry point names a torch-free object (usually the package's ``__init__`` module) that may define
-``KB_OVERLAY`` (a KB directory whose entities and edges are added to the built-in KB) and ``VALIDATORS`` (the
-names of the modules that register defenses and risk probes with ``@register_defense``/``@register_risk``).
-See docs/plugins.md.
+``KB_OVERLAY`` (a KB directory whose entities and edges are added to the built-in KB), ``VALIDATORS`` (the
+names of the modules that register defenses and risk probes with ``@register_defense``/``@register_risk``) and
+``MODELS`` (model factories by name, ``factory(input_shape, n_classes) -> nn.Module``, used as ``--model NAME``;
+a factory imports torch when called, so the object stays torch-free). See docs/plugins.md.
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ def kb_overlays() -> list[Path]:
 def validator_modules() -> list[str]:
     """The modules the installed plugins ask to import so that their defenses and probes register."""
     return [m for _, obj in _loaded() for m in getattr(obj, "VALIDATORS", ())]
+
+
+def models() -> dict[str, Any]:
+    """The model factories the installed plugins export (``MODELS``), by name; a name two plugins export is an error."""
+    out: dict[str, Any] = {}
+    for plugin, obj in _loaded():
+        for name, factory in dict(getattr(obj, "MODELS", None) or {}).items():
+            if name in out and out[name] is not factory:
+                raise PluginLoadError(f"plugin {plugin!r} exports a model {name!r} that another plugin exports too")
+            out[str(name)] = factory
+    return out
 
 
 def installed() -> list[str]:

@@ -186,6 +186,8 @@ def test_a_third_party_plugin_works_with_every_command(site, tmp_path):
         "1",
         "--param",
         "example-gaussian-noise.sigma=0.5",
+        "--model",
+        "example-mlp",  # the plugin's model factory (MODELS)
         "--json",
         "--store",
         store,
@@ -193,6 +195,7 @@ def test_a_third_party_plugin_works_with_every_command(site, tmp_path):
     assert one.returncode == 0, one.stderr
     doc = json.loads(one.stdout)
     assert doc["params"]["example-gaussian-noise"] == {"sigma": 0.5} and doc["metadata"]["noise_sigma"] == 0.5
+    assert doc["settings"]["train"]["capacity"].startswith("example-mlp@")
     assert set(doc["effectiveness"]) == {"evasion"}
     matrix = run(
         site,

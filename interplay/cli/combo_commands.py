@@ -10,17 +10,23 @@ from interplay.cli.common import (
     ContextOpt,
     DataPath,
     Dataset,
+    Drop,
     Jobs,
     Json,
     KBDir,
+    Label,
+    Model,
+    NTrain,
     Overlay,
     Param,
     Preset,
     ProgressBar,
     Quick,
     Seeds,
+    Sensitive,
     Store,
     console,
+    data_options,
     emit_json,
     errors,
     esc,
@@ -122,6 +128,11 @@ def validate_combo_cmd(
     json: Json = False,
     kb: KBDir = None,
     overlay: Overlay = None,
+    label: Label = None,
+    sensitive: Sensitive = None,
+    drop: Drop = None,
+    n_train: NTrain = None,
+    model: Model = None,
 ) -> None:
     """Train with A, with B and with both; judge the predicted conflict on each defense's own target risks."""
     k = open_kb(kb, overlay, json)
@@ -139,6 +150,7 @@ def validate_combo_cmd(
             jobs=jobs,
             kb=k,
             progress=bar,
+            **data_options(label, sensitive, drop, n_train, model),
         )
     if json:
         emit_json(v.to_dict())

@@ -47,7 +47,29 @@ ContextOpt = Annotated[
 Store = Annotated[
     Path | None, typer.Option("--store", help="The results database (default: under the user cache dir).")
 ]
-Dataset = Annotated[str, typer.Option("--dataset", help="synthetic, digits or adult.")]
+Dataset = Annotated[
+    str,
+    typer.Option(
+        "--dataset", help="synthetic, digits, adult, or a file: csv:PATH, parquet:PATH, npz:PATH (docs/your-data.md)."
+    ),
+]
+# Options of a user's data and model (docs/your-data.md).
+Label = Annotated[str | None, typer.Option("--label", help="The column to predict (csv and parquet files).")]
+Sensitive = Annotated[
+    str | None,
+    typer.Option("--sensitive", help="A binary column, the sensitive attribute (s = 1 the smaller group; no input)."),
+]
+Drop = Annotated[list[str] | None, typer.Option("--drop", help="Columns to leave out, comma-separated or repeated.")]
+NTrain = Annotated[
+    int | None, typer.Option("--n-train", help="Training records (test and aux: as many, at most; default: preset's).")
+]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="small|medium|large|xlarge (capacity presets), mlp:W1,W2,..., cnn or cnn:C1,C2, or a plugin's model name.",
+    ),
+]
 Seeds = Annotated[int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default 8, 3 with --quick).")]
 Preset = Annotated[str | None, typer.Option("--preset", help="default or quick (smaller data, fewer epochs).")]
 Quick = Annotated[bool, typer.Option("--quick", help="The quick preset (same as --preset quick).")]
@@ -157,6 +179,14 @@ def parse_context(items: list[str] | None, json: bool = False) -> dict[str, str]
             fail(f"--context {key} is given twice, as {ctx[key]!r} and as {value!r}; give it once", json=json)
         ctx[key] = value
     return ctx
+
+
+def data_options(
+    label: str | None, sensitive: str | None, drop: list[str] | None, n_train: int | None, model: str | None
+) -> dict:
+    """The user's data and model options as the API's keyword arguments (``--drop`` split at commas)."""
+    columns = [c.strip() for item in drop or [] for c in item.split(",") if c.strip()]
+    return {"label": label, "sensitive": sensitive, "drop": columns, "n_train": n_train, "model": model}
 
 
 def preset_of(preset: str | None, quick: bool, json: bool = False) -> str:

@@ -26,5 +26,7 @@ def plugins_cmd(json: Json = False) -> None:
             doc = q["doc"] + (f" ({', '.join(q['choices'])})" if q["choices"] else "")
             doc += f" [--context {q['context']}]" if q["context"] else ""
             label = f"{esc(p['kind'])} [bold]{esc(p['slug'])}[/]" if i == 0 else ""
+            if i == 0 and p.get("needs"):
+                label += f"\nneeds: {esc(', '.join(p['needs']))}"
             t.add_row(label, esc(q["name"]), esc(default), esc(doc))
     console.print(t)

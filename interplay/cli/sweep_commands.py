@@ -11,16 +11,22 @@ from rich.table import Table
 from interplay import api
 from interplay.cli.common import (
     Dataset,
+    Drop,
     Json,
     KBDir,
+    Label,
+    Model,
+    NTrain,
     Overlay,
     Param,
     Preset,
     ProgressBar,
     Quick,
+    Sensitive,
     SettingOpt,
     Store,
     console,
+    data_options,
     emit_json,
     errors,
     esc,
@@ -45,6 +51,11 @@ def sweep(
     kb: KBDir = None,
     overlay: Overlay = None,
     setting: SettingOpt = "auto",
+    label: Label = None,
+    sensitive: Sensitive = None,
+    drop: Drop = None,
+    n_train: NTrain = None,
+    model: Model = None,
 ) -> None:
     """Validate DEFENSE -> RISK at each value of a factor and check the risk moves as the KB's edges claim."""
     k = open_kb(kb, overlay, json)
@@ -64,6 +75,7 @@ def sweep(
             kb=k,
             progress=bar,
             setting=setting,
+            **data_options(label, sensitive, drop, n_train, model),
         )
     summary = result.to_dict()
     factor = summary["factor"]

@@ -15,18 +15,24 @@ from interplay.cli.common import (
     ContextOpt,
     DataPath,
     Dataset,
+    Drop,
     Jobs,
     Json,
     KBDir,
+    Label,
+    Model,
+    NTrain,
     Overlay,
     Param,
     Preset,
     ProgressBar,
     Quick,
     Seeds,
+    Sensitive,
     SettingOpt,
     Store,
     console,
+    data_options,
     emit_json,
     errors,
     esc,
@@ -64,6 +70,11 @@ def validate(
     context: ContextOpt = None,
     jobs: Jobs = None,
     setting: SettingOpt = "auto",
+    label: Label = None,
+    sensitive: Sensitive = None,
+    drop: Drop = None,
+    n_train: NTrain = None,
+    model: Model = None,
 ) -> None:
     """Train baseline and defended models over paired seeds, measure the risk, judge the prediction."""
     k = open_kb(kb, overlay, json)
@@ -92,6 +103,7 @@ def validate(
                 kb=k,
                 progress=bar,
                 setting=setting,
+                **data_options(label, sensitive, drop, n_train, model),
             )
         if json:
             emit_json(m.to_dict())
@@ -104,7 +116,7 @@ def validate(
             list(dict.fromkeys(c.defense for c in m.cells)),
             list(dict.fromkeys(c.risk for c in m.cells)),
             n_seeds,
-            dataset,
+            next((r["dataset"] for r in records if "dataset" in r), dataset),
             time.perf_counter() - start,
         )
         return
@@ -127,6 +139,7 @@ def validate(
             kb=k,
             progress=bar,
             setting=setting,
+            **data_options(label, sensitive, drop, n_train, model),
         )
     if json:
         emit_json(v.to_dict())

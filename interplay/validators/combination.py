@@ -42,6 +42,7 @@ from interplay.validators.experiment import (
     code_version,
     compare,
     data_digest,
+    data_record,
     plugin_params,
     plugin_versions,
     run_seeds,
@@ -280,7 +281,7 @@ def summarize_combo(cfg: ComboConfig, records: list[dict], runtime_s: float, key
         "metadata": records[0]["combined"]["metadata"],
         "seeds": len(records),
         "seed_list": [r["seed"] for r in records],
-        "dataset": cfg.settings.dataset,
+        "dataset": cfg.settings.data_name,
         "settings": cfg.settings.as_dict(),
         "params": plugin_params(cfg.settings, cfg.plugins.values()),
         "config_hash": key or cfg.hash(),
@@ -305,4 +306,5 @@ def run_combo(
     cfg = replace(cfg, settings=settings)
     key = cfg.hash()
     records = run_seeds(key, seeds, functools.partial(measure_combo_seed, cfg), store, on_seed, workers)
-    return judge(summarize_combo(cfg, records, time.perf_counter() - start, key) | {"calibration": calibration})
+    doc = summarize_combo(cfg, records, time.perf_counter() - start, key) | {"calibration": calibration}
+    return judge(doc | data_record(cfg.settings))

@@ -1,4 +1,5 @@
-"""Offline tasks: a factor-controlled synthetic tabular generator, sklearn's digits and UCI Adult.
+"""Offline tasks: a factor-controlled synthetic tabular generator, sklearn's digits and UCI Adult (a user's own
+files: :mod:`.user_data`).
 
 Every task has three disjoint splits drawn from one distribution: ``train`` (the target model's
 training set, the members), ``test`` (held out: utility, non-members, fairness and evasion) and
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,6 +57,9 @@ class Split:
 
 @dataclass(frozen=True)
 class Task:
+    """``has_sensitive``: whether ``s`` is a real attribute (a user's file without one has ``s = 0`` throughout);
+    ``info``: what a user's data was made of (columns, classes, the sensitive mapping, imputed values)."""
+
     name: str
     train: Split
     test: Split
@@ -62,6 +67,8 @@ class Task:
     n_classes: int
     input_shape: tuple[int, ...]
     bounds: tuple[float, float] | None = None  # the valid input range, where there is one
+    has_sensitive: bool = True
+    info: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -96,16 +103,27 @@ def _to_split(x: np.ndarray, y: np.ndarray, s: np.ndarray) -> Split:
     )
 
 
+def split_sizes(n: int, n_train: int) -> tuple[int, int]:
+    """The sizes of (train, test = aux) that :func:`_split3` draws from ``n`` rows: test and aux are equal and at
+    most ``n_train`` each; too few rows for them is a :class:`DataError`."""
+    n_rest = min(n_train, (n - n_train) // 2)
+    if n_train < 1 or n_rest < 1:
+        raise DataError(f"the dataset has {n} rows, too few for a training set of {n_train}")
+    return n_train, n_rest
+
+
+def split_indices(n: int, n_train: int, seed: int) -> list[np.ndarray]:
+    """The row indices of train, test and aux: a permutation of ``n`` rows by ``seed``, cut by :func:`split_sizes`."""
+    n_train, n_rest = split_sizes(n, n_train)
+    idx = np.random.default_rng(seed).permutation(n)
+    return [idx[:n_train], idx[n_train : n_train + n_rest], idx[n_train + n_rest : n_train + 2 * n_rest]]
+
+
 def _split3(
     x: np.ndarray, y: np.ndarray, s: np.ndarray, n_train: int, seed: int, standardize: bool
 ) -> tuple[Split, Split, Split]:
     """Shuffle with ``seed`` into train (n_train), test and aux (n_train each at most, equal size)."""
-    n = len(y)
-    n_rest = min(n_train, (n - n_train) // 2)
-    if n_rest < 1:
-        raise DataError(f"the dataset has {n} rows, too few for a training set of {n_train}")
-    idx = np.random.default_rng(seed).permutation(n)
-    parts = [idx[:n_train], idx[n_train : n_train + n_rest], idx[n_train + n_rest : n_train + 2 * n_rest]]
+    parts = split_indices(len(y), n_train, seed)
     if standardize:
         # An attribute constant in the training split (e.g. a rare one-hot category) is centred, not scaled:
         # dividing by a near-zero deviation would turn its few other values into outliers of size 1e6.
@@ -175,8 +193,20 @@ def _read_bytes(path: Path) -> bytes:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-# Digests of Adult files by (resolved path, mtime, size): a configuration's key reads them at no cost.
+# Digests of data files by (resolved path, mtime, size): a configuration's key reads them at no cost.
 _DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of the contents of ``path`` (read once per path, modification time and size)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = hashlib.sha256(_read_bytes(path)).hexdigest()
+    return _DIGESTS[key]
 
 
 def adult_digest(data_path: Path | str | None = None) -> str:
@@ -184,11 +214,7 @@ def adult_digest(data_path: Path | str | None = None) -> str:
     :func:`default_adult_dir`): the data a configuration's results depend on, wherever it is."""
     digest = hashlib.sha256()
     for path in _adult_files(Path(data_path) if data_path else default_adult_dir()):
-        st = path.stat()
-        key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
-        if key not in _DIGESTS:
-            _DIGESTS[key] = hashlib.sha256(_read_bytes(path)).hexdigest()
-        digest.update(f"{path.name}:{_DIGESTS[key]};".encode())
+        digest.update(f"{path.name}:{file_digest(path)};".encode())
     return digest.hexdigest()
 
 

@@ -28,6 +28,7 @@ from interplay.validators.calibration import calibrate
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import DefensePlugin, Deployment
 from interplay.validators.deployment_cache import DeploymentCache
+from interplay.validators.models import install, shipment
 from interplay.validators.regimes import REGIMES, UnknownRegime, apply_regime
 from interplay.validators.registry import DEFENSES, RISKS, check_metric, check_pair, source_digest
 from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
@@ -52,13 +53,28 @@ def code_version() -> str:
 
 def data_digest(settings: Settings, data_path: str | None = None) -> str | None:
     """A digest of the data a configuration reads that the code does not generate or ship: the contents of the
-    Adult files (``data_path``, else ``$INTERPLAY_ADULT_DIR`` or the default folder), None for the other
-    datasets. Two folders holding the same files give the same digest; other files, another."""
+    Adult files (``data_path``, else ``$INTERPLAY_ADULT_DIR`` or the default folder), or of a user's file with its
+    column choices (:func:`.user_data.digest`), None for the other datasets. Two folders holding the same files give
+    the same digest; other files, another."""
+    if settings.source is not None:
+        from interplay.validators.user_data import digest
+
+        return digest(settings.source)
     if settings.dataset != "adult":
         return None
     from interplay.validators.data import adult_digest
 
     return adult_digest(data_path)
+
+
+def data_record(settings: Settings) -> dict:
+    """``{"data": ...}``, what a user's file was made into (columns, classes, the sensitive mapping, imputed values,
+    split sizes; :func:`.user_data.describe`), for a result document; empty for the built-in datasets."""
+    if settings.source is None:
+        return {}
+    from interplay.validators.user_data import describe
+
+    return {"data": describe(settings.source, settings.n_train)}
 
 
 def plugin_params(settings: Settings, plugins: Iterable[Any]) -> dict[str, dict]:
@@ -323,7 +339,7 @@ def summarize(cfg: ValidationConfig, records: list[dict], runtime_s: float) -> d
         "metadata": _mean_dict(r["defended"]["metadata"] for r in records),
         "seeds": len(records),
         "seed_list": [r["seed"] for r in records],
-        "dataset": cfg.settings.dataset,
+        "dataset": cfg.settings.data_name,
         "settings": cfg.settings.as_dict(),
         "params": plugin_params(cfg.settings, cfg.plugins.values()),
         "config_hash": cfg.hash(),
@@ -348,9 +364,10 @@ def run_seeds(
     (so an interrupted run resumes), stored ones are reused. ``on_seed(seed, cached)`` follows each seed.
 
     ``workers`` > 1 measures the missing seeds in that many processes at once (``measure`` must then pickle,
-    e.g. a ``functools.partial`` of a module-level function). A seed's record depends on its seed alone (every
-    training and probe seeds torch itself), so the records are those one process would measure; they are
-    saved, and ``on_seed`` called, as they finish, after the stored seeds.
+    e.g. a ``functools.partial`` of a module-level function; the model factories registered in this process that
+    a worker can import are registered there too, :func:`.models.shipment`). A seed's record depends on its seed
+    alone (every training and probe seeds torch itself), so the records are those one process would measure; they
+    are saved, and ``on_seed`` called, as they finish, after the stored seeds.
 
     A store that cannot be written loses no seed: the store warns once (:class:`~.store.StoreWriteWarning`)
     and skips its writes, and the records measured here are returned all the same."""
@@ -388,8 +405,8 @@ def _measure_in_processes(
     with ProcessPoolExecutor(
         min(workers, len(seeds)),
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=signal.signal,
-        initargs=(signal.SIGINT, signal.SIG_IGN),
+        initializer=_start_worker,
+        initargs=(shipment(),),
     ) as pool:
         futures = {pool.submit(measure, seed): seed for seed in seeds}
         try:
@@ -401,6 +418,12 @@ def _measure_in_processes(
             for process in (pool._processes or {}).values():  # Python 3.14 has pool.terminate_workers()
                 process.terminate()
             raise
+
+
+def _start_worker(factories: dict[str, bytes]) -> None:
+    """A seed worker: ignores Ctrl-C (the driver stops it) and knows the driver's model factories."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    install(factories)
 
 
 def available_cpus() -> int:
@@ -431,6 +454,7 @@ def run_validation(
     key = cfg.hash()
     records = run_seeds(key, seeds, functools.partial(measure_seed, cfg), store, on_seed, workers)
     doc = summarize(cfg, records, time.perf_counter() - start) | {"calibration": calibration, "regime": regime}
+    doc |= data_record(cfg.settings)
     doc = judge(doc | {"setting": {"name": cfg.setting}} | (annotate or {}))
     if store:
         store.save_validation(key, cfg.as_dict(), doc)

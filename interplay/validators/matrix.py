@@ -3,13 +3,15 @@
 :func:`run_matrix` validates cell after cell (each through :func:`~interplay.validators.experiment.run_validation`,
 so every finished seed is in the store and an interrupted run resumes where it stopped) inside one
 :func:`~interplay.validators.experiment.sharing_deployments` block, so the baseline and each defense are
-trained once per seed. A cell without a plugin, or whose probe does not apply to the task, is a record too.
+trained once per seed. A cell without a plugin, or whose probe or defense does not apply to the task (what it
+``needs`` from the data, :mod:`.needs`), is a record too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from interplay.validators.experiment import Judge, ValidationConfig, run_validation, sharing_deployments
 from interplay.validators.registry import DEFENSES, RISKS
@@ -59,9 +61,10 @@ def run_matrix(
     advance: Callable[[MatrixCell, int], None] | None = None,
 ) -> list[dict]:
     """One record per cell: the validation document plus ``literature``, or a ``not registered`` /
-    ``unsupported`` record (``observed`` None). ``advance(cell, n)`` reports ``n`` more seeds done."""
+    ``unsupported`` record (``observed`` None), decided on seed 0's task before anything of the cell is trained.
+    ``advance(cell, n)`` reports ``n`` more seeds done."""
     records = []
-    with sharing_deployments():
+    with sharing_deployments() as cache:
         for c in cells:
             base = {
                 "defense": c.defense,
@@ -83,6 +86,9 @@ def run_matrix(
 
             try:
                 own = c.setting or CellSetting(settings, data_path)
+                task = cache.task(own.settings, 0, Path(own.data_path) if own.data_path else None)
+                DEFENSES[c.defense](own.settings, task)  # what each needs from the data, before any training
+                RISKS[c.risk](own.settings, task)
                 cfg = ValidationConfig(
                     c.defense, c.risk, own.settings, c.targets, own.data_path, own.metric, own.regime,
                     own.record["name"],

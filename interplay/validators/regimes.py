@@ -4,7 +4,7 @@ cell ran, computed on the baseline arm alone on the calibration pilot seeds, and
 - ``privacy`` (the privacy columns): the baseline trained into memorization. The first (capacity, epochs) of
   :data:`PRIVACY_GRID`, cheapest first, at which the baseline's mean training accuracy over the pilot seeds
   reaches 0.99; only capacity and epochs change (the default preset reaches about 0.94, where a loss attack
-  sits near chance).
+  sits near chance). A user's own model (``--model``) is kept: only its epochs walk :data:`USER_EPOCHS`.
 - ``disparity`` (the fairness column and subgroup attacks): a small under-represented group with its own
   labelling rule. Synthetic data: the minority is 10% of the records (``minority_frac`` 0.1; its labelling rule
   is shifted as always, ``minority_shift``). Adult: race is the sensitive attribute, on the White and Black
@@ -20,6 +20,7 @@ from typing import Any
 
 from interplay.errors import UsageError
 from interplay.validators.calibration import BaselineScore, walk
+from interplay.validators.models import CAPACITY
 from interplay.validators.settings import Settings
 from interplay.validators.store import ResultStore
 
@@ -33,6 +34,7 @@ COLUMN_REGIME = {
     "discrimination": "disparity",
 }
 PRIVACY_GRID = (("medium", 30), ("medium", 60), ("large", 60), ("large", 120), ("xlarge", 120))
+USER_EPOCHS = (30, 60, 120)
 MEMORIZATION = 0.99
 DISPARITY_MINORITY = 0.1
 
@@ -57,9 +59,13 @@ def apply_regime(
     seed)`` is the baseline's training accuracy on one pilot seed."""
     if regime == "privacy":
         trial = functools.partial(_capacity_epochs, settings)
-        record = walk("regime:privacy", PRIVACY_GRID, trial, train_accuracy, (MEMORIZATION, 1.0), store, context)
+        capacity = settings.train.capacity
+        grid = PRIVACY_GRID if capacity in CAPACITY else tuple((capacity, e) for e in USER_EPOCHS)
+        record = walk("regime:privacy", grid, trial, train_accuracy, (MEMORIZATION, 1.0), store, context)
         return trial(tuple(record["value"])), {"regime": regime, "metric": "train_accuracy", **record}
     if regime == "disparity":
+        if settings.source is not None:
+            return settings, {"regime": regime, "applied": False, "why": "a user's data is used as it is"}
         if settings.dataset == "synthetic" and settings.synthetic is not None:
             factors = replace(settings.synthetic, minority_frac=DISPARITY_MINORITY)
             return replace(settings, synthetic=factors), {"regime": regime, "minority_frac": DISPARITY_MINORITY}

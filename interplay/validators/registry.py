@@ -173,6 +173,7 @@ def catalogue() -> list[dict]:
                     "doc": doc,
                     "params": describe(cls.Params),
                     "dataset_defaults": cls.dataset_defaults,
+                    "needs": list(cls.needs),
                     **(
                         {"metric": cls.metric, "chance": cls.chance, "reads": sorted(cls.observables_read())}
                         if kind == "risk"

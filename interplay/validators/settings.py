@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from interplay.validators import data
+from interplay.validators import data, user_data
 from interplay.validators.data import DATASETS, DataError, SyntheticFactors, Task
 from interplay.validators.training import TrainSpec
+from interplay.validators.user_data import DataSource
 
 # Paired seeds per validation. Eight rather than the minimum of five: a paired t-test on five seeds has
 # four degrees of freedom, and one seed on which a defense does not generalize (e.g. the parity
@@ -18,6 +19,8 @@ DEFAULT_SEEDS, QUICK_SEEDS = 8, 3
 PRESETS = ("default", "quick", "tiny")
 SEEDS = {"default": DEFAULT_SEEDS, "quick": QUICK_SEEDS, "tiny": 2}
 MAX_SEEDS = 1000  # evaluation seeds are 0..seeds-1; calibration pilots use seeds above (:mod:`.calibration`)
+# Training rows of a user's data per preset (as Adult's), at most a third of its rows (equal train, test and aux).
+USER_N_TRAIN = {"default": 2000, "quick": 1000, "tiny": 600}
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,22 @@ class Settings:
     overrides: tuple[tuple[str, str, Any], ...] = ()
     # Whether probes' attack-strength knobs are calibrated to the baseline's headroom (:mod:`.calibration`).
     calibrate: bool = True
+    # A user's file (``dataset`` is then its kind: csv, parquet or npz); its path is not hashed, its contents are.
+    source: DataSource | None = None
+
+    @property
+    def data_name(self) -> str:
+        """How documents name the data: the dataset, or ``csv:FILE`` for a user's file."""
+        return self.source.name if self.source else self.dataset
+
+    def with_n_train(self, n_train: int) -> Settings:
+        """These settings with ``n_train`` training records (the synthetic generator's too)."""
+        synthetic = replace(self.synthetic, n_train=n_train) if self.synthetic else None
+        return replace(self, n_train=n_train, synthetic=synthetic)
+
+    def with_model(self, capacity: str) -> Settings:
+        """These settings with the model ``capacity`` names (a preset or a spec, :mod:`.models`)."""
+        return replace(self, train=replace(self.train, capacity=capacity))
 
     def params_for(self, plugin: Any) -> Any:
         """The parameters of ``plugin`` (a registered defense or probe class) under these settings."""
@@ -60,7 +79,8 @@ class Settings:
 
     def as_dict(self) -> dict:
         """The shared settings (plugin parameters enter a configuration through each plugin used)."""
-        return {k: v for k, v in asdict(self).items() if k != "overrides"}
+        doc = {k: v for k, v in asdict(self).items() if k not in ("overrides", "source")}
+        return doc | ({"source": self.source.choices()} if self.source else {})
 
 
 def default_settings(dataset: str, preset: str = "default") -> Settings:
@@ -100,8 +120,29 @@ def default_settings(dataset: str, preset: str = "default") -> Settings:
     return s
 
 
+def user_settings(source: DataSource, preset: str = "default") -> Settings:
+    """The shared settings of a user's file under ``preset``: Adult's for a table, digits' for images (batches of
+    64), with ``USER_N_TRAIN[preset]`` training rows but at most a third of the file's rows; batches of 64 below
+    1000 training rows (a batch as large as the training set would make DP-SGD's sampling rate 1)."""
+    if preset not in PRESETS:
+        raise DataError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    n = min(USER_N_TRAIN[preset], user_data.n_rows(source) // 3)
+    images = len(user_data.input_shape(source)) == 3
+    if preset == "tiny":
+        tiny = default_settings("adult", "tiny")
+        return replace(tiny, dataset=source.kind, n_train=n, source=source)
+    quick = preset == "quick"
+    if images:
+        train = TrainSpec(epochs=20 if quick else 30, batch_size=64)
+    else:
+        train = TrainSpec(epochs=15 if quick else 30, batch_size=256 if n >= 1000 else 64)
+    return Settings(source.kind, n, train, source=source)
+
+
 def load_task(s: Settings, seed: int, data_path: Path | None = None) -> Task:
     """The task ``s`` describes, split by ``seed``."""
+    if s.source is not None:
+        return user_data.load(s.source, s.n_train, seed)
     if s.dataset == "synthetic":
         assert s.synthetic is not None, "synthetic settings carry their SyntheticFactors"
         return data.synthetic(s.synthetic, seed)

@@ -17,8 +17,8 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from interplay.validators.data import Split
-from interplay.validators.models import build_model
-from interplay.validators.training import TrainSpec, seed_everything
+from interplay.validators.models import build_model, is_builtin
+from interplay.validators.training import TrainingHooks, TrainSpec, fit, seed_everything
 
 
 def _epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -32,12 +32,15 @@ def _epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
 def train_batched(
     datasets: list[Split], seeds: list[int], input_shape: tuple[int, ...], n_classes: int, spec: TrainSpec
 ) -> list[nn.Module]:
-    """Train ``build_model(...)`` on each of ``datasets`` (all of one size) with its seed; models in eval mode."""
+    """Train ``build_model(...)`` on each of ``datasets`` (all of one size) with its seed; models in eval mode. A
+    user's model (:func:`~interplay.validators.models.is_builtin`) is trained by ``fit``, one after another."""
     models = []
-    for seed in seeds:
+    for seed, data in zip(seeds, datasets, strict=True):
         seed_everything(seed)
         models.append(build_model(input_shape, n_classes, spec.capacity))
-    return fit_batched(models, datasets, seeds, spec)
+        if not is_builtin(spec.capacity):
+            fit(models[-1], data, spec, seed, TrainingHooks())
+    return models if not is_builtin(spec.capacity) else fit_batched(models, datasets, seeds, spec)
 
 
 def fit_batched(models: list[nn.Module], datasets: list[Split], seeds: list[int], spec: TrainSpec) -> list[nn.Module]:

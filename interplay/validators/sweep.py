@@ -140,7 +140,7 @@ def run_sweep(
     summary = {
         "defense": cfg.defense, "risk": cfg.risk, "factor": factor, "factor_node": knob.node,
         "knob": knob.field(cfg.settings.dataset),
-        "orientation": knob.orientation, "values": values, "dataset": cfg.settings.dataset, "seeds": seeds,
+        "orientation": knob.orientation, "values": values, "dataset": cfg.settings.data_name, "seeds": seeds,
         "claim": {"direction": claimed or "ambiguous", "edges": edges}, "risk_trend": risk_trend,
         "effect_trend": effect_trend, "verdict": verdict, "points": points,
         "edges": {e: {"verdict": verdict, "effect": risk_trend} for e in edges},

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from interplay.validators.data import Split, Task
-from interplay.validators.models import build_model
+from interplay.validators.models import build_model, is_builtin
+from interplay.validators.needs import check_needs
 from interplay.validators.params import NoParams
 from interplay.validators.settings import Settings
 from interplay.validators.shadow import fit_batched
@@ -64,16 +65,26 @@ class DefensePlugin:
     (explanations, which the SoK files against discrimination as an audit aid) sets it to False; its
     ``defense_effective`` is then null (not applicable) rather than false, which would make every one of its
     cells inconclusive whatever was observed.
+
+    ``needs``: what the defense needs from the data (:mod:`~interplay.validators.needs`, e.g. a sensitive
+    attribute), and ``check``: any other condition on the task or the model; both raise ``ProbeUnsupported`` when
+    the plugin is built on the task, before anything is trained.
     """
 
     slug: ClassVar[str] = "baseline"
     lowers_targets: ClassVar[bool] = True
     Params: ClassVar[type] = NoParams
     dataset_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    needs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: Settings, task: Task):
         self.settings, self.task = settings, task
         self.params: Any = settings.params_for(type(self))
+        check_needs(self.slug, self.needs, task)
+        self.check(task)
+
+    def check(self, task: Task) -> None:
+        """Raise ``ProbeUnsupported`` if the defense cannot run on ``task`` (beyond its ``needs``)."""
 
     def alter_training_data(self, train: Split, seed: int) -> Split:
         return train
@@ -96,10 +107,12 @@ class DefensePlugin:
     def deploy_many(self, trains: list[Split], seeds: list[int]) -> list[Deployment]:
         """``deploy`` on each of ``trains`` with its seed: the same deployments, with the models trained in one
         vmapped pass (:mod:`~interplay.validators.shadow`) when the defense trains with the plain recipe on data
-        it does not alter and the datasets are of one size; one after another otherwise."""
+        it does not alter, the datasets are of one size and the model is a built-in one (a user's model may hold
+        state, e.g. batch norm or dropout, that vmapped training would not reproduce); one after another otherwise."""
         plain = type(self).hooks is DefensePlugin.hooks
         unaltered = type(self).alter_training_data is DefensePlugin.alter_training_data
-        if not (plain and unaltered) or len(trains) < 2 or len({len(t) for t in trains}) != 1:
+        batchable = plain and unaltered and is_builtin(self.settings.train.capacity)
+        if not batchable or len(trains) < 2 or len({len(t) for t in trains}) != 1:
             return [self.deploy(t, s) for t, s in zip(trains, seeds, strict=True)]
         models, states = [], []
         for seed in seeds:

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from opacus import PrivacyEngine
 from opacus.accountants import RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
+from opacus.validators import ModuleValidator
 
 from interplay.validators.defenses.base import DefensePlugin
+from interplay.validators.models import build_model, is_builtin
+from interplay.validators.needs import ProbeUnsupported
 from interplay.validators.params import param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
@@ -77,6 +80,15 @@ class DifferentialPrivacy(DefensePlugin):
     """DP-SGD (Abadi et al. 2016) through Opacus, to a target epsilon."""
 
     Params = DifferentialPrivacyParams
+
+    def check(self, task) -> None:
+        """A user's model must be one Opacus can compute per-sample gradients for (no batch norm, for one)."""
+        capacity = self.settings.train.capacity
+        if is_builtin(capacity):
+            return
+        problems = ModuleValidator.validate(build_model(task.input_shape, task.n_classes, capacity), strict=False)
+        if problems:
+            raise ProbeUnsupported(f"differential-privacy (Opacus) cannot train model {capacity}: {problems[0]}")
 
     def hooks(self) -> TrainingHooks:
         p = self.params

@@ -68,6 +68,7 @@ class GroupFairness(DefensePlugin):
     """Fairness-constrained training: a demographic-parity (or equalized-odds) penalty on the training loss."""
 
     Params = GroupFairnessParams
+    needs = ("sensitive",)  # the parity penalty reads s
 
     def hooks(self) -> TrainingHooks:
         return _ParityHooks(self.params.lam, self.params.notion)

@@ -36,6 +36,7 @@ class Watermarking(DefensePlugin):
     """A trigger-set watermark embedded during training (Adi et al. 2018)."""
 
     Params = WatermarkingParams
+    needs = ("trigger",)  # the owner's trigger
 
     def watermark_key(self, train: Split, seed: int) -> OwnershipKey:
         """Stamp the owner's trigger (top-left patch; last class) onto records drawn with ``seed``."""

@@ -19,6 +19,7 @@ class AttributeInference(RiskProbe):
     """Infer the sensitive attribute of training records; the score is the AUC advantage over imputation."""
 
     metric = "auc_advantage"
+    needs = ("sensitive",)
     requires = ("logits",)
     reads = ("explanations",)
 

@@ -6,16 +6,14 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from interplay.errors import UsageError
 from interplay.validators.calibration import Headroom
 from interplay.validators.data import Split, Task
 from interplay.validators.defenses.base import Deployment
+from interplay.validators.needs import ProbeUnsupported, check_needs
 from interplay.validators.params import NoParams
 from interplay.validators.settings import Settings
 
-
-class ProbeUnsupported(UsageError, ValueError):
-    """The probe cannot run on this task (e.g. a fairness metric on a multi-class task)."""
+__all__ = ["Measurement", "Metric", "ProbeUnsupported", "RiskProbe"]
 
 
 @dataclass(frozen=True)
@@ -64,10 +62,14 @@ class RiskProbe:
     # Raw metrics a cell may declare as its primary one (a fact its paper states; higher = more at risk), each
     # with the observables it reads. The probe's own score always qualifies.
     metrics: ClassVar[dict[str, Metric]] = {}
+    # What the probe needs from the data (:mod:`~interplay.validators.needs`: binary, sensitive, trigger), checked
+    # before anything is trained.
+    needs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: Settings, task: Task):
         self.settings, self.task = settings, task
         self.params: Any = settings.params_for(type(self))
+        check_needs(getattr(self, "slug", type(self).__name__), self.needs, task)
         self.check(task)
 
     @classmethod

@@ -30,6 +30,7 @@ class Discrimination(RiskProbe):
     Params = DiscriminationParams
     dataset_defaults = {"digits": {"eps": 0.1}, "adult": {"eps": 0.1}}
     metric = "demographic_parity_difference"
+    needs = ("binary", "sensitive")
     requires = ("logits",)
     metrics = {
         "accuracy_gap": Metric(),

@@ -81,6 +81,7 @@ class DistributionInference(RiskProbe):
 
     Params = DistributionInferenceParams
     metric = "auc"
+    needs = ("sensitive",)
     chance = 0.5
     requires = ("logits",)
     reads = ("explanations",)

@@ -47,6 +47,7 @@ class Poisoning(RiskProbe):
 
     Params = PoisoningParams
     metric = "attack_success_rate"
+    needs = ("trigger",)
     requires = ("logits",)
     metrics = {"accuracy_drop": Metric()}
     headroom = Headroom("frac", (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1), (0.4, 0.6))
