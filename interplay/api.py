@@ -34,10 +34,11 @@ from interplay.interactions.evaluate import (
 from interplay.interactions.prediction import Prediction
 from interplay.interactions.status import cell_status, summary
 from interplay.interactions.validated import Validations, load_validations
-from interplay.kb import KB
+from interplay.kb import KB, UnknownName
 from interplay.kb import load_kb as _load_kb
 from interplay.results import (
     ComboValidation,
+    FactorMeasurement,
     Reproduction,
     Status,
     Sweep,
@@ -121,16 +122,19 @@ def predict(
     context: Mapping[str, str] | None = None,
     kb: KBLike = None,
     store: StoreLike | bool = False,
+    evidence: str = "all",
 ) -> Prediction:
     """Predict how deploying ``defense`` changes susceptibility to ``risk``.
 
     ``store``: read validations back (a path, or ``None`` for the default store); ``False`` (the default):
-    the curated KB alone.
+    the curated KB alone. ``evidence``: with a store, whether its measured evidence on defense -> factor edges
+    is read beside the literature (``all``), instead of it (``measured``) or not (``literature``).
     """
     k = _kb(kb)
     validations = None if store is False else read_validations(store)  # type: ignore[arg-type]
     _check_method(method)
-    return _predict(k, defense, risk, method, dict(context or {}), validations=validations)
+    _check_evidence(evidence)
+    return _predict(k, defense, risk, method, dict(context or {}), validations=validations, evidence=evidence)
 
 
 def explain(
@@ -141,10 +145,18 @@ def explain(
     context: Mapping[str, str] | None = None,
     kb: KBLike = None,
     store: StoreLike | bool = False,
+    evidence: str = "all",
 ) -> Prediction:
     """The prediction with its paths (``supporting``, ``opposing``, ``neutral``), each edge's evidence, and the
     cell's experiment when ``store`` is read; what ``interplay explain`` draws as a tree."""
-    return predict(defense, risk, method=method, context=context, kb=kb, store=store)
+    return predict(defense, risk, method=method, context=context, kb=kb, store=store, evidence=evidence)
+
+
+def _check_evidence(evidence: str) -> None:
+    from interplay.interactions.graph import EVIDENCE
+
+    if evidence not in EVIDENCE:
+        raise UsageError(f"unknown evidence {evidence!r}; choose one of {', '.join(EVIDENCE)}")
 
 
 def _check_method(method: str) -> None:
@@ -231,15 +243,29 @@ def combo_matrix(*, context: Mapping[str, str] | None = None, kb: KBLike = None)
     return predict_all_combos(_kb(kb), dict(context or {}))
 
 
-def evaluate_loo(*, method: str = "graph", combos: bool = False, kb: KBLike = None) -> dict:
-    """Leave-one-paper-out (``interplay eval loo --json``): the method's score with the baselines beside it."""
+def evaluate_loo(
+    *,
+    method: str = "graph",
+    combos: bool = False,
+    kb: KBLike = None,
+    store: StoreLike | bool = False,
+    evidence: str = "all",
+) -> dict:
+    """Leave-one-paper-out (``interplay eval loo --json``): the method's score with the baselines beside it. With
+    ``store``, its measured evidence on defense -> factor edges is read as ``evidence`` says (it never carries a
+    cell's own outcome) and ``literature_only`` gives the score without it."""
     k = _kb(kb)
     if combos:
         docs = [leave_one_paper_out_combos(k, m).to_dict() for m in COMBO_METHODS]
         return {**docs[0], "baselines": docs[1:]}
     _check_method(method)
-    main = leave_one_paper_out(k, method).to_dict()
-    return {**main, "baselines": [leave_one_paper_out(k, b).to_dict() for b in BASELINES if b != method]}
+    _check_evidence(evidence)
+    layer = None if store is False else read_validations(store)  # type: ignore[arg-type]
+    main = leave_one_paper_out(k, method, layer, evidence).to_dict()
+    doc = {**main, "evidence": evidence if layer is not None else "literature"}
+    if layer is not None:
+        doc["literature_only"] = leave_one_paper_out(k, method).to_dict()
+    return {**doc, "baselines": [leave_one_paper_out(k, b).to_dict() for b in BASELINES if b != method]}
 
 
 def evaluate_file(path: str | Path, *, method: str = "graph", kb: KBLike = None) -> dict:
@@ -810,6 +836,53 @@ def sweep(
     if out is not None:
         doc["plots"] = [str(p) for p in plot_sweep(doc, Path(out))]
     return Sweep.from_dict(doc)
+
+
+def _entity_id(k: KB, name: str) -> str:
+    """The KB id of ``name`` (a slug, code or alias), or ``name`` itself when the KB does not know it."""
+    try:
+        return k.resolve(name)
+    except UnknownName:
+        return name
+
+
+def measure(
+    defense: str,
+    *,
+    factors: Iterable[str] | str | None = None,
+    dataset: str = "synthetic",
+    preset: str = "default",
+    seeds: int | None = None,
+    params: Params = None,
+    data_path: str | Path | None = None,
+    store: StoreLike = None,
+    jobs: int | None = None,
+    kb: KBLike = None,
+    progress: Progress | None = None,
+) -> FactorMeasurement:
+    """Measure the factors (default: every one with an estimator) on the baseline and ``defense`` over paired
+    seeds, and judge the KB's defense -> factor edges (:mod:`.validators.measure`); each seed and the verdicts on
+    the edges are stored (the verdicts as measured evidence the reasoner may read)."""
+    from interplay.validators.factors import ESTIMATORS, UnknownFactor
+    from interplay.validators.measure import MeasureConfig, factor_edges, run_measure
+
+    k = _kb(kb)
+    d = k.resolve(defense, "defense")
+    if factors is None:
+        chosen = tuple(ESTIMATORS)
+    else:
+        given = factors.split(",") if isinstance(factors, str) else list(factors)
+        chosen = tuple(dict.fromkeys(_entity_id(k, f.strip()) for f in given if f.strip()))
+        if not chosen:
+            raise UnknownFactor(f"--factors selects none; measurable: {', '.join(ESTIMATORS)}")
+    s = settings(dataset, preset, params, None, data_path, k)
+    path = str(data_path) if data_path else None
+    cfg = MeasureConfig(d, s, chosen, path)
+    n, workers = _seeds(seeds, preset), _workers(jobs, s)
+    bar = progress or _Silent()
+    bar.start(n, f"factors of {d} on {s.dataset}")
+    doc = run_measure(cfg, n, factor_edges(k.edges, d), _store(store), lambda seed, cached: bar.advance(), workers)
+    return FactorMeasurement.from_dict(doc)
 
 
 def reproduce(

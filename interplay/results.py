@@ -337,6 +337,36 @@ class Sweep(Result):
 
 
 @dataclass(frozen=True, repr=False)
+class FactorMeasurement(Result):
+    """A defense's factors measured against the KB's defense -> factor edges (``interplay measure D --json``)."""
+
+    defense: str = ""
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> FactorMeasurement:
+        doc = plain(doc)
+        return cls(doc, doc["defense"])
+
+    def title(self) -> str:
+        return f"factors of {self.defense}"
+
+    def __repr__(self) -> str:
+        verdicts = [f["verdict"] for f in self.doc["factors"].values() if f["verdict"]]
+        return f"FactorMeasurement({self.defense}: {len(self.doc['factors'])} factors, {verdicts.count('confirms')} " \
+               f"confirm the KB)"  # fmt: skip
+
+    def rows(self) -> list[tuple[str, Any]]:
+        return [
+            (name, f"{f['observed']} ({f['difference']:+.4f}, q {f['q_value']:.2g}); KB {f['kb'] or '-'}: "
+                   f"{f['verdict'] or 'no edge'}")
+            for name, f in self.doc["factors"].items()
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return "\n".join([f"{self.title()} ({self.doc['seeds']} seeds)", *(f"  {k}: {v}" for k, v in self.rows())])
+
+
+@dataclass(frozen=True, repr=False)
 class Reproduction(Result):
     """One of the SoK's Sec. 5 experiments reproduced (``interplay reproduce NAME --json``)."""
 

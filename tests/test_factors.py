@@ -153,3 +153,25 @@ def test_the_report_lists_the_measured_factors(kb, tmp_path):
                 factor_edges(kb.edges, "outlier-removal"), store)  # fmt: skip
     html = write_report(kb, tmp_path / "r.html", validations=load_validations(store.path)).read_text()
     assert 'id="factors"' in html and "training-data-size" in html and ">confirms<" in html
+
+
+def test_measure_command_and_the_reasoner_reading_its_evidence(cli, tmp_path):
+    import json
+
+    store = tmp_path / "s.db"
+    small = ("--preset", "tiny", "--seeds", "2", "--store", store, "--json")
+    r = cli("measure", "outlier-removal", "--factors", "D1,overfitting", *small)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["factors"]["training-data-size"]["verdict"] == "confirms" and doc["seeds"] == 2
+    bad = cli("measure", "outlier-removal", "--factors", "no-such-factor", *small)
+    assert bad.exit_code == 2 and "no estimator" in json.loads(bad.stdout)["error"]["message"]
+    loo = json.loads(cli("eval", "loo", "--store", store, "--json").stdout)
+    assert loo["evidence"] == "all" and loo["literature_only"]["n"] == loo["n"] == 42
+    assert json.loads(cli("eval", "loo", "--json").stdout)["evidence"] == "literature"
+    paths = json.loads(cli("explain", "outlier-removal", "MIA", "--store", store, "--json").stdout)["paths"]
+    measured = {(e["id"], e["measured"]) for p in paths for e in p["edges"] if e.get("measured")}
+    assert measured == {("outlier-removal--training-data-size", "confirmed")}
+    literature = cli("explain", "outlier-removal", "MIA", "--store", store, "--evidence", "literature", "--json")
+    assert not any(e.get("measured") for p in json.loads(literature.stdout)["paths"] for e in p["edges"])
+    assert cli("explain", "outlier-removal", "MIA", "--store", store, "--evidence", "sideways").exit_code == 2

@@ -8,6 +8,7 @@ from interplay.cli.combo_commands import predict_combo_cmd, validate_combo_cmd
 from interplay.cli.common import JsonErrors
 from interplay.cli.export_commands import export_command
 from interplay.cli.kb_commands import kb_app, list_entities
+from interplay.cli.measure_commands import measure_cmd
 from interplay.cli.plugins_commands import plugins_cmd
 from interplay.cli.reason_commands import conflicts_cmd, eval_app, explain_cmd, matrix_cmd, predict_cmd
 from interplay.cli.reproduce_commands import reproduce_cmd
@@ -40,6 +41,7 @@ app.command("report")(report_cmd)
 app.command("sweep")(sweep)
 app.command("reproduce")(reproduce_cmd)
 app.command("plugins")(plugins_cmd)
+app.command("measure")(measure_cmd)
 
 
 def main() -> None:

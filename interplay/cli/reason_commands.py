@@ -65,15 +65,29 @@ def predict_cmd(
         console.print(f"[dim]{esc(n)}[/]")
 
 
+EvidenceOpt = Annotated[
+    str,
+    typer.Option(
+        "--evidence",
+        help="With --store: read its measured evidence on defense -> factor edges beside the literature (all), "
+        "instead of it (measured) or not (literature).",
+    ),
+]
+ReadStore = Annotated[
+    Path | None, typer.Option("--store", help="Read validation results, sweeps and measurements back.")
+]
+
+
 def explain_cmd(
     defense: str,
     risk: str,
     method: MethodOpt = Method.graph,
     context: ContextOpt = None,
     json: Json = False,
-    store: Annotated[Path | None, typer.Option("--store", help="Read validation results and sweeps back.")] = None,
+    store: ReadStore = None,
     kb: KBDir = None,
     overlay: Overlay = None,
+    evidence: EvidenceOpt = "all",
 ) -> None:
     """Show the paths behind a prediction as a tree, with each edge's evidence and references."""
     k = open_kb(kb, overlay, json)
@@ -85,6 +99,7 @@ def explain_cmd(
             context=parse_context(context, json),
             kb=k,
             store=store if store else False,
+            evidence=evidence,
         )
     if json:
         emit_json(p.to_dict())
@@ -105,8 +120,10 @@ def explain_cmd(
                 refs = ", ".join(
                     f"{ev['ref']} ({ev['kind']}{', ' + ev['locator'] if 'locator' in ev else ''})" for ev in e.evidence
                 )
+                measured = f" [cyan]measured here: {esc(e.measured)}[/]" if e.measured else ""
                 node.add(
                     f"{esc(e.source)} [bold]{esc(e.sign)}[/] {esc(e.target)}: {esc(refs)}{SWEEP_MARK.get(e.mark, '')}"
+                    + measured
                 )
     if p.known:
         root.add(f"literature: {_direction(p.known['direction'])} {esc(', '.join(p.known['refs']))}")
@@ -205,17 +222,22 @@ def eval_loo(
     json: Json = False,
     kb: KBDir = None,
     overlay: Overlay = None,
+    store: ReadStore = None,
+    evidence: EvidenceOpt = "all",
 ) -> None:
-    """Leave-one-paper-out over the directed cells (or the combinations), with the baselines side by side."""
+    """Leave-one-paper-out over the directed cells (or the combinations), with the baselines side by side; with
+    --store, the measured evidence on defense -> factor edges read too, and the literature-only score beside."""
     k = open_kb(kb, overlay, json)
     if combos:
         return combo_loo(k, json)
     with errors(json):
-        main = api.evaluate_loo(method=method.value, kb=k)
+        main = api.evaluate_loo(method=method.value, kb=k, store=store if store else False, evidence=evidence)
     if json:
         emit_json(main)
         return
-    console.print(score_table("Leave-one-paper-out", [main, *main["baselines"]]))
+    rows = [main, *([main["literature_only"] | {"method": f"{main['method']} (literature only)"}]
+                    if "literature_only" in main else []), *main["baselines"]]  # fmt: skip
+    console.print(score_table(f"Leave-one-paper-out (evidence: {main['evidence']})", rows))
     columns = main["confusion"][next(iter(main["confusion"]))]
     conf = Table("literature \\ predicted", *map(esc, columns), title=esc(main["method"]))
     for truth, row in main["confusion"].items():

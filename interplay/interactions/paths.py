@@ -20,6 +20,7 @@ class PathEdge:
     weight: float
     evidence: tuple[dict, ...]
     mark: str = ""  # confirmed | contradicted by factor sweeps (see .validated), "" when unswept
+    measured: str = ""  # confirmed | contradicted by a factor measurement (defense edges only), "" when unmeasured
 
     def to_dict(self) -> dict:
         doc = {
@@ -30,7 +31,8 @@ class PathEdge:
             "weight": round(self.weight, 3),
             "evidence": list(self.evidence),
         }
-        return doc | ({"sweep": self.mark} if self.mark else {})
+        extra = {"sweep": self.mark, "measured": self.measured}
+        return doc | {k: v for k, v in extra.items() if v}
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def path_edge(g: nx.MultiDiGraph, u: str, v: str, key: str) -> PathEdge:
     evidence = tuple(
         ev.model_dump(exclude_none=True, exclude_defaults=True) | {"kind": ev.kind} for ev in d["evidence"]
     )
-    return PathEdge(key, u, v, d["sign"], d["weight"], evidence, d.get("mark", ""))
+    return PathEdge(key, u, v, d["sign"], d["weight"], evidence, d.get("mark", ""), d.get("measured", ""))
 
 
 def signed_paths(g: nx.MultiDiGraph, defense: str, risk: str, max_edges: int = MAX_EDGES) -> list[SignedPath]:
