@@ -175,3 +175,5 @@ def test_measure_command_and_the_reasoner_reading_its_evidence(cli, tmp_path):
     literature = cli("explain", "outlier-removal", "MIA", "--store", store, "--evidence", "literature", "--json")
     assert not any(e.get("measured") for p in json.loads(literature.stdout)["paths"] for e in p["edges"])
     assert cli("explain", "outlier-removal", "MIA", "--store", store, "--evidence", "sideways").exit_code == 2
+    status = cli("status", "--store", store)
+    assert status.exit_code == 0 and "Measured factors" in status.stdout and "training-data-size" in status.stdout

@@ -65,6 +65,16 @@ def status_cmd(store: Store = None, json: Json = False, kb: KBDir = None, overla
         f"{c['disagree']} disagree, {c['open']} open"
     )
     console.print("Experiments against the literature: " + accounting_line(records), highlight=False)
+    with errors(json):
+        measured = api.read_validations(store).measurements
+    if measured:
+        m = Table("defense -> factor edge", "KB", "measured", "verdict", title="Measured factors (interplay measure)")
+        style = {"confirms": "green", "contradicts": "red"}
+        for edge, items in measured.items():
+            for x in items:
+                kb, seen = (escape(str(x.effect.get(k, ""))) for k in ("kb", "observed"))
+                m.add_row(escape(edge), kb, seen, f"[{style.get(x.verdict, 'yellow')}]{escape(x.verdict)}[/]")
+        console.print(m)
 
 
 def report_cmd(
