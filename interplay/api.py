@@ -485,8 +485,12 @@ def validate(
     drop: Iterable[str] | str | None = None,
     n_train: int | None = None,
     model: ModelLike = None,
+    mediators: bool = False,
 ) -> Validation:
     """Train baseline and defended models over paired seeds, measure the risk on both, judge the prediction.
+
+    ``mediators``: also measure the factors on the prediction's paths (:func:`measure`, same settings and seeds)
+    and say, path by path, whether each moved as the path predicts (``mediators`` in the document).
 
     ``setting``: ``literature`` runs the cell under the conditions its papers state (the KB's declared facts:
     data kind, regime, threat route, attack kind, fairness notion, subgroup, metric; :mod:`.validators.literature`),
@@ -539,7 +543,31 @@ def validate(
         workers,
         {"setting": record},
     )
+    if mediators:
+        doc["mediators"] = _mediators(k, d, r, ctx, cfg, n, store, workers, bar)
     return Validation.from_dict(doc)
+
+
+def _mediators(k: KB, d: str, r: str, ctx: dict, cfg: Any, n: int, store: StoreLike, workers: int, bar: Any) -> dict:
+    """The factors on the paths of ``d -> r`` measured under the validation's settings (its regime resolved), and
+    per path whether each moved as the path predicts (:mod:`.interactions.mediators`)."""
+    from interplay.interactions.mediators import path_steps
+    from interplay.validators.experiment import in_regime
+    from interplay.validators.factors import ESTIMATORS
+    from interplay.validators.measure import MeasureConfig, factor_edges, run_measure
+
+    p = _predict(k, d, r, "graph", ctx)
+    on_paths = tuple(dict.fromkeys(e.target for q in p.paths for e in q.edges[:-1] if e.target in ESTIMATORS))
+    if not on_paths:
+        return {"factors": {}, "paths": path_steps(p, {})}
+    resolved, _ = in_regime(cfg, _store(store))
+    bar.start(n, f"mediators of {d} -> {r}")
+    measured = run_measure(
+        MeasureConfig(d, resolved.settings, on_paths, resolved.data_path), n, factor_edges(k.edges, d),
+        _store(store), lambda seed, cached: bar.advance(), workers,
+    )  # fmt: skip
+    observed = {f: row["observed"] for f, row in measured["factors"].items()}
+    return {"factors": measured["factors"], "paths": path_steps(p, observed)}
 
 
 def _cell_run(

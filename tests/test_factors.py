@@ -177,3 +177,22 @@ def test_measure_command_and_the_reasoner_reading_its_evidence(cli, tmp_path):
     assert cli("explain", "outlier-removal", "MIA", "--store", store, "--evidence", "sideways").exit_code == 2
     status = cli("status", "--store", store)
     assert status.exit_code == 0 and "Measured factors" in status.stdout and "training-data-size" in status.stdout
+
+
+def test_mediators_compare_each_measured_factor_with_the_sign_its_path_predicts(kb, tmp_path):
+    import interplay
+    from interplay.interactions import predict
+    from interplay.interactions.mediators import path_steps
+
+    p = predict(kb, "differential-privacy", "membership-inference")
+    steps = path_steps(p, {"model-capacity": "decrease", "boundary-distance": "increase"})
+    capacity = [s for path in steps for s in path["steps"] if s["factor"] == "model-capacity"]
+    assert capacity and all(s["status"] == ("agrees" if s["expected"] == "decrease" else "disagrees") for s in capacity)
+    assert all(s["factor"] in ("model-capacity", "boundary-distance") for path in steps for s in path["steps"])
+    v = interplay.validate("differential-privacy", "membership-inference", preset="tiny", seeds=2,
+                           store=tmp_path / "s.db", setting="generic", mediators=True).to_dict()  # fmt: skip
+    measured = v["mediators"]["factors"]
+    assert {"model-capacity", "boundary-distance"} <= set(measured) and v["mediators"]["paths"]
+    for path in v["mediators"]["paths"]:
+        for s in path["steps"]:
+            assert s["observed"] == measured[s["factor"]]["observed"]

@@ -72,8 +72,8 @@ def status_cmd(store: Store = None, json: Json = False, kb: KBDir = None, overla
         style = {"confirms": "green", "contradicts": "red"}
         for edge, items in measured.items():
             for x in items:
-                kb, seen = (escape(str(x.effect.get(k, ""))) for k in ("kb", "observed"))
-                m.add_row(escape(edge), kb, seen, f"[{style.get(x.verdict, 'yellow')}]{escape(x.verdict)}[/]")
+                claimed, seen = (escape(str(x.effect.get(k, ""))) for k in ("kb", "observed"))
+                m.add_row(escape(edge), claimed, seen, f"[{style.get(x.verdict, 'yellow')}]{escape(x.verdict)}[/]")
         console.print(m)
 
 

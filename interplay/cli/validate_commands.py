@@ -75,6 +75,9 @@ def validate(
     drop: Drop = None,
     n_train: NTrain = None,
     model: Model = None,
+    mediators: Annotated[
+        bool, typer.Option("--mediators", help="Also measure the factors on the cell's paths, path by path.")
+    ] = False,
 ) -> None:
     """Train baseline and defended models over paired seeds, measure the risk, judge the prediction."""
     k = open_kb(kb, overlay, json)
@@ -139,12 +142,27 @@ def validate(
             kb=k,
             progress=bar,
             setting=setting,
+            mediators=mediators,
             **data_options(label, sensitive, drop, n_train, model),
         )
     if json:
         emit_json(v.to_dict())
         return
     _render(v.to_dict())
+    if mediators:
+        _render_mediators(v.to_dict()["mediators"])
+
+
+def _render_mediators(doc: dict) -> None:
+    """Path by path, the measured factors: the direction the path predicts beside the one observed."""
+    t = Table("path", "role", "factor", "path predicts", "observed", "", title="Mediators on the paths")
+    style = {"agrees": "green", "disagrees": "red"}
+    empty = {"factor": "-", "expected": "-", "observed": "-", "status": "nothing measured"}
+    for path in doc["paths"]:
+        for step in path["steps"] or [empty]:
+            cells = (" -> ".join(path["nodes"]), path["role"], step["factor"], step["expected"], step["observed"])
+            t.add_row(*map(esc, cells), f"[{style.get(step['status'], 'dim')}]{esc(step['status'])}[/]")
+    console.print(t)
 
 
 def _render(doc: dict) -> None:
