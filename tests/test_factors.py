@@ -196,3 +196,21 @@ def test_mediators_compare_each_measured_factor_with_the_sign_its_path_predicts(
     for path in v["mediators"]["paths"]:
         for s in path["steps"]:
             assert s["observed"] == measured[s["factor"]]["observed"]
+
+
+def test_memorization_is_high_for_a_unique_mislabelled_record_and_low_for_a_duplicated_one(tiny_task):
+    from interplay.validators.defenses.base import DefensePlugin
+    from interplay.validators.factors import memorization_scores
+    from interplay.validators.training import TrainSpec
+
+    settings = replace(TINY, train=TrainSpec(epochs=40, batch_size=64, capacity="large"))
+    train = tiny_task.train
+    y = train.y.clone()
+    y[:2] = 1 - y[:2]  # two mislabelled records: the first is duplicated 19 more times, the second is unique
+    copies = torch.zeros(19, dtype=torch.long)
+    members = Split(
+        torch.cat([train.x, train.x[copies]]), torch.cat([y, y[copies]]), torch.cat([train.s, train.s[copies]])
+    )
+    deployment = DefensePlugin(settings, tiny_task).deploy(members, 0)
+    duplicated, unique = memorization_scores(deployment, members, records=2, models=8, seed=0)
+    assert unique > 0.5 and duplicated < 0.2, (duplicated, unique)

@@ -27,9 +27,13 @@ another name: they describe the model or its data, never an adversary's success.
 - ``stable-attribute-priority`` (D4, synthetic data only): the share of the input-gradient mass on the stable
   attributes among the stable and spurious ones (the generator knows which are which).
 
-Factors left out, and why: memorization (Feldman's estimator needs many models per record; not yet),
-distinguishability across models (defined on an ownership key, which an undefended model has none of) and
-input dimensionality (a property of the data, which no defense here changes).
+- ``memorization``: Feldman's memorization score (Feldman 2020; Feldman and Zhang 2020), estimated by
+  subsampling: ``MEMORIZATION_MODELS`` models trained with the deployment's recipe on random halves of its
+  training records (batched for the plain recipe); a record's score is its accuracy under the models that saw it
+  minus under those that did not; the estimate is the mean over the first ``MEMORIZATION_RECORDS`` records.
+
+Factors left out, and why: distinguishability across models (defined on an ownership key, which an undefended
+model has none of) and input dimensionality (a property of the data, which no defense here changes).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ CURVATURE_STEP = 0.01
 BOUNDARY_GRID = tuple(0.01 * 1.5**k for k in range(12))  # 0.01 .. 0.86 in input units
 BOUNDARY_CAP = BOUNDARY_GRID[-1] * 1.5
 PGD_STEPS = 10
+MEMORIZATION_MODELS, MEMORIZATION_RECORDS, MEMORIZATION_SALT = 8, 200, 271828
 
 
 class UnknownFactor(UsageError, LookupError):
@@ -62,11 +67,12 @@ class UnknownFactor(UsageError, LookupError):
 
 @dataclass(frozen=True)
 class Context:
-    """What an estimator sees: the deployment, the task (its held-out ``test`` split) and the settings."""
+    """What an estimator sees: the deployment, the task (its held-out ``test`` split), the settings and the seed."""
 
     deployment: Deployment
     task: Task
     settings: Settings
+    seed: int = 0
 
     @property
     def members(self):
@@ -172,6 +178,27 @@ def stable_attribute_priority(c: Context) -> float:
     return float(stable / (stable + spurious))
 
 
+def memorization_scores(deployment: Deployment, members, records: int, models: int, seed: int) -> np.ndarray:
+    """Per record of the first ``records`` of ``members``: accuracy under the models (retrained on random halves
+    of ``members``) that trained on it minus under those that did not; NaN where a side has no model."""
+    rng = np.random.default_rng([seed, MEMORIZATION_SALT])
+    halves = [np.sort(rng.permutation(len(members))[: len(members) // 2]) for _ in range(models)]
+    seeds = [seed * 1000 + MEMORIZATION_SALT + i for i in range(models)]
+    retrained = deployment.retrain_all([members.take(h) for h in halves], seeds)
+    target = members.take(slice(0, records))
+    correct = np.stack([(logits(d.model, target.x).argmax(1) == target.y).numpy() for d in retrained]).astype(float)
+    inside = np.stack([np.isin(np.arange(len(target)), h) for h in halves])
+    with np.errstate(invalid="ignore"):
+        seen = (correct * inside).sum(0) / inside.sum(0)
+        unseen = (correct * ~inside).sum(0) / (~inside).sum(0)
+    return seen - unseen
+
+
+def memorization(c: Context) -> float:
+    scores = memorization_scores(c.deployment, c.members, MEMORIZATION_RECORDS, MEMORIZATION_MODELS, c.seed)
+    return float(np.nanmean(scores))
+
+
 ESTIMATORS: dict[str, Callable[[Context], float]] = {
     "overfitting": overfitting,
     "curvature-smoothness": curvature_smoothness,
@@ -183,6 +210,7 @@ ESTIMATORS: dict[str, Callable[[Context], float]] = {
     "training-data-size": training_data_size,
     "tail-length": tail_length,
     "stable-attribute-priority": stable_attribute_priority,
+    "memorization": memorization,
 }
 
 

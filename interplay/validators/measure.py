@@ -69,7 +69,7 @@ def measure_seed(cfg: MeasureConfig, seed: int) -> dict:
     arms = {"baseline": DefensePlugin(cfg.settings, task), "defended": DEFENSES[cfg.defense](cfg.settings, task)}
     record: dict = {"seed": seed}
     for arm, plugin in arms.items():
-        context = Context(plugin.deploy(task.train, seed), task, cfg.settings)
+        context = Context(plugin.deploy(task.train, seed), task, cfg.settings, seed)
         values = {}
         for f in cfg.factors:
             try:
