@@ -507,7 +507,7 @@ def validate(
     data and model, see :func:`settings` and docs/your-data.md.
     """
     from interplay.validators.data import DataError
-    from interplay.validators.experiment import ValidationConfig, run_validation
+    from interplay.validators.experiment import run_validation
     from interplay.validators.registry import DEFENSES, RISKS
 
     k = _kb(kb)
@@ -518,16 +518,7 @@ def validate(
         raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
     choice = _DataChoice(label, sensitive, drop, n_train, model)
     s, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, ctx, data_path, choice)
-    cfg = ValidationConfig(
-        d,
-        r,
-        s,
-        tuple(k.defenses[d].targets),
-        path,
-        run.metric if run else None,
-        run.regime if run else None,
-        record["name"],
-    )
+    cfg = _cell_config(k, d, r, s, run, path, record)
     n, workers = _seeds(seeds, preset), _workers(jobs, s)
     task = _first_task(s, path)
     DEFENSES[d](s, task)  # ProbeUnsupported (what each needs from the data), before any training
@@ -603,6 +594,14 @@ def _cell_run(
     s = settings(cell_dataset, preset, params, ctx, path, k, **kw)
     s = s.with_overrides(run.overrides).with_overrides(s.overrides)  # declared facts, then the user's choices
     return s, run, path, {"name": "literature", "facts": run.facts, "dataset": s.data_name}
+
+
+def _cell_config(k: KB, d: str, r: str, s: Settings, run: Any, path: str | None, record: dict) -> Any:
+    """The validation configuration of cell ``d -> r`` under what :func:`_cell_run` returned."""
+    from interplay.validators.experiment import ValidationConfig
+
+    metric, regime = (run.metric, run.regime) if run is not None else (None, None)
+    return ValidationConfig(d, r, s, tuple(k.defenses[d].targets), path, metric, regime, record["name"])
 
 
 def _select(k: KB, names: Iterable[str] | str | None, kind: str) -> list[str]:
@@ -792,7 +791,7 @@ def sweep(
     import itertools
     from dataclasses import replace
 
-    from interplay.validators.experiment import ValidationConfig, in_regime
+    from interplay.validators.experiment import in_regime
     from interplay.validators.registry import DEFENSES, RISKS
     from interplay.validators.sweep import KNOBS, SweepError, plot_sweep, run_sweep
 
@@ -842,9 +841,7 @@ def sweep(
         raise SweepError(f"repeated values in {', '.join(vals)}: each value of a sweep must differ")
     DEFENSES[d](s, task)  # ProbeUnsupported (what each needs from the data), before any training
     RISKS[r](s, task)
-    base = ValidationConfig(d, r, s, tuple(k.defenses[d].targets), path, run and run.metric, run and run.regime,
-                            record["name"])  # fmt: skip
-    cfg, regime = in_regime(base, _store(store))
+    cfg, regime = in_regime(_cell_config(k, d, r, s, run, path, record), _store(store))
     cfg = replace(cfg, regime=None)
     prediction = _predict(k, d, r).direction
     bar = progress or _Silent()
