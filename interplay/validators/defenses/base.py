@@ -52,9 +52,12 @@ class Deployment:
 class DefensePlugin:
     """The undefended recipe; a defense overrides one or more of the steps below.
 
-    ``deploy`` is a template: ``alter_training_data`` (e.g. outlier removal), ``hooks`` (change the
-    training loop: loss, optimizer, loader), then ``observables`` (e.g. add explanations or a
-    watermark key). Subclasses register with ``@register_defense(slug)``, the KB's canonical defense slug.
+    ``deploy`` is a template: ``alter_training_data`` (e.g. outlier removal), ``build`` (the model, e.g. with
+    dropout layers), ``hooks`` (change the training loop: loss, optimizer, loader), ``after_training`` (change
+    the trained model, e.g. prune or quantize it), then ``observables`` (e.g. add explanations or a watermark
+    key). A defense whose recipe fits none of these (a teacher and a student, a model before and after a
+    deletion) overrides ``deploy`` itself and ends with :meth:`_deployment`. Subclasses register with
+    ``@register_defense(slug)``, the KB's canonical defense slug.
 
     ``Params``: the plugin's parameters (a frozen dataclass of :func:`~interplay.validators.params.param`
     fields), resolved for the settings' dataset and overrides as ``self.params``; ``dataset_defaults``: per
@@ -89,8 +92,16 @@ class DefensePlugin:
     def alter_training_data(self, train: Split, seed: int) -> Split:
         return train
 
+    def build(self) -> nn.Module:
+        """A freshly initialised model of the settings' architecture (torch's generator is seeded)."""
+        return build_model(self.task.input_shape, self.task.n_classes, self.settings.train.capacity)
+
     def hooks(self) -> TrainingHooks:
         return TrainingHooks()
+
+    def after_training(self, model: nn.Module, data: Split, seed: int) -> nn.Module:
+        """The deployed model made from the trained one (in eval mode)."""
+        return model
 
     def observables(self, model: nn.Module, train: Split) -> dict[str, Any]:
         return {}
@@ -99,25 +110,31 @@ class DefensePlugin:
         """Train on ``train`` with this defense and return the deployment."""
         seed_everything(seed)
         data = self.alter_training_data(train, seed)
-        model = build_model(self.task.input_shape, self.task.n_classes, self.settings.train.capacity)
+        model = self.build()
         hooks = self.hooks()
         fit(model, data, self.settings.train, seed, hooks)
+        model = self.after_training(model, data, seed)
         return self._deployment(model, data, hooks.metadata())
+
+    @classmethod
+    def plain_recipe(cls) -> bool:
+        """Whether the defense trains the settings' model with the plain recipe on unaltered data and deploys it
+        as trained (what it adds is only observables)."""
+        steps = ("deploy", "alter_training_data", "build", "hooks", "after_training")
+        return all(getattr(cls, step) is getattr(DefensePlugin, step) for step in steps)
 
     def deploy_many(self, trains: list[Split], seeds: list[int]) -> list[Deployment]:
         """``deploy`` on each of ``trains`` with its seed: the same deployments, with the models trained in one
-        vmapped pass (:mod:`~interplay.validators.shadow`) when the defense trains with the plain recipe on data
-        it does not alter, the datasets are of one size and the model is a built-in one (a user's model may hold
+        vmapped pass (:mod:`~interplay.validators.shadow`) when the defense has the plain recipe
+        (:meth:`plain_recipe`), the datasets are of one size and the model is a built-in one (a user's model may hold
         state, e.g. batch norm or dropout, that vmapped training would not reproduce); one after another otherwise."""
-        plain = type(self).hooks is DefensePlugin.hooks
-        unaltered = type(self).alter_training_data is DefensePlugin.alter_training_data
-        batchable = plain and unaltered and is_builtin(self.settings.train.capacity)
+        batchable = self.plain_recipe() and is_builtin(self.settings.train.capacity)
         if not batchable or len(trains) < 2 or len({len(t) for t in trains}) != 1:
             return [self.deploy(t, s) for t, s in zip(trains, seeds, strict=True)]
         models, states = [], []
         for seed in seeds:
             seed_everything(seed)
-            models.append(build_model(self.task.input_shape, self.task.n_classes, self.settings.train.capacity))
+            models.append(self.build())
             states.append(torch.get_rng_state())  # where ``deploy`` leaves torch's generator after training
         fit_batched(models, trains, seeds, self.settings.train)
         deployments = []
