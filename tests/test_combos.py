@@ -24,8 +24,8 @@ def test_combinations_are_loaded_and_counted(kb, cli):
 @pytest.mark.parametrize(
     "body,expect",
     [
-        ("defenses: [differential-privacy, pruning]\n  outcome: {differential-privacy: conflict, pruning: unknown}",
-         ["bad.yaml", "c1", "defenses.1", "unknown defense 'pruning'"]),
+        ("defenses: [differential-privacy, smoothing]\n  outcome: {differential-privacy: conflict, smoothing: unknown}",
+         ["bad.yaml", "c1", "defenses.1", "unknown defense 'smoothing'"]),
         ("defenses: [watermarking, fingerprinting]\n  outcome: {watermarking: conflict, fingerprinting: unknown}\n"
          "  evidence: [{ref: nobody2099, kind: empirical}]",
          ["c1", "evidence.0.ref", "unknown reference 'nobody2099'"]),
@@ -78,8 +78,18 @@ def test_combo_document_and_all_pairs(kb):
     side = doc["sides"][0]
     assert {"defense", "with", "prediction", "confidence", "paths", "known"} <= set(side)
     assert side["paths"][0]["edges"][-1]["target"] == "adversarial-training"
-    pairs = predict_all_combos(kb)
+    pairs = predict_all_combos(kb, defenses=kb.sok_defenses)
     assert len(pairs) == 21 and len({frozenset((p.a, p.b)) for p in pairs}) == 21
+    every = predict_all_combos(kb)
+    assert len(every) == 105 and len({frozenset((p.a, p.b)) for p in every}) == 105
+
+
+def test_a_defense_without_a_target_has_no_effectiveness_to_lose(kb):
+    side = predict_combo(kb, "dropout", "differential-privacy").sides[0]
+    assert side.defense == "dropout" and side.status == "no-target"
+    assert predict_combo(kb, "dropout", "weight-decay").verdict == "no-target"
+    pair = predict_combo(kb, "watermarking", "dropout")
+    assert pair.verdict == pair.sides[0].status.replace("effective", "compatible")
 
 
 def test_same_or_unknown_defense_is_refused(kb, cli):

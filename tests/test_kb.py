@@ -19,7 +19,8 @@ CODES = {
 
 def test_stats_meet_the_framework(kb):
     s = kb.stats()
-    assert (s["defenses"], s["risks"]) == (7, 8)
+    assert (s["defenses"], s["risks"]) == (15, 8)
+    assert len(kb.sok_defenses) == 7 and list(kb.defenses)[:7] == kb.sok_defenses  # the SoK's seven come first
     assert s["factors"] >= 10 and s["mechanism_edges"] >= 50 and s["observations"] >= 56
     assert {n.id for n in kb.nodes.values() if n.kind == "mediator"} == {"overfitting", "memorization"}
 
@@ -134,11 +135,11 @@ def test_overlay_adds_and_collisions_are_errors(tmp_path, kb):
     overlay = tmp_path / "overlay"
     overlay.mkdir()
     (overlay / "extra.yaml").write_text(
-        "defenses:\n- id: pruning\n  name: Pruning\n  category: security\n  targets: [evasion]\n"
+        "defenses:\n- id: smoothing\n  name: Smoothing\n  category: security\n  targets: [evasion]\n"
         "references:\n- key: mine2025\n  status: external\n  title: My note\n"
     )
     merged = load_kb(None, [overlay])
-    assert "pruning" in merged.defenses and merged.resolve("Pruning") == "pruning"
+    assert "smoothing" in merged.defenses and merged.resolve("Smoothing") == "smoothing"
     (overlay / "clash.yaml").write_text("risks:\n- id: evasion\n  name: Again\n  category: security\n")
     with pytest.raises(KBError, match="duplicate id"):
         load_kb(None, [overlay])
@@ -156,7 +157,7 @@ def test_cli_validate_and_broken_copy(cli, kb_copy):
 
 def test_cli_stats_list_show(cli):
     stats = json.loads(cli("kb", "stats", "--json").stdout)
-    assert stats["defenses"] == 7 and stats["observations"] == 56
+    assert stats["defenses"] == 15 and stats["observations"] == 56
     risks = json.loads(cli("list", "risks", "--json").stdout)
     assert [r["id"] for r in risks][:3] == ["evasion", "poisoning", "model-ownership"]
     shown = json.loads(cli("kb", "show", "PD1", "--json").stdout)

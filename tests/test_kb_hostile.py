@@ -125,13 +125,13 @@ def test_duplicate_keys_are_located_problems(tmp_path):
         tmp_path,
         "dup.yaml",
         "defenses:\n"  # line 1
-        "- id: pruning\n"
-        "  name: Pruning\n"  # line 3
+        "- id: smoothing\n"
+        "  name: Smoothing\n"  # line 3
         "  category: security\n"
-        "  name: Pruned\n"  # line 5
+        "  name: Smoothed\n"  # line 5
         "  targets: [evasion]\n"
         "edges:\n"
-        "- {id: e1, source: pruning, target: evasion, sign: decreases, role: mechanism,\n"
+        "- {id: e1, source: smoothing, target: evasion, sign: decreases, role: mechanism,\n"
         "   evidence: [{ref: duddu2024sok, ref: madry2018towards, kind: conjectured}]}\n"  # line 9
         "defenses: []\n",  # line 10
     )
@@ -139,14 +139,14 @@ def test_duplicate_keys_are_located_problems(tmp_path):
     with pytest.raises(KBError) as exc:
         load_kb(None, [overlay])
     assert exc.value.problems == [
-        Problem(file, "pruning", "name", "duplicate key at line 5 (first at line 3)"),
+        Problem(file, "smoothing", "name", "duplicate key at line 5 (first at line 3)"),
         Problem(file, "e1", "ref", "duplicate key at line 9 (first at line 9)"),
         Problem(file, "-", "defenses", "duplicate key at line 10 (first at line 1)"),
     ]
     _assert_rejected(
         ["--overlay", overlay],
         tmp_path,
-        f"{file}: pruning: name: duplicate key at line 5 (first at line 3)",
+        f"{file}: smoothing: name: duplicate key at line 5 (first at line 3)",
         f"{file}: -: defenses: duplicate key at line 10 (first at line 1)",
     )
 
@@ -155,9 +155,9 @@ def test_duplicate_key_in_the_kb_dir_and_merge_keys_still_work(kb_copy, tmp_path
     path = kb_copy / "entities.yaml"
     path.write_text(path.read_text().replace("  code: RD1\n", "  code: RD1\n  code: RD9\n", 1))
     _assert_rejected(["--kb", kb_copy], tmp_path, "entities.yaml: adversarial-training: code: duplicate key")
-    merge = "defenses:\n- <<: {name: Pruning, category: security}\n  id: pruning\n  targets: [evasion]\n"
+    merge = "defenses:\n- <<: {name: Smoothing, category: security}\n  id: smoothing\n  targets: [evasion]\n"
     merged = _overlay(tmp_path, "merge.yaml", merge)
-    assert load_kb(None, [merged]).defenses["pruning"].name == "Pruning"
+    assert load_kb(None, [merged]).defenses["smoothing"].name == "Smoothing"
 
 
 def test_python_tags_are_never_constructed(tmp_path):

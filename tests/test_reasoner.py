@@ -57,7 +57,7 @@ def test_prediction_document_carries_paths_with_evidence(kb):
 def test_graph_beats_the_guideline_on_the_full_kb(kb):
     def correct(method):
         preds = predict_all(kb, method)
-        return sum(p.known and p.direction == p.known["direction"] for p in preds)
+        return sum(bool(p.known) and p.direction == p.known["direction"] for p in preds)
 
     assert correct("graph") > correct("guideline") == 28
 

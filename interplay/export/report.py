@@ -249,13 +249,20 @@ def render(model: ExportModel, records: list[dict], source: str = "") -> str:
     )
 
 
-def write_report(kb: KB, path: str | Path, method: str = "graph", validations: Validations | None = None) -> Path:
-    """Write the report of ``kb`` (with the validated-here layer ``validations``) to ``path``."""
+def write_report(
+    kb: KB,
+    path: str | Path,
+    method: str = "graph",
+    validations: Validations | None = None,
+    subset: list[str] | None = None,
+) -> Path:
+    """Write the report of ``kb`` (with the validated-here layer ``validations``; of the defenses and risks in
+    ``subset``, or all) to ``path``."""
     layer = validations if validations is not None else Validations()
-    model = build_export_model(kb, method, include=INCLUDES, validations=layer)
+    model = build_export_model(kb, method, subset, include=INCLUDES, validations=layer)
     out = Path(path)
     check_output_file(out)
-    page = render(model, cell_status(kb, layer, method), layer.source)
+    page = render(model, cell_status(kb, layer, method, model.defenses), layer.source)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(page, encoding="utf-8")

@@ -10,8 +10,10 @@ are those the attack on B's target risk measures by definition.
 
 Per side, ``-`` predicts ``conflict`` (B loses effectiveness), ``+`` or ``0`` predicts ``effective``, an
 unresolved conflict predicts ``ambiguous``; no path at all predicts ``effective`` by default (nothing links
-A to what B depends on), with confidence 0 and resolution ``no-path``. The combination is a ``conflict`` if
-either side is, ``compatible`` if both stay effective, else ``ambiguous``. Combination observations in the
+A to what B depends on), with confidence 0 and resolution ``no-path``. A defense designed against none of
+the eight risks (no KB ``targets``, e.g. dropout) has no effectiveness to lose: its side is ``no-target``. The
+combination is a ``conflict`` if either side is, ``compatible`` if every side with a target stays effective,
+else ``ambiguous``. Combination observations in the
 KB are attached as ``known`` and never read to predict.
 """
 
@@ -32,6 +34,7 @@ from interplay.kb import KB
 
 STATUS: dict[Sign, str] = {"+": "effective", "0": "effective", "-": "conflict", "?": "ambiguous"}
 _ARROW_WORD = {"up": "increases", "down": "decreases"}
+NO_TARGET = "no-target"
 
 
 class SameDefense(UsageError, ValueError):
@@ -79,16 +82,18 @@ class ComboPrediction:
 
     @property
     def verdict(self) -> str:
-        statuses = {s.status for s in self.sides}
+        statuses = {s.status for s in self.sides} - {NO_TARGET}
+        if not statuses:
+            return NO_TARGET
         if "conflict" in statuses:
             return "conflict"
-        return "compatible" if statuses == {"effective"} else "ambiguous"
+        return "compatible" if statuses <= {"effective"} else "ambiguous"
 
     @property
     def confidence(self) -> float:
         if self.verdict == "conflict":
             return max(s.confidence for s in self.sides if s.status == "conflict")
-        return min(s.confidence for s in self.sides)
+        return min(s.confidence for s in self.sides if s.status != NO_TARGET) if self.verdict != NO_TARGET else 0.0
 
     def to_dict(self) -> dict:
         return {
@@ -130,6 +135,8 @@ def combo_paths(effects: nx.MultiDiGraph, arrows: nx.MultiDiGraph, other: str, d
 
 
 def _side(kb: KB, effects, arrows, defense: str, other: str) -> SidePrediction:
+    if not kb.defenses[defense].targets:
+        return SidePrediction(defense, other, NO_TARGET, NO_TARGET, 0.0, "0", "0")
     paths = combo_paths(effects, arrows, other, defense)
     exploited = frozenset(f for r in kb.defenses[defense].targets for f in kb.risks[r].exploits)
     sign, how, conf = resolve_paths(paths, exploited)
@@ -169,7 +176,9 @@ def predict_combo(
     return ComboPrediction(a, b, sides, ctx, known)
 
 
-def predict_all_combos(kb: KB, context: dict[str, str] | None = None) -> list[ComboPrediction]:
-    """Every unordered pair of defenses, in KB order."""
-    ids = list(kb.defenses)
+def predict_all_combos(
+    kb: KB, context: dict[str, str] | None = None, defenses: Iterable[str] | None = None
+) -> list[ComboPrediction]:
+    """Every unordered pair of defenses (or of ``defenses``), in KB order."""
+    ids = list(kb.defenses) if defenses is None else [d for d in kb.defenses if d in set(defenses)]
     return [predict_combo(kb, a, b, context) for i, a in enumerate(ids) for b in ids[i + 1 :]]

@@ -130,7 +130,12 @@ def predict(
 
 
 def predict_all(
-    kb: KB, method: str = "graph", context: dict[str, str] | None = None, validations: Validations | None = None
+    kb: KB,
+    method: str = "graph",
+    context: dict[str, str] | None = None,
+    validations: Validations | None = None,
+    defenses: Iterable[str] | None = None,
 ) -> list[Prediction]:
-    """Predictions for every defense x risk cell, defenses and risks in KB order."""
-    return [predict(kb, d, r, method, context, validations=validations) for d in kb.defenses for r in kb.risks]
+    """Predictions for every defense (or each of ``defenses``) x risk cell, defenses and risks in KB order."""
+    chosen = list(kb.defenses) if defenses is None else [d for d in kb.defenses if d in set(defenses)]
+    return [predict(kb, d, r, method, context, validations=validations) for d in chosen for r in kb.risks]

@@ -22,6 +22,8 @@ experiment disagree come first, then other disagreements, then KB order.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from interplay.interactions.reasoner import Prediction, predict
 from interplay.interactions.validated import ValidationRecord, Validations
 from interplay.kb import KB
@@ -99,15 +101,18 @@ def _rank(rec: dict) -> int:
     return 1 if rec["agreement"] == "disagree" else 2
 
 
-def cell_status(kb: KB, validations: Validations | None = None, method: str = "graph") -> list[dict]:
-    """One record per defense x risk cell (see the module docstring), disagreements with experiments first.
+def cell_status(
+    kb: KB, validations: Validations | None = None, method: str = "graph", defenses: Iterable[str] | None = None
+) -> list[dict]:
+    """One record per defense (or each of ``defenses``) x risk cell (see the module docstring), disagreements
+    with experiments first.
 
     ``stale``: the stored experiment judged a different prediction than ``method``'s current one.
     """
     methods = dict.fromkeys((method, *STATUS_METHODS))
     records = [
         _record(kb, {m: predict(kb, d, r, m, validations=validations) for m in methods}, method, validations)
-        for d in kb.defenses
+        for d in (kb.defenses if defenses is None else [d for d in kb.defenses if d in set(defenses)])
         for r in kb.risks
     ]
     return sorted(records, key=_rank)  # stable: KB order within a rank

@@ -59,6 +59,9 @@ def check(objects: dict[str, list[tuple[str, BaseModel]]]) -> tuple[KB, list[Pro
         for t in d.targets:
             if t not in tables["risks"]:
                 problems.append(Problem(sources[f"defenses:{d.id}"], d.id, "targets", f"unknown risk {t!r}"))
+        for r in d.refs:
+            if r not in refs:
+                problems.append(Problem(sources[f"defenses:{d.id}"], d.id, "refs", f"unknown reference {r!r}"))
     for r in tables["risks"].values():
         for f in r.exploits:
             if f not in tables["factors"]:
@@ -98,7 +101,7 @@ def check(objects: dict[str, list[tuple[str, BaseModel]]]) -> tuple[KB, list[Pro
         seen_pairs.setdefault(pair, c.id)
 
     kb = KB(
-        defenses=tables["defenses"],
+        defenses=dict(sorted(tables["defenses"].items(), key=lambda item: item[1].scope != "sok")),  # the SoK's first
         risks=tables["risks"],
         factors=tables["factors"],
         nodes=tables["nodes"],

@@ -61,6 +61,11 @@ class KB:
     def entities(self) -> list[Entity]:
         return [*self.defenses.values(), *self.risks.values(), *self.factors.values(), *self.nodes.values()]
 
+    @property
+    def sok_defenses(self) -> list[str]:
+        """The SoK's own defenses (scope ``sok``), in KB order."""
+        return [d for d, x in self.defenses.items() if x.scope == "sok"]
+
     def entity(self, entity_id: str) -> Entity:
         for table in (self.defenses, self.risks, self.factors, self.nodes):
             if entity_id in table:

@@ -12,6 +12,10 @@ Sign = Literal["increases", "decreases", "none", "mixed"]
 EvidenceKind = Literal["empirical", "theoretical", "conjectured"]
 ObservedDirection = Literal["increase", "decrease", "unexplored"]
 RiskCategory = Literal["security", "privacy", "fairness"]
+# "general": a training or compression technique that is not designed against any of the eight risks.
+DefenseCategory = Literal["security", "privacy", "fairness", "general"]
+# "sok": one of the SoK's seven defenses; "beyond-sok": a technique this KB adds, predicted from its mechanisms.
+DefenseScope = Literal["sok", "beyond-sok"]
 FactorGroup = Literal["data", "objective", "model"]
 EdgeRole = Literal["defense-factor", "risk-factor", "factor-mediator", "mediator-risk", "mechanism"]
 Interpretation = Literal["effect", "moderator"]
@@ -38,8 +42,12 @@ class Entity(_Strict):
 
 
 class Defense(Entity):
-    category: RiskCategory
-    targets: list[str] = Field(min_length=1, description="ids of the risks the defense is designed to lower")
+    category: DefenseCategory
+    targets: list[str] = Field(
+        description="ids of the risks the defense is designed to lower (none for a technique not designed against any)"
+    )
+    scope: DefenseScope = "sok"
+    refs: list[str] = Field([], description="the technique's own sources (its paper, its definition)")
 
 
 class Risk(Entity):
