@@ -9,7 +9,9 @@ and the seven intended cells (a defense against its own risk) with effect,
 without the shared deployment cache; ``--markdown`` prints the matrix as a Markdown table (for docs/results.md). Usage:
 
     .venv/bin/python benchmarks/bench_validators_matrix.py [--quick] [--dataset D] [--seeds N] [--setting S]
-        [--sharing] [--markdown]
+        [--defenses sok|all|beyond|A,B] [--sharing] [--markdown]
+
+``--defenses beyond`` runs the eight defenses beyond the SoK alone (their 64 cells), the rows the issue times.
 """
 
 from __future__ import annotations
@@ -33,7 +35,18 @@ INTENDED = [
     ("differential-privacy", "membership-inference"),
     ("differential-privacy", "data-reconstruction"),
     ("group-fairness", "discrimination"),
+    ("unlearning", "membership-inference"),
 ]
+
+
+def defenses_spec(spec: str) -> str:
+    """The CLI's ``--defenses`` value; ``beyond``: the KB's defenses beyond the SoK."""
+    if spec != "beyond":
+        return spec
+    from interplay.kb import load_kb
+
+    kb = load_kb()
+    return ",".join(d for d in kb.defenses if d not in kb.sok_defenses)
 
 
 def run_all(args: argparse.Namespace, store: Path) -> tuple[float, list[dict]]:
@@ -54,6 +67,8 @@ def run_all(args: argparse.Namespace, store: Path) -> tuple[float, list[dict]]:
         *(["--seeds", str(args.seeds)] if args.seeds else []),
         "--setting",
         args.setting,
+        "--defenses",
+        defenses_spec(args.defenses),
     ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -118,6 +133,7 @@ def main() -> None:
     parser.add_argument("--sharing", action="store_true", help="also time one row with and without the cache")
     parser.add_argument("--markdown", action="store_true", help="also print the matrix as a Markdown table")
     parser.add_argument("--setting", default="auto", choices=("auto", "literature", "generic"))
+    parser.add_argument("--defenses", default="sok", help="sok, all, beyond (the eight beyond the SoK) or A,B,...")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "bench.sqlite"
@@ -127,7 +143,8 @@ def main() -> None:
     target = TARGET_S[args.quick]
     compute = sum(r["compute_s"] for r in ran)
     print(
-        f"validate --all{' --quick' if args.quick else ''} --setting {args.setting} on {args.dataset}: {len(ran)} of "
+        f"validate --all{' --quick' if args.quick else ''} --setting {args.setting} --defenses {args.defenses} on "
+        f"{args.dataset}: {len(ran)} of "
         f"{len(records)} cells, "
         f"{ran[0]['seeds'] if ran else 0} seeds; {wall:.0f} s wall (target {target:.0f} s: "
         f"{'met' if wall <= target else 'MISSED'}); compute summed over cells {compute:.0f} s; "
@@ -141,7 +158,8 @@ def main() -> None:
     for d, r in INTENDED:
         c = by_cell.get((d, r))
         if c is None or c["observed"] is None:
-            print(f"{d + ' / ' + r:45} {c['verdict'] if c else 'not run'}")
+            if c is not None:
+                print(f"{d + ' / ' + r:45} {c['verdict']}")
             continue
         e = c["effect"]
         print(

@@ -11,13 +11,13 @@ from typer.testing import CliRunner  # noqa: E402
 
 from interplay.kb import load_kb  # noqa: E402
 from interplay.validators import settings  # noqa: E402
+from interplay.validators.batched import train_batched  # noqa: E402
 from interplay.validators.defenses.explanations import METHODS, Explainer  # noqa: E402
 from interplay.validators.experiment import ValidationConfig, run_validation  # noqa: E402
 from interplay.validators.models import build_model  # noqa: E402
 from interplay.validators.risks.data_reconstruction import DataReconstruction  # noqa: E402
 from interplay.validators.risks.distribution_inference import DistributionInference  # noqa: E402
 from interplay.validators.settings import default_settings, load_task  # noqa: E402
-from interplay.validators.shadow import train_batched  # noqa: E402
 from interplay.validators.store import ResultStore  # noqa: E402
 from interplay.validators.training import TrainingHooks, TrainSpec, fit, seed_everything  # noqa: E402
 from interplay.verdicts import validation_judge  # noqa: E402

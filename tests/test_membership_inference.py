@@ -36,7 +36,7 @@ def test_deploy_many_trains_the_models_deploy_would(defense):
         assert set(one.observables) == set(got.observables) and got.trained_on is data
 
 
-def test_deploy_many_falls_back_to_one_by_one_for_a_recipe_it_cannot_batch():
+def test_deploy_many_of_a_defense_that_alters_the_data_gives_the_models_deploy_gives():
     task = load_task(TINY, 0)
     plugin = OutlierRemoval(TINY, task)
     got = plugin.deploy_many([task.aux, task.aux], [3, 4])

@@ -33,6 +33,31 @@ def pgd(
     return (x + delta).detach()
 
 
+def pgd_many(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps: float,
+    steps: int,
+    clamp: tuple[float, float] | None = None,
+) -> torch.Tensor:
+    """:func:`pgd` against K models at once, each attacking its own records: ``forward`` maps inputs (K, B, ...) to
+    logits (K, B, classes), model k on ``x[k]`` (e.g. :class:`~interplay.validators.batched.Stack`), and ``y`` is
+    (K, B). The gradient of the sum of the models' mean losses is each model's own, so ``result[k]`` is
+    ``pgd(model_k, x[k], y[k], ...)`` up to float rounding."""
+    alpha = 2.5 * eps / steps
+    delta = torch.zeros_like(x, requires_grad=True)
+    for _ in range(steps):
+        out = forward(x + delta)
+        losses = F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction="none").view(len(y), -1)
+        (grad,) = torch.autograd.grad(losses.mean(1).sum(), delta)
+        delta = (delta + alpha * grad.sign()).clamp(-eps, eps).detach()
+        if clamp is not None:
+            delta = (x + delta).clamp(*clamp) - x
+        delta.requires_grad_(True)
+    return (x + delta).detach()
+
+
 def nes(
     model: nn.Module,
     x: torch.Tensor,

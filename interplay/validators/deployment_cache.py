@@ -15,11 +15,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from interplay.validators.data import Split, Task
-from interplay.validators.defenses.base import DefensePlugin, Deployment
+from interplay.validators.defenses.base import DefensePlugin, Deployment, deploy_all
 from interplay.validators.risks.base import Measurement, RiskProbe
 from interplay.validators.settings import Settings, load_task
 
@@ -47,20 +49,34 @@ class DeploymentCache:
             self.tasks[key] = load_task(settings, seed, data_path)
         return self.tasks[key]
 
+    def preload(self, settings: Settings, seed: int, data_path: Path | None, task: Task) -> None:
+        """Hold ``task`` as what :meth:`task` returns for these arguments (a Ray worker gets it from the driver,
+        which read the files: :mod:`.executors`)."""
+        self.tasks.setdefault((settings, seed, str(data_path) if data_path else None), task)
+
     def deploy(self, defense: DefensePlugin, train: Split, seed: int) -> Deployment:
         """``defense.deploy(train, seed)``, trained once; its ``retrain`` goes through the cache too."""
-        return self.deploy_many(defense, [train], [seed])[0]
+        return self.deploy_jobs([(defense, train, seed)])[0]
 
     def deploy_many(self, defense: DefensePlugin, trains: list[Split], seeds: list[int]) -> list[Deployment]:
         """``defense.deploy_many(trains, seeds)``, each deployment trained once (the missing ones in one batch)."""
-        pairs = zip(trains, seeds, strict=True)
-        keys = [(defense.slug, defense.settings, id(defense.task), digest(t), s) for t, s in pairs]
-        missing = [i for i, k in enumerate(keys) if self._entry(defense, k) is None]
+        return self.deploy_jobs([(defense, t, s) for t, s in zip(trains, seeds, strict=True)])
+
+    def deploy_jobs(self, jobs: list[tuple[DefensePlugin, Split, int]]) -> list[Deployment]:
+        """``defense.deploy(train, seed)`` for each job (defenses of any kind, each on its own task), each deployment
+        trained once: the missing ones together, in batches where their recipes allow (:func:`.base.deploy_all`)."""
+        keys = [(d.slug, d.settings, id(d.task), digest(t), s) for d, t, s in jobs]
+        first: dict[tuple, int] = {}  # a job asked for twice trains once
+        for i, (job, key) in enumerate(zip(jobs, keys, strict=True)):
+            if self._entry(job[0], key) is None:
+                first.setdefault(key, i)
+        missing = list(first.values())
         self.misses += len(missing)
         self.hits += len(keys) - len(missing)
         if missing:
-            trained = defense.deploy_many([trains[i] for i in missing], [seeds[i] for i in missing])
+            trained = deploy_all([jobs[i] for i in missing])
             for i, deployment in zip(missing, trained, strict=True):
+                defense = jobs[i][0]
                 self.deployments[keys[i]] = (defense.task, self._through_cache(defense, deployment))
         return [self._hand_out(k) for k in keys]
 
@@ -90,3 +106,22 @@ class DeploymentCache:
         if key not in self.measurements:
             self.measurements[key] = probe.measure(deployment, train, seed)
         return self.measurements[key]
+
+
+_ACTIVE: DeploymentCache | None = None
+
+
+@contextmanager
+def sharing_deployments() -> Iterator[DeploymentCache]:
+    """Within this block, validations reuse loaded tasks, trained deployments and their measurements."""
+    global _ACTIVE
+    previous, _ACTIVE = _ACTIVE, DeploymentCache()
+    try:
+        yield _ACTIVE
+    finally:
+        _ACTIVE = previous
+
+
+def active() -> DeploymentCache | None:
+    """The cache of the innermost :func:`sharing_deployments` block, or None outside one."""
+    return _ACTIVE

@@ -107,6 +107,12 @@ class RiskProbe:
     def prepare(self, deployments: dict[str, Deployment], seed: int) -> None:
         """See every deployment to be compared (``baseline`` among them) before measuring any."""
 
+    def retrains(self, seed: int) -> list[tuple[list[Split], list[int]]]:
+        """The (datasets, seeds) on which :meth:`measure` will retrain each deployment it measures on ``seed``
+        (``Deployment.retrain_all``, e.g. reference models), where known before measuring: a validation trains them
+        ahead with the deployments, the seeds' in batches (:func:`~interplay.validators.experiment._prefetch`)."""
+        return []
+
     def state(self) -> Hashable:
         """What :meth:`prepare` kept, as a memo key."""
         return None

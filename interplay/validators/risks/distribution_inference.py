@@ -3,7 +3,7 @@ tell apart models trained on data in which the sensitive attribute's share is ``
 models trained where it is ``ratios[1]``.
 
 The adversary trains ``shadow_models`` per world on subsets of its own population data (the plain recipe,
-batched: :mod:`interplay.validators.shadow`), describes each model by what the deployment releases on fixed
+batched: :mod:`interplay.validators.batched`), describes each model by what the deployment releases on fixed
 query records from its data (the logits; the attributions too when explanations are exposed) and fits a
 meta-classifier. The victims, ``victim_models`` per world, are trained on subsets of the deployment's
 training population with the deployment's own recipe (``retrain``), so the defense is what is measured.
@@ -32,13 +32,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from interplay.validators.batched import train_batched
 from interplay.validators.calibration import Headroom
 from interplay.validators.data import Split
 from interplay.validators.defenses.explanations import Explainer
 from interplay.validators.params import param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
-from interplay.validators.shadow import train_batched
 from interplay.validators.training import logits
 
 N_QUERIES = 16  # query records per group (s = 0 and s = 1)

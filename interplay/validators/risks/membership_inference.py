@@ -15,16 +15,25 @@ attack (Shokri, Strobel and Zick 2021; members have lower variance) when it rele
 proximity to a disclosed fingerprint (fingerprint points are training records moved across the decision
 boundary, Cao et al. 2021, so records near one are likely members) when it releases one.
 Members are records the deployment trained on, non-members as many held-out records.
+
+Deleted records: when a compared deployment deleted records it trained on (``Deployment.forgotten``, unlearning),
+``prepare`` keeps them and every arm scores them against the same non-members: ``deleted_auc``, RMIA on the
+deployed model, and ``deleted_versions_auc``, the adversary who queries the service before and after the deletion
+(the observable ``model_before_deletion``): RMIA on the model before deletion with the model after it as the
+reference, a model that by the deletion's guarantee never saw the record; on a deployment that released one
+version, the same attack as ``deleted_auc``. Each also as TPR at 1% FPR.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from interplay.validators.data import Split
 from interplay.validators.params import param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, Metric, RiskProbe
@@ -70,21 +79,42 @@ class MembershipInference(RiskProbe):
         for attack in ("", "rmia_", "calibrated_", "loss_")
         for m, chance in (("auc_s0", 0.5), ("auc_s1", 0.5), ("tpr_at_1pct_fpr", 0.01), ("tpr_at_0.1pct_fpr", 0.001))
     } | {f"{attack}_auc": Metric(chance=0.5) for attack in ("rmia", "calibrated", "loss")}
+    metrics |= {  # the deleted records' membership (see the module docstring)
+        "deleted_auc": Metric(chance=0.5),
+        "deleted_tpr_at_1pct_fpr": Metric(chance=0.01),
+        "deleted_versions_auc": Metric(("logits", "model_before_deletion"), 0.5),
+        "deleted_versions_tpr_at_1pct_fpr": Metric(("logits", "model_before_deletion"), 0.01),
+    }
+    forgotten: Split | None = None  # the deleted records of a compared deployment (see ``prepare``)
 
-    def _references(self, deployment, seed: int) -> list:
+    def prepare(self, deployments, seed):
+        """Keep the records a compared deployment deleted, to score them on every arm."""
+        self.forgotten = next((d.forgotten for d in deployments.values() if d.forgotten is not None), None)
+
+    def state(self):
+        return None if self.forgotten is None else hashlib.sha256(b"".join(self.forgotten.row_keys())).hexdigest()
+
+    def retrains(self, seed: int) -> list[tuple[list[Split], list[int]]]:
+        """The reference models' training sets and seeds: random halves of the adversary's population data."""
         aux, k = self.task.aux, self.params.reference_models
         rng = np.random.default_rng([seed, REFERENCE_SALT])
         halves = [aux.take(np.sort(rng.permutation(len(aux))[: len(aux) // 2])) for _ in range(k)]
-        seeds = [seed + REFERENCE_SALT * (i + 1) for i in range(k)]
+        return [(halves, [seed + REFERENCE_SALT * (i + 1) for i in range(k)])]
+
+    def _references(self, deployment, seed: int) -> list:
+        ((halves, seeds),) = self.retrains(seed)
         return [d.model for d in deployment.retrain_all(halves, seeds)]
 
     def measure(self, deployment, train, seed):
         n = min(len(train), len(self.task.test))
         members, non_members = train.take(slice(0, n)), self.task.test.take(slice(0, n))
-        x, y = torch.cat([members.x, non_members.x]), torch.cat([members.y, non_members.y])
+        deleted = self.forgotten if self.forgotten is not None else train.take(slice(0, 0))
+        x, y = torch.cat([members.x, non_members.x, deleted.x]), torch.cat([members.y, non_members.y, deleted.y])
         labels = np.r_[np.ones(n), np.zeros(n)]
-        target = true_label_log_probs(deployment.model, x, y)
-        references = np.stack([true_label_log_probs(m, x, y) for m in self._references(deployment, seed)])
+        scored = true_label_log_probs(deployment.model, x, y)
+        referenced = np.stack([true_label_log_probs(m, x, y) for m in self._references(deployment, seed)])
+        target, references = scored[: 2 * n], referenced[:, : 2 * n]
+        x, y = x[: 2 * n], y[: 2 * n]
         attacks = {
             "rmia": rmia_scores(target, references, self.params.offline_a),
             "calibrated": target - references.mean(0),  # minus the loss, plus the references' mean loss
@@ -108,5 +138,24 @@ class MembershipInference(RiskProbe):
                     mask = groups == g
                     if len(set(labels[mask])) == 2:
                         raw[f"{name}_auc_s{g}"] = float(roc_auc_score(labels[mask], score[mask]))
+        if len(deleted):
+            raw |= self._deleted(deployment, non_members, deleted, scored[n:], referenced[:, n:])
         primary = {k.removeprefix("rmia_"): v for k, v in raw.items() if k.startswith("rmia_")}
         return Measurement(raw["rmia_auc"], {**primary, **raw})
+
+    def _deleted(self, deployment, non_members: Split, deleted: Split, target, references) -> dict[str, float]:
+        """The membership of the ``deleted`` records against ``non_members``, from the true-label log-probabilities
+        of those records, in that order, under the deployed model (``target``) and the reference models."""
+        a = self.params.offline_a
+        labels = np.r_[np.zeros(len(non_members)), np.ones(len(deleted))]
+        deployed = rmia_scores(target, references, a)
+        before = deployment.observables.get("model_before_deletion")
+        versions = deployed
+        if before is not None:  # the model after the deletion is the reference
+            x, y = torch.cat([non_members.x, deleted.x]), torch.cat([non_members.y, deleted.y])
+            versions = rmia_scores(true_label_log_probs(before, x, y), target[None], a)
+        raw = {}
+        for name, score in (("deleted", deployed), ("deleted_versions", versions)):
+            raw[f"{name}_auc"] = float(roc_auc_score(labels, score))
+            raw[f"{name}_tpr_at_1pct_fpr"] = tpr_at_fpr(labels, score, 0.01)
+        return raw
