@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -58,6 +59,9 @@ Params = Mapping[str, Any] | Iterable[str] | None
 # A model: a spec string (a capacity preset, mlp:W1,W2,..., cnn[:C1,C2], a plugin's model) or a factory
 # ``factory(input_shape, n_classes) -> torch.nn.Module``.
 ModelLike = str | Callable[..., Any] | None
+# Where the seeds run: "local" (processes on this machine), "ray" (a Ray cluster; the ray extra), or an
+# interplay.validators.executors.Executor kept across calls (e.g. one RayExecutor for a notebook session).
+ExecutorLike = str | Any
 REPRODUCTIONS = ("sok-5.1", "sok-5.2")
 
 
@@ -178,10 +182,13 @@ def matrix(
     method: str = "graph",
     context: Mapping[str, str] | None = None,
     kb: KBLike = None,
+    defenses: Iterable[str] | str | None = "sok",
 ) -> list[Prediction]:
-    """Every defense x risk prediction, defenses and risks in KB order."""
+    """Every defense x risk prediction, defenses and risks in KB order; ``defenses``: ``sok`` (the SoK's seven,
+    the default), ``all``, or names (see :func:`select_defenses`)."""
     _check_method(method)
-    return predict_all(_kb(kb), method, dict(context or {}))
+    k = _kb(kb)
+    return predict_all(k, method, dict(context or {}), defenses=_select(k, defenses, "defense"))
 
 
 def matrix_document(predictions: list[Prediction]) -> list[dict]:
@@ -238,9 +245,12 @@ def predict_pair(a: str, b: str, *, context: Mapping[str, str] | None = None, kb
     return predict_combo(k, k.resolve(a, "defense"), k.resolve(b, "defense"), dict(context or {}))
 
 
-def combo_matrix(*, context: Mapping[str, str] | None = None, kb: KBLike = None) -> list[ComboPrediction]:
+def combo_matrix(
+    *, context: Mapping[str, str] | None = None, kb: KBLike = None, defenses: Iterable[str] | str | None = "sok"
+) -> list[ComboPrediction]:
     """Every unordered pair of defenses."""
-    return predict_all_combos(_kb(kb), dict(context or {}))
+    k = _kb(kb)
+    return predict_all_combos(k, dict(context or {}), _select(k, defenses, "defense"))
 
 
 def evaluate_loo(
@@ -465,6 +475,62 @@ def _store(store: StoreLike):
     return ResultStore(store)
 
 
+@contextmanager
+def _running(
+    executor: ExecutorLike,
+    address: str | None,
+    jobs: int | None,
+    s: Settings | None,
+    local: Callable[[], int],
+    seeds: int = 0,
+) -> Iterator[Any]:
+    """What the experiment functions take as ``workers``: ``local()`` processes for ``executor`` ``local``; for ``ray``
+    a :class:`~.validators.executors.RayExecutor` at ``address`` (else ``$RAY_ADDRESS``; none starts a local Ray)
+    with ``jobs`` workers (default: the cluster's CPUs), connected at once and its workers for ``seeds`` seeds
+    starting, closed afterwards; an executor instance as it is."""
+    from interplay.validators.executors import EXECUTORS, Executor, RayExecutor
+
+    if isinstance(executor, Executor):
+        yield executor
+        return
+    if executor == "local":
+        if address:
+            raise UsageError("address (--address) is the Ray cluster's: it goes with executor ray (--executor ray)")
+        yield local()
+        return
+    if executor != "ray":
+        raise UsageError(f"unknown executor {executor!r}; choose from {', '.join(EXECUTORS)}")
+    n = None if jobs is None else _count(jobs, "jobs", 1, 100_000, "one Ray worker per CPU")
+    if s is not None:
+        _check_shippable(s.train.capacity)
+    ray_executor = RayExecutor(address, n)
+    with ray_executor:
+        if seeds:
+            ray_executor.prestart(seeds)
+        yield ray_executor
+
+
+def _check_shippable(spec: str) -> None:
+    """A model factory that cannot reach a Ray worker is a usage error before anything runs."""
+    from interplay.validators.models import ModelError, is_builtin, plugin_models, shipment_by_value
+
+    if is_builtin(spec) or spec.split("@")[0] in plugin_models() or spec in shipment_by_value():
+        return
+    raise ModelError(f"model {spec} cannot be sent to Ray workers: its factory does not pickle (docs/cluster.md)")
+
+
+def _one_process(jobs: int | None) -> int:
+    if jobs is not None:
+        raise UsageError("jobs (--jobs) applies to a single cell locally; --all shares models across cells in one "
+                         "process (with executor ray, jobs is the number of Ray workers)")  # fmt: skip
+    return 1
+
+
+def _local_jobs(jobs: int | None) -> Callable[[], int]:
+    """Local processes for the commands that run in one process unless told (sweep, reproduce): ``jobs``, else 1."""
+    return lambda: 1 if jobs is None else _count(jobs, "jobs", 1, 256, "one process per seed at most")
+
+
 def validate(
     defense: str,
     risk: str,
@@ -486,6 +552,8 @@ def validate(
     n_train: int | None = None,
     model: ModelLike = None,
     mediators: bool = False,
+    executor: ExecutorLike = "local",
+    address: str | None = None,
 ) -> Validation:
     """Train baseline and defended models over paired seeds, measure the risk on both, judge the prediction.
 
@@ -503,6 +571,10 @@ def validate(
     probe built on the data, before anything is trained or stored: one that does not apply (what it needs from
     the data) raises ``ProbeUnsupported``.
 
+    ``executor``: ``local`` (the default) or ``ray``, a Ray cluster at ``address`` (``HOST:PORT``, ``auto``; default
+    ``$RAY_ADDRESS``, else a local Ray is started) with ``jobs`` workers (default: its CPUs); the records are the
+    same (docs/cluster.md). An :class:`~.validators.executors.Executor` instance is used as it is and left open.
+
     ``dataset``, ``label``, ``sensitive``, ``drop``, ``n_train`` and ``model``: a built-in dataset or the user's own
     data and model, see :func:`settings` and docs/your-data.md.
     """
@@ -519,27 +591,28 @@ def validate(
     choice = _DataChoice(label, sensitive, drop, n_train, model)
     s, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, ctx, data_path, choice)
     cfg = _cell_config(k, d, r, s, run, path, record)
-    n, workers = _seeds(seeds, preset), _workers(jobs, s)
+    n = _seeds(seeds, preset)
     task = _first_task(s, path)
     DEFENSES[d](s, task)  # ProbeUnsupported (what each needs from the data), before any training
     RISKS[r](s, task)
     bar = progress or _Silent()
     bar.start(n, f"{d} -> {r} on {s.data_name}")
-    doc = run_validation(
-        cfg,
-        n,
-        validation_judge(prediction),
-        _store(store),
-        lambda seed, cached: bar.advance(),
-        workers,
-        {"setting": record},
-    )
-    if mediators:
-        doc["mediators"] = _mediators(k, d, r, ctx, cfg, n, store, workers, bar)
+    with _running(executor, address, jobs, s, lambda: _workers(jobs, s), n) as workers:
+        doc = run_validation(
+            cfg,
+            n,
+            validation_judge(prediction),
+            _store(store),
+            lambda seed, cached: bar.advance(),
+            workers,
+            {"setting": record},
+        )
+        if mediators:
+            doc["mediators"] = _mediators(k, d, r, ctx, cfg, n, store, workers, bar)
     return Validation.from_dict(doc)
 
 
-def _mediators(k: KB, d: str, r: str, ctx: dict, cfg: Any, n: int, store: StoreLike, workers: int, bar: Any) -> dict:
+def _mediators(k: KB, d: str, r: str, ctx: dict, cfg: Any, n: int, store: StoreLike, workers: Any, bar: Any) -> dict:
     """The factors on the paths of ``d -> r`` measured under the validation's settings (its regime resolved), and
     per path whether each moved as the path predicts (:mod:`.interactions.mediators`)."""
     from interplay.interactions.mediators import path_steps
@@ -604,23 +677,31 @@ def _cell_config(k: KB, d: str, r: str, s: Settings, run: Any, path: str | None,
     return ValidationConfig(d, r, s, tuple(k.defenses[d].targets), path, metric, regime, record["name"])
 
 
+def select_defenses(names: Iterable[str] | str | None = "sok", *, kb: KBLike = None) -> list[str]:
+    """Defense slugs in KB order: ``sok`` (the SoK's seven), ``all`` (or None), or names (slugs, SoK codes,
+    aliases; a comma-separated string or a list)."""
+    return _select(_kb(kb), names, "defense")
+
+
 def _select(k: KB, names: Iterable[str] | str | None, kind: str) -> list[str]:
     every = list(k.defenses if kind == "defense" else k.risks)
-    if names is None:
+    if names is None or names == "all":
         return every
+    if kind == "defense" and names == "sok":
+        return k.sok_defenses
     given = names.split(",") if isinstance(names, str) else [str(n) for n in names]
     wanted = {k.resolve(n.strip(), kind) for n in given if n.strip()}
     if not wanted:
         raise UsageError(
-            f"{kind}s {','.join(given)!r} selects no {kind}; name at least one (slug, SoK code or alias), "
-            f"or leave the selection out for every {kind}"
+            f"{kind}s {','.join(given)!r} selects no {kind}; name at least one (slug, SoK code or alias), or "
+            + ("sok (the SoK's seven) or all" if kind == "defense" else f"leave the selection out for every {kind}")
         )
     return [slug for slug in every if slug in wanted]
 
 
 def validate_matrix(
     *,
-    defenses: Iterable[str] | str | None = None,
+    defenses: Iterable[str] | str | None = "sok",
     risks: Iterable[str] | str | None = None,
     dataset: str = "synthetic",
     preset: str = "default",
@@ -637,11 +718,20 @@ def validate_matrix(
     drop: Iterable[str] | str | None = None,
     n_train: int | None = None,
     model: ModelLike = None,
+    jobs: int | None = None,
+    executor: ExecutorLike = "local",
+    address: str | None = None,
 ) -> ValidationMatrix:
-    """Every (or every selected) defense x risk cell validated in one process, sharing the trained models; a
+    """Every selected defense (default the SoK's seven, :func:`select_defenses`) x risk cell validated in one
+    process, sharing the trained models; a
     cell without a plugin or whose probe does not apply is a record too (``observed`` None). Across the cells,
     Benjamini-Hochberg q-values decide the directions (``effect.q_value``); each cell's stored validation keeps
-    its own p-value decision. ``setting`` and the user's data and model as for :func:`validate`, per cell."""
+    its own p-value decision. ``setting`` and the user's data and model as for :func:`validate`, per cell.
+
+    ``executor`` ``ray`` (``address``, ``jobs`` as for :func:`validate`) sends every cell's missing seeds to the
+    cluster at once; each worker keeps the models of the seeds it is given, and a cell whose seed raised is a
+    ``failed`` record while the others complete (docs/cluster.md). ``jobs`` is the Ray workers': the local run
+    is one process."""
     from interplay.validators.data import DataError
     from interplay.validators.matrix import CellSetting, MatrixCell, run_matrix
 
@@ -674,14 +764,16 @@ def validate_matrix(
             )
     bar = progress or _Silent()
     bar.start(n * sum(c.registered for c in cells), f"{s.data_name}: {sum(c.registered for c in cells)} cells")
-    records = run_matrix(
-        cells,
-        s,
-        n,
-        _store(store),
-        str(data_path) if data_path else None,
-        lambda c, m: bar.advance(m, f"{c.defense} -> {c.risk}"),
-    )
+    with _running(executor, address, jobs, s, lambda: _one_process(jobs), n * len(cells)) as workers:
+        records = run_matrix(
+            cells,
+            s,
+            n,
+            _store(store),
+            str(data_path) if data_path else None,
+            lambda c, m: bar.advance(m, f"{c.defense} -> {c.risk}"),
+            workers,
+        )
     adjust_for_multiplicity(records)
     return ValidationMatrix.from_records(records)
 
@@ -705,10 +797,13 @@ def validate_combo(
     drop: Iterable[str] | str | None = None,
     n_train: int | None = None,
     model: ModelLike = None,
+    executor: ExecutorLike = "local",
+    address: str | None = None,
 ) -> ComboValidation:
     """Train with ``a``, with ``b`` and with both; judge the predicted conflict on each defense's own targets.
     When the defenses' targets have probes but none applies to the data, ``ProbeUnsupported`` is raised before
-    anything is trained or stored. The user's data and model as for :func:`validate`."""
+    anything is trained or stored. The user's data and model, ``jobs``, ``executor`` and ``address`` as for
+    :func:`validate`."""
     from interplay.validators.combination import ComboConfig, run_combo
     from interplay.validators.data import DataError
     from interplay.validators.registry import DEFENSES, RISKS
@@ -730,7 +825,7 @@ def validate_combo(
         tuple(k.defenses[db].targets),
         str(data_path) if data_path else None,
     )
-    n, workers = _seeds(seeds, preset), _workers(jobs, s)
+    n = _seeds(seeds, preset)
     targets = sorted({*cfg.measured("a"), *cfg.measured("b")})
     task = _first_task(s, str(data_path) if data_path else None)
     DEFENSES[da](s, task)  # ProbeUnsupported (what each needs from the data), before any training
@@ -750,7 +845,8 @@ def validate_combo(
     predicted = {side.defense: side.status for side in p.sides} | {"pair": p.verdict}
     bar = progress or _Silent()
     bar.start(n, f"{da} + {db} on {s.data_name}")
-    doc = run_combo(cfg, n, combo_judge(predicted), _store(store), lambda seed, cached: bar.advance(), workers)
+    with _running(executor, address, jobs, s, lambda: _workers(jobs, s), n) as workers:
+        doc = run_combo(cfg, n, combo_judge(predicted), _store(store), lambda seed, cached: bar.advance(), workers)
     return ComboValidation.from_dict(doc)
 
 
@@ -774,6 +870,9 @@ def sweep(
     drop: Iterable[str] | str | None = None,
     n_train: int | None = None,
     model: ModelLike = None,
+    jobs: int | None = None,
+    executor: ExecutorLike = "local",
+    address: str | None = None,
 ) -> Sweep:
     """Validate ``defense -> risk`` at each value of ``factor`` (D1-D4, M1) and test the KB's claim factor -> risk;
     the verdict is stored as sweep evidence on the claimed edges. ``out``: a file stem for the PNG and PDF plot.
@@ -787,6 +886,9 @@ def sweep(
     ``setting`` as for :func:`validate`; a literature setting's regime is resolved at the base settings, and the
     swept factor varies on top of it. The user's data and model as for :func:`validate`: on a user's file D1 goes
     up to its rows less two; M1 sweeps the capacity presets, so it takes no ``model``.
+
+    ``jobs``: local processes per value (default one, the seeds in this process); ``executor`` and ``address`` as for
+    :func:`validate` (on Ray every value's seeds go out together).
     """
     import itertools
     from dataclasses import replace
@@ -846,17 +948,19 @@ def sweep(
     prediction = _predict(k, d, r).direction
     bar = progress or _Silent()
     bar.start(len(vals) * n, f"sweep {factor} for {d} -> {r}")
-    doc = run_sweep(
-        cfg,
-        factor,
-        vals,
-        n,
-        validation_judge(prediction),
-        claimed_edges(k, KNOBS[factor].node, r),
-        _store(store),
-        bar.advance,
-        {"setting": record, "regime": regime},
-    )
+    with _running(executor, address, jobs, s, _local_jobs(jobs), n * len(vals)) as workers:
+        doc = run_sweep(
+            cfg,
+            factor,
+            vals,
+            n,
+            validation_judge(prediction),
+            claimed_edges(k, KNOBS[factor].node, r),
+            _store(store),
+            bar.advance,
+            {"setting": record, "regime": regime},
+            workers,
+        )
     _add_q_values([p["effect"] for p in doc["points"]])
     if out is not None:
         doc["plots"] = [str(p) for p in plot_sweep(doc, Path(out))]
@@ -884,10 +988,13 @@ def measure(
     jobs: int | None = None,
     kb: KBLike = None,
     progress: Progress | None = None,
+    executor: ExecutorLike = "local",
+    address: str | None = None,
 ) -> FactorMeasurement:
     """Measure the factors (default: every one with an estimator) on the baseline and ``defense`` over paired
     seeds, and judge the KB's defense -> factor edges (:mod:`.validators.measure`); each seed and the verdicts on
-    the edges are stored (the verdicts as measured evidence the reasoner may read)."""
+    the edges are stored (the verdicts as measured evidence the reasoner may read). ``jobs``, ``executor`` and
+    ``address`` as for :func:`validate`."""
     from interplay.validators.factors import ESTIMATORS, UnknownFactor
     from interplay.validators.measure import MeasureConfig, factor_edges, run_measure
 
@@ -903,10 +1010,12 @@ def measure(
     s = settings(dataset, preset, params, None, data_path, k)
     path = str(data_path) if data_path else None
     cfg = MeasureConfig(d, s, chosen, path)
-    n, workers = _seeds(seeds, preset), _workers(jobs, s)
+    n = _seeds(seeds, preset)
     bar = progress or _Silent()
     bar.start(n, f"factors of {d} on {s.dataset}")
-    doc = run_measure(cfg, n, factor_edges(k.edges, d), _store(store), lambda seed, cached: bar.advance(), workers)
+    with _running(executor, address, jobs, s, lambda: _workers(jobs, s), n) as workers:
+        edges = factor_edges(k.edges, d)
+        doc = run_measure(cfg, n, edges, _store(store), lambda seed, cached: bar.advance(), workers)
     return FactorMeasurement.from_dict(doc)
 
 
@@ -919,10 +1028,14 @@ def reproduce(
     store: StoreLike = None,
     kb: KBLike = None,
     progress: Progress | None = None,
+    jobs: int | None = None,
+    executor: ExecutorLike = "local",
+    address: str | None = None,
 ) -> Reproduction:
     """One of the SoK's Sec. 5 experiments on Adult (``sok-5.1``, ``sok-5.2``), beside the paper's figures.
 
-    ``data_path``: the folder of the Adult files (else ``$INTERPLAY_ADULT_DIR`` or ``../shared/data/adult``)."""
+    ``data_path``: the folder of the Adult files (else ``$INTERPLAY_ADULT_DIR`` or ``../shared/data/adult``).
+    ``jobs``, ``executor`` and ``address`` as for :func:`sweep`."""
     from interplay.validators.reproduce import DEFAULT_SEEDS, EXPERIMENTS, steps
     from interplay.validators.reproduce import reproduce as run
     from interplay.validators.sweep import KNOBS
@@ -939,18 +1052,20 @@ def reproduce(
     prediction = _predict(k, defense, risk).direction
     bar = progress or _Silent()
     bar.start(steps(name, quick, n), f"reproduce {name}")
-    doc = run(
-        name,
-        tuple(k.defenses[defense].targets),
-        quick,
-        n,
-        prediction,
-        validation_judge(prediction),
-        lambda f: claimed_edges(k, KNOBS[f].node, risk),
-        _store(store),
-        bar.advance,
-        str(data_path) if data_path else None,
-    )
+    with _running(executor, address, jobs, None, _local_jobs(jobs), steps(name, quick, n)) as workers:
+        doc = run(
+            name,
+            tuple(k.defenses[defense].targets),
+            quick,
+            n,
+            prediction,
+            validation_judge(prediction),
+            lambda f: claimed_edges(k, KNOBS[f].node, risk),
+            _store(store),
+            bar.advance,
+            str(data_path) if data_path else None,
+            workers,
+        )
     _add_q_values([r["effect"] for r in doc["rows"]])
     return Reproduction.from_dict(doc)
 
@@ -981,9 +1096,13 @@ def plugins() -> list[dict]:
 # --- status, exports and the report ------------------------------------------------------------------------
 
 
-def status(*, store: StoreLike = None, method: str = "graph", kb: KBLike = None) -> Status:
-    """Every cell: literature, prediction per method, experiment verdict, and whether they agree."""
-    records = plain(cell_status(_kb(kb), read_validations(store), method))
+def status(
+    *, store: StoreLike = None, method: str = "graph", kb: KBLike = None, defenses: Iterable[str] | str | None = "sok"
+) -> Status:
+    """Every cell of ``defenses`` (default the SoK's seven, see :func:`select_defenses`): literature, prediction per
+    method, experiment verdict, and whether they agree."""
+    k = _kb(kb)
+    records = plain(cell_status(k, read_validations(store), method, _select(k, defenses, "defense")))
     return Status(records, summary(records))
 
 
@@ -998,20 +1117,24 @@ def export(
     renderer: str = "auto",
     store: StoreLike = None,
     kb: KBLike = None,
+    defenses: Iterable[str] | str | None = "sok",
 ) -> ExportResult:
     """Write the KB, the matrix and the evidence as ``fmt`` (latex, bib, dot, svg, pdf, tikz, graphml, gexf, json,
-    mermaid, csv); ``include`` may add ``validations`` read from ``store``."""
+    mermaid, csv); ``include`` may add ``validations`` read from ``store``. ``defenses`` (default the SoK's seven,
+    see :func:`select_defenses`) are the matrix's rows and, with every risk, the graph's subset; ``subset``
+    replaces both."""
     from interplay.export import export as write
 
+    k = _kb(kb)
     layers = {i.strip().lower() for i in (include.split(",") if isinstance(include, str) else include)}
     if isinstance(subset, str):
         subset = subset.split(",")
     return write(
-        _kb(kb),
+        k,
         fmt,
         output,
         method=method,
-        subset=subset,
+        subset=subset or _defense_subset(k, defenses),
         include=include,
         standalone=standalone,
         renderer=renderer,
@@ -1019,9 +1142,24 @@ def export(
     )
 
 
-def report(output: str | Path, *, method: str = "graph", store: StoreLike = None, kb: KBLike = None) -> Path:
-    """One self-contained HTML page: the matrix as a heat map, every cell's explanation and experiment."""
+def report(
+    output: str | Path,
+    *,
+    method: str = "graph",
+    store: StoreLike = None,
+    kb: KBLike = None,
+    defenses: Iterable[str] | str | None = "sok",
+) -> Path:
+    """One self-contained HTML page: the matrix of ``defenses`` (default the SoK's seven, see
+    :func:`select_defenses`) as a heat map, every cell's explanation and experiment."""
     from interplay.export.report import write_report
 
     _check_method(method)
-    return write_report(_kb(kb), output, method, read_validations(store))
+    k = _kb(kb)
+    return write_report(k, output, method, read_validations(store), _defense_subset(k, defenses))
+
+
+def _defense_subset(k: KB, defenses: Iterable[str] | str | None) -> list[str] | None:
+    """The export subset of ``defenses`` with every risk, or None (no subset) when they are all the KB's."""
+    chosen = _select(k, defenses, "defense")
+    return None if chosen == list(k.defenses) else [*chosen, *k.risks]

@@ -37,7 +37,8 @@ class Direction(_Word):
 class Verdict(_Word):
     """A prediction judged against an experiment. ``not-applicable``: the defended model is the baseline and the
     probe reads nothing the defense adds, so no experiment can test the cell; ``not registered``/``unsupported``:
-    no experiment could run."""
+    no experiment could run; ``failed``: a seed of the cell raised on a cluster (its ``reason`` names the seed, the
+    configuration and the error; docs/cluster.md)."""
 
     confirmed = "confirmed"
     refuted = "refuted"
@@ -45,6 +46,7 @@ class Verdict(_Word):
     not_applicable = "not-applicable"
     not_registered = "not registered"
     unsupported = "unsupported"
+    failed = "failed"
 
 
 def _opt(enum: type[_Word], value: Any) -> Any:

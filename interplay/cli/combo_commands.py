@@ -7,10 +7,12 @@ from rich.tree import Tree
 
 from interplay import api
 from interplay.cli.common import (
+    Address,
     ContextOpt,
     DataPath,
     Dataset,
     Drop,
+    ExecutorOpt,
     Jobs,
     Json,
     KBDir,
@@ -78,10 +80,10 @@ def predict_combo_cmd(
     console.print(root)
 
 
-def combo_matrix(k: KB, context: dict[str, str], json: bool) -> None:
+def combo_matrix(k: KB, context: dict[str, str], json: bool, defenses: str = "sok") -> None:
     """Every unordered pair of defenses: predicted verdict and, where reported, the literature's."""
     with errors(json):
-        preds = api.combo_matrix(context=context, kb=k)
+        preds = api.combo_matrix(context=context, kb=k, defenses=defenses)
     if json:
         emit_json([{**p.to_dict(), "agreement": api.combo_agreement(p)} for p in preds])
         return
@@ -124,6 +126,8 @@ def validate_combo_cmd(
     data_path: DataPath = None,
     store: Store = None,
     jobs: Jobs = None,
+    executor: ExecutorOpt = "local",
+    address: Address = None,
     context: ContextOpt = None,
     json: Json = False,
     kb: KBDir = None,
@@ -148,6 +152,8 @@ def validate_combo_cmd(
             data_path=data_path,
             store=store,
             jobs=jobs,
+            executor=executor,
+            address=address,
             kb=k,
             progress=bar,
             **data_options(label, sensitive, drop, n_train, model),

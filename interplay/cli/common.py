@@ -89,12 +89,35 @@ Param = Annotated[
         help="PLUGIN.KEY=VALUE, e.g. adversarial-training.eps=0.1 (repeatable; `interplay plugins` lists them).",
     ),
 ]
+Defenses = Annotated[
+    str,
+    typer.Option(
+        "--defenses",
+        help="sok (the SoK's seven defenses), all (with the eight beyond it), or names separated by commas.",
+    ),
+]
 DataPath = Annotated[Path | None, typer.Option("--data-path", help="Folder with adult.data and adult.test.")]
 Jobs = Annotated[
     int | None,
     typer.Option(
         "--jobs",
-        help="Seeds measured at once, in separate processes (default: the CPUs available; results are the same).",
+        help="Seeds measured at once, in separate processes (default: the CPUs available; results are the same); "
+        "with --executor ray, the Ray workers (default: the cluster's CPUs).",
+    ),
+]
+# Where the seeds run (docs/cluster.md).
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help='local: processes on this machine (the default); ray: a Ray cluster (pip install -e ".[ray]").',
+    ),
+]
+Address = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="With --executor ray: the cluster, HOST:PORT or auto (default: $RAY_ADDRESS; none: start a local Ray).",
     ),
 ]
 
@@ -137,13 +160,17 @@ def _json_error(ctx: Any, exc: typer.TyperException) -> None:
 @contextmanager
 def errors(json: bool = False) -> Iterator[None]:
     """Wrong input (any :class:`~interplay.errors.UsageError`) exits 2 with its message; an invalid KB exits 1
-    listing file, object, field and reason; a failing third-party plugin exits 1 naming it."""
+    listing file, object, field and reason; a failing third-party plugin exits 1 naming it, and so do seeds that
+    failed on a cluster (naming their configurations) and a lost cluster."""
     from interplay.extensions import PluginLoadError
+    from interplay.validators.executors import RunFailed
 
     try:
         yield
     except UsageError as exc:
         fail(str(exc), 2, json, type(exc).__name__)
+    except RunFailed as exc:  # seeds that raised on a cluster, or a lost cluster: what finished is stored
+        fail(str(exc), 1, json, type(exc).__name__)
     except KBError as exc:
         if json:
             emit_json({"error": {"kind": "KBError", "message": "; ".join(map(str, exc.problems))}})

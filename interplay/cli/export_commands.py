@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from interplay import api
-from interplay.cli.common import KBDir, Overlay, Store, err_console, errors, open_kb
+from interplay.cli.common import Defenses, KBDir, Overlay, Store, err_console, errors, open_kb
 from interplay.export import FORMATS, RENDERERS
 
 
@@ -31,6 +31,7 @@ def export_command(
     renderer: Annotated[
         str, typer.Option("--renderer", help=f"svg, pdf: {', '.join(RENDERERS)} (graphviz needs its dot program).")
     ] = "auto",
+    defenses: Defenses = "sok",
     store: Store = None,
     kb: KBDir = None,
     overlay: Overlay = None,
@@ -48,6 +49,7 @@ def export_command(
             renderer=renderer,
             store=store,
             kb=k,
+            defenses=defenses,
         )
     for note in result.notes:
         err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

@@ -9,8 +9,10 @@ from rich.table import Table
 
 from interplay import api
 from interplay.cli.common import (
+    Address,
     DataPath,
     Dataset,
+    ExecutorOpt,
     Jobs,
     Json,
     KBDir,
@@ -45,6 +47,8 @@ def measure_cmd(
     data_path: DataPath = None,
     store: Store = None,
     jobs: Jobs = None,
+    executor: ExecutorOpt = "local",
+    address: Address = None,
     json: Json = False,
     kb: KBDir = None,
     overlay: Overlay = None,
@@ -62,6 +66,8 @@ def measure_cmd(
             data_path=data_path,
             store=store,
             jobs=jobs,
+            executor=executor,
+            address=address,
             kb=k,
             progress=bar,
         )

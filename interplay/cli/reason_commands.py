@@ -13,6 +13,7 @@ from interplay import api
 from interplay.cli.combo_commands import combo_loo, combo_matrix
 from interplay.cli.common import (
     ContextOpt,
+    Defenses,
     Json,
     KBDir,
     Method,
@@ -151,6 +152,7 @@ def matrix_cmd(
     method: MethodOpt = Method.graph,
     context: ContextOpt = None,
     combos: CombosOpt = False,
+    defenses: Defenses = "sok",
     json: Json = False,
     kb: KBDir = None,
     overlay: Overlay = None,
@@ -159,9 +161,9 @@ def matrix_cmd(
     k = open_kb(kb, overlay, json)
     ctx = parse_context(context, json)
     if combos:
-        return combo_matrix(k, ctx, json)
+        return combo_matrix(k, ctx, json, defenses)
     with errors(json):
-        preds = api.matrix(method=method.value, context=ctx, kb=k)
+        preds = api.matrix(method=method.value, context=ctx, kb=k, defenses=defenses)
     if json:
         emit_json(api.matrix_document(preds))
         return
@@ -169,7 +171,7 @@ def matrix_cmd(
         "defense", *[esc(r.code or r.id) for r in k.risks.values()], title=f"Predictions ({method.value}) vs literature"
     )
     marks = {"increase": "↑", "decrease": "↓", "none": "0", "ambiguous": "?", "unknown": "·"}
-    for d in k.defenses.values():
+    for d in (k.defenses[slug] for slug in dict.fromkeys(p.defense for p in preds)):
         row = []
         for p in (q for q in preds if q.defense == d.id):
             cell = marks.get(p.direction, "?")

@@ -8,7 +8,20 @@ import typer
 from rich.table import Table
 
 from interplay import api
-from interplay.cli.common import DataPath, Json, Preset, ProgressBar, Store, console, emit_json, errors, esc, preset_of
+from interplay.cli.common import (
+    Address,
+    DataPath,
+    ExecutorOpt,
+    Json,
+    Preset,
+    ProgressBar,
+    Store,
+    console,
+    emit_json,
+    errors,
+    esc,
+    preset_of,
+)
 
 
 def reproduce_cmd(
@@ -26,11 +39,24 @@ def reproduce_cmd(
     data_path: DataPath = None,
     store: Store = None,
     json: Json = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", help="Seeds at once in separate processes (default 1), or Ray workers.")
+    ] = None,
+    executor: ExecutorOpt = "local",
+    address: Address = None,
 ) -> None:
     """Reproduce one of the SoK's Sec. 5 validations on Adult, scaled to a CPU."""
     with errors(json), ProgressBar() as bar:
         doc = api.reproduce(
-            name, preset=preset_of(preset, quick, json), seeds=seeds, data_path=data_path, store=store, progress=bar
+            name,
+            preset=preset_of(preset, quick, json),
+            seeds=seeds,
+            data_path=data_path,
+            store=store,
+            progress=bar,
+            jobs=jobs,
+            executor=executor,
+            address=address,
         ).to_dict()
     if json:
         emit_json(doc)

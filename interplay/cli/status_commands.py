@@ -10,7 +10,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from interplay import api
-from interplay.cli.common import Json, KBDir, Overlay, Store, console, emit_json, err_console, errors, open_kb
+from interplay.cli.common import (
+    Defenses,
+    Json,
+    KBDir,
+    Overlay,
+    Store,
+    console,
+    emit_json,
+    err_console,
+    errors,
+    open_kb,
+)
 from interplay.interactions.status import NOT_VALIDATED
 from interplay.verdicts import accounting_line
 
@@ -37,11 +48,13 @@ def _settings_text(rec: dict) -> str:
     return text
 
 
-def status_cmd(store: Store = None, json: Json = False, kb: KBDir = None, overlay: Overlay = None) -> None:
+def status_cmd(
+    store: Store = None, defenses: Defenses = "sok", json: Json = False, kb: KBDir = None, overlay: Overlay = None
+) -> None:
     """Every defense x risk cell: literature, prediction per method, experiment verdict, and whether they agree."""
     k = open_kb(kb, overlay, json)
     with errors(json):
-        result = api.status(store=store, kb=k)
+        result = api.status(store=store, kb=k, defenses=defenses)
     records = result.to_dict()
     if json:
         emit_json(records)
@@ -83,11 +96,12 @@ def report_cmd(
         "graph"
     ),
     store: Store = None,
+    defenses: Defenses = "sok",
     kb: KBDir = None,
     overlay: Overlay = None,
 ) -> None:
     """One self-contained HTML page: the matrix as a heat map, each cell's explanation and validation, references."""
     k = open_kb(kb, overlay)
     with errors():
-        api.report(output, method=method, store=store, kb=k)
+        api.report(output, method=method, store=store, kb=k, defenses=defenses)
     err_console.print(f"wrote {output}", highlight=False, markup=False)

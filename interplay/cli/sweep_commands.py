@@ -10,8 +10,10 @@ from rich.table import Table
 
 from interplay import api
 from interplay.cli.common import (
+    Address,
     Dataset,
     Drop,
+    ExecutorOpt,
     Json,
     KBDir,
     Label,
@@ -56,6 +58,11 @@ def sweep(
     drop: Drop = None,
     n_train: NTrain = None,
     model: Model = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", help="Seeds at once in separate processes (default 1), or Ray workers.")
+    ] = None,
+    executor: ExecutorOpt = "local",
+    address: Address = None,
 ) -> None:
     """Validate DEFENSE -> RISK at each value of a factor and check the risk moves as the KB's edges claim."""
     k = open_kb(kb, overlay, json)
@@ -75,6 +82,9 @@ def sweep(
             kb=k,
             progress=bar,
             setting=setting,
+            jobs=jobs,
+            executor=executor,
+            address=address,
             **data_options(label, sensitive, drop, n_train, model),
         )
     summary = result.to_dict()

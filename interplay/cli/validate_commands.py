@@ -12,10 +12,12 @@ from rich.table import Table
 
 from interplay import api
 from interplay.cli.common import (
+    Address,
     ContextOpt,
     DataPath,
     Dataset,
     Drop,
+    ExecutorOpt,
     Jobs,
     Json,
     KBDir,
@@ -34,6 +36,7 @@ from interplay.cli.common import (
     console,
     data_options,
     emit_json,
+    err_console,
     errors,
     esc,
     fail,
@@ -62,13 +65,19 @@ def validate(
         bool, typer.Option("--all", help="Every defense x risk cell, with one progress display.")
     ] = False,
     only_defenses: Annotated[
-        str | None, typer.Option("--defenses", help="With --all: only these defenses (comma-separated).")
+        str | None,
+        typer.Option(
+            "--defenses",
+            help="With --all: sok (the SoK's seven, the default), all (15), or names separated by commas.",
+        ),
     ] = None,
     only_risks: Annotated[
         str | None, typer.Option("--risks", help="With --all: only these risks (comma-separated).")
     ] = None,
     context: ContextOpt = None,
     jobs: Jobs = None,
+    executor: ExecutorOpt = "local",
+    address: Address = None,
     setting: SettingOpt = "auto",
     label: Label = None,
     sensitive: Sensitive = None,
@@ -86,7 +95,7 @@ def validate(
     if all_cells:
         if defense or risk:
             fail("--all takes no DEFENSE or RISK; restrict it with --defenses and --risks", json=json)
-        if jobs is not None:
+        if jobs is not None and executor == "local":
             fail("--jobs applies to a single cell; --all shares models across cells in one process", json=json)
         start = time.perf_counter()
         # Library warnings (Opacus' backward hooks, once per trained model) would scroll the progress display away.
@@ -94,7 +103,7 @@ def validate(
             warnings.simplefilter("ignore")
             warnings.simplefilter("always", StoreWriteWarning)  # a store that cannot be written must be said
             m = api.validate_matrix(
-                defenses=only_defenses,
+                defenses="sok" if only_defenses is None else only_defenses,
                 risks=only_risks,
                 dataset=dataset,
                 preset=chosen,
@@ -106,8 +115,14 @@ def validate(
                 kb=k,
                 progress=bar,
                 setting=setting,
+                jobs=jobs,
+                executor=executor,
+                address=address,
                 **data_options(label, sensitive, drop, n_train, model),
             )
+        for r in m.to_dict():
+            if r["verdict"] == "failed":  # a seed raised on the cluster; the other cells completed
+                err_console.print(f"[bold red]failed:[/] {esc(r['defense'])} -> {esc(r['risk'])}: {esc(r['reason'])}")
         if json:
             emit_json(m.to_dict())
             return
@@ -139,6 +154,8 @@ def validate(
             data_path=data_path,
             store=store,
             jobs=jobs,
+            executor=executor,
+            address=address,
             kb=k,
             progress=bar,
             setting=setting,

@@ -28,7 +28,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +35,7 @@ import torch
 
 from interplay.validators.data import Split, Task
 from interplay.validators.defenses.base import DefensePlugin
+from interplay.validators.executors import Workers
 from interplay.validators.experiment import (
     Judge,
     calibrated,
@@ -46,10 +46,11 @@ from interplay.validators.experiment import (
     plugin_params,
     plugin_versions,
     run_seeds,
+    seed_task,
 )
 from interplay.validators.registry import DEFENSES, RISKS, UnregisteredPair
 from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
-from interplay.validators.settings import Settings, load_task
+from interplay.validators.settings import Settings
 from interplay.validators.stats import PairedEffect, direction, min_effect, paired_effect
 from interplay.validators.store import ResultStore
 from interplay.validators.training import TrainingHooks, accuracy
@@ -103,6 +104,11 @@ class Combined(DefensePlugin):
         super().__init__(settings, task)
         self.parts = (DEFENSES[first](settings, task), DEFENSES[second](settings, task))
         self.slug = f"{first}+{second}"  # type: ignore[misc]  # a combination's slug is per instance
+        if all(type(d.hooks()).prepare is not TrainingHooks.prepare for d in self.parts):
+            raise ProbeUnsupported(
+                f"{first} and {second} both replace the optimizer or the loader (TrainingHooks.prepare); one would "
+                "undo the other, so validate-combo cannot compose them"
+            )
 
     def alter_training_data(self, train: Split, seed: int) -> Split:
         for d in self.parts:
@@ -116,13 +122,28 @@ class Combined(DefensePlugin):
         return self.parts[0].observables(model, train) | self.parts[1].observables(model, train)
 
 
+_UNCOMPOSED = ("deploy", "build", "after_training")
+
+
 def check_defenses(*defenses: str) -> None:
+    """Raise unless each defense has a plugin whose recipe a combination can compose: training-data changes,
+    training hooks and observables (:class:`Combined`), not its own model (``build``), a change of the trained
+    model (``after_training``) or a recipe of its own (``deploy``)."""
     missing = [d for d in defenses if d not in DEFENSES]
     if missing:
         raise UnregisteredPair(
             f"no validator plugin for defense {' and '.join(map(repr, missing))}; "
             f"registered defenses: {', '.join(DEFENSES)}"
         )
+    for d in defenses:
+        own = [
+            s for s in ("deploy", "build", "after_training") if getattr(DEFENSES[d], s) is not getattr(DefensePlugin, s)
+        ]
+        if own:
+            raise ProbeUnsupported(
+                f"validate-combo composes two defenses' training data, training hooks and observables; {d} also "
+                f"overrides {', '.join(own)}, which a combination does not compose"
+            )
 
 
 @dataclass(frozen=True)
@@ -180,7 +201,7 @@ def _probes(cfg: ComboConfig, task: Task) -> dict[str, RiskProbe]:
 def measure_combo_seed(cfg: ComboConfig, seed: int) -> dict:
     """Train the four arms on one seed's splits and measure, on each, the risks its defenses target."""
     start = time.perf_counter()
-    task = load_task(cfg.settings, seed, Path(cfg.data_path) if cfg.data_path else None)
+    task = seed_task(cfg.settings, seed, cfg.data_path)
     probes = _probes(cfg, task)
     arms = {
         "baseline": DefensePlugin(cfg.settings, task),
@@ -297,9 +318,10 @@ def run_combo(
     judge: Judge,
     store: ResultStore | None = None,
     on_seed: Callable[[int, bool], None] | None = None,
-    workers: int = 1,
+    workers: Workers = 1,
 ) -> dict:
-    """Run seeds ``0..seeds-1`` (reusing those in ``store``; the missing ones in ``workers`` processes at once),
+    """Run seeds ``0..seeds-1`` (reusing those in ``store``; the missing ones in ``workers`` processes at once, or
+    on an executor),
     summarize, and let ``judge`` add the predictions and verdicts."""
     start = time.perf_counter()
     settings, calibration = calibrated(cfg.settings, (*cfg.measured("a"), *cfg.measured("b")), cfg.data_path, store)

@@ -11,24 +11,22 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import multiprocessing
 import os
-import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from interplay.validators import batched
 from interplay.validators.calibration import calibrate
-from interplay.validators.data import Split
+from interplay.validators.data import Split, Task
 from interplay.validators.defenses.base import DefensePlugin, Deployment
-from interplay.validators.deployment_cache import DeploymentCache
-from interplay.validators.models import install, shipment
+from interplay.validators.deployment_cache import active, sharing_deployments
+from interplay.validators.executors import Job, LocalExecutor, Workers, as_executor, raise_failures
 from interplay.validators.regimes import REGIMES, UnknownRegime, apply_regime
 from interplay.validators.registry import DEFENSES, RISKS, check_metric, check_pair, source_digest
 from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
@@ -36,19 +34,10 @@ from interplay.validators.settings import Settings, load_task
 from interplay.validators.stats import PairedEffect, direction, evidence, min_effect, paired_effect
 from interplay.validators.store import ResultStore
 from interplay.validators.training import accuracy, parameter_digest
-from interplay.version import VERSION
+from interplay.validators.versions import code_version
 
 # Adds the prediction and the verdict to a measurement document (supplied by the API layer).
 Judge = Callable[[dict], dict]
-
-
-def code_version() -> str:
-    """The package version plus a digest of the validators' sources: changing the code invalidates results.
-    Plugins outside this package enter each configuration through :func:`plugin_versions`."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
-        digest.update(path.read_bytes())
-    return f"{VERSION}+{digest.hexdigest()[:12]}"
 
 
 def data_digest(settings: Settings, data_path: str | None = None) -> str | None:
@@ -87,27 +76,71 @@ def plugin_versions(plugins: Iterable[Any]) -> dict[str, str]:
     return {p.slug: source_digest(p) for p in plugins}
 
 
-_CACHE: DeploymentCache | None = None
+def seed_task(settings: Settings, seed: int, data_path: str | None) -> Task:
+    """Seed ``seed``'s task: the shared one inside :func:`sharing_deployments` (on a Ray worker, the one the driver
+    loaded and sent, :mod:`.executors`), else loaded here."""
+    path = Path(data_path) if data_path else None
+    cache = active()
+    return cache.task(settings, seed, path) if cache else load_task(settings, seed, path)
+
+
+def _prefetch(cfg: ValidationConfig, seeds: Iterable[int]) -> None:
+    """Train what :func:`measure_seed` will ask the deployment cache for on ``seeds``, in one
+    :meth:`~.DeploymentCache.deploy_jobs` call, so that the seeds' models train in batches (:mod:`.batched`) instead of
+    seed by seed: both arms on each seed's training data, and the models each probe declares it will retrain them on
+    (:meth:`~.RiskProbe.retrains`, e.g. membership inference's reference models). A probe that alters the training
+    data (poisoning) gets only the clean deployments its cell's targets measure; a cell whose probe or defense does
+    not apply gets nothing (it raises in ``measure_seed``)."""
+    cache = active()
+    assert cache is not None, "prefetching fills the deployment cache"
+    jobs = []
+    for seed in seeds:
+        task = seed_task(cfg.settings, seed, cfg.data_path)
+        try:
+            probe = RISKS[cfg.risk](cfg.settings, task)
+            arms = (DefensePlugin(cfg.settings, task), DEFENSES[cfg.defense](cfg.settings, task))
+        except ProbeUnsupported:
+            return
+        targets = [t for t in (_probe(t, cfg.settings, task) for t in cfg.measured_targets if t != cfg.risk) if t]
+        if not probe.alters_training_data() or targets:
+            jobs += [(arm, task.train, seed) for arm in arms]
+        for measuring in (probe, *targets):
+            for datas, ss in measuring.retrains(seed):
+                jobs += [(arm, data, s) for data, s in zip(datas, ss, strict=True) for arm in arms]
+    cache.deploy_jobs(jobs)
+
+
+def _probe(risk: str, settings: Settings, task: Task) -> RiskProbe | None:
+    try:
+        return RISKS[risk](settings, task)
+    except ProbeUnsupported:
+        return None
 
 
 @contextmanager
-def sharing_deployments() -> Iterator[DeploymentCache]:
-    """Within this block, validations reuse loaded tasks, trained deployments and their measurements
-    (see :mod:`.deployment_cache`)."""
-    global _CACHE
-    previous, _CACHE = _CACHE, DeploymentCache()
-    try:
-        yield _CACHE
-    finally:
-        _CACHE = previous
+def _seeds_in_batches(cfg: ValidationConfig, seeds: int, key: str, store: ResultStore | None, workers: Workers):
+    """Around the seeds of a validation measured in this process: the deployments of those not yet in ``store`` are
+    trained first, together (:func:`_prefetch`), inside the run's deployment cache (one opened for this validation when
+    none is). Not with batching off (:func:`.batched.one_by_one`), nor when seeds are measured elsewhere (worker
+    processes, Ray), where each seed trains its own."""
+    executor = as_executor(workers)
+    if not batched.enabled() or not (isinstance(executor, LocalExecutor) and executor.workers <= 1) or seeds < 2:
+        yield
+        return
+    with nullcontext() if active() else sharing_deployments():
+        done = store.runs(key) if store else {}
+        _prefetch(cfg, [seed for seed in range(seeds) if seed not in done])
+        yield
 
 
 def _deploy(defense: DefensePlugin, train, seed: int):
-    return _CACHE.deploy(defense, train, seed) if _CACHE else defense.deploy(train, seed)
+    cache = active()
+    return cache.deploy(defense, train, seed) if cache else defense.deploy(train, seed)
 
 
 def _measure(probe: RiskProbe, deployment, train, seed: int):
-    return _CACHE.measure(probe, deployment, train, seed) if _CACHE else probe.measure(deployment, train, seed)
+    cache = active()
+    return cache.measure(probe, deployment, train, seed) if cache else probe.measure(deployment, train, seed)
 
 
 class MissingObservable(ProbeUnsupported):
@@ -232,8 +265,7 @@ def calibrated(
 def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
     """Train the baseline and the defended model on one seed's splits and measure every risk on both."""
     start = time.perf_counter()
-    path = Path(cfg.data_path) if cfg.data_path else None
-    task = _CACHE.task(cfg.settings, seed, path) if _CACHE else load_task(cfg.settings, seed, path)
+    task = seed_task(cfg.settings, seed, cfg.data_path)
     probe = RISKS[cfg.risk](cfg.settings, task)
     targets = {}
     for t in cfg.measured_targets:
@@ -290,7 +322,8 @@ def _effect(
 ) -> tuple[PairedEffect, dict, str]:
     """The paired effect on ``risk``'s score (its raw ``metric`` when one is declared), as an object and as a
     report, and its direction."""
-    score = [[r[arm]["risks"][risk]["score"] for r in records] for arm in ("baseline", "defended")]
+    measured = [[r[arm]["risks"][risk] for r in records] for arm in ("baseline", "defended")]
+    score = [[m["raw"][metric] if metric else m["score"] for m in arm] for arm in measured]
     e = paired_effect(*score)
     chance = RISKS[risk].chance_of(metric)
     smallest = min_effect(e.baseline, chance)
@@ -317,8 +350,10 @@ def summarize(cfg: ValidationConfig, records: list[dict], runtime_s: float) -> d
     _, effect, observed = _effect(records, cfg.risk, cfg.settings, cfg.metric)
     effectiveness = {}
     for t in cfg.measured_targets:
-        if all(t in r["baseline"]["risks"] for r in records):
-            _, report, obs = _effect(records, t, cfg.settings)
+        metric = DEFENSES[cfg.defense].target_metrics.get(t)  # e.g. unlearning: the deleted records' membership
+        measured = [r[arm]["risks"] for r in records for arm in ("baseline", "defended")]
+        if all(t in risks and metric in (None, *risks[t]["raw"]) for risks in measured):
+            _, report, obs = _effect(records, t, cfg.settings, metric)
             effectiveness[t] = {**report, "observed": obs}
     # Effective when at least one intended risk significantly decreases: a defense's KB targets may
     # be several (DP: membership inference and data reconstruction), and one working is the defense
@@ -358,16 +393,19 @@ def run_seeds(
     measure: Callable[[int], dict],
     store: ResultStore | None = None,
     on_seed: Callable[[int, bool], None] | None = None,
-    workers: int = 1,
+    workers: Workers = 1,
 ) -> list[dict]:
     """Records of seeds ``0..seeds-1`` under store key ``key``: each missing seed is measured and saved at once
     (so an interrupted run resumes), stored ones are reused. ``on_seed(seed, cached)`` follows each seed.
 
-    ``workers`` > 1 measures the missing seeds in that many processes at once (``measure`` must then pickle,
-    e.g. a ``functools.partial`` of a module-level function; the model factories registered in this process that
-    a worker can import are registered there too, :func:`.models.shipment`). A seed's record depends on its seed
-    alone (every training and probe seeds torch itself), so the records are those one process would measure; they
-    are saved, and ``on_seed`` called, as they finish, after the stored seeds.
+    ``workers``: a number of local processes, or an :class:`~.executors.Executor` (e.g. a Ray cluster). More than one
+    process measures the missing seeds at once (``measure`` must then pickle, e.g. a ``functools.partial`` of a
+    module-level function; the model factories registered in this process that a worker can import are registered
+    there too, :func:`.models.shipment`). A seed's record depends on its seed alone (every training and probe seeds
+    torch itself), so the records are those one process would measure; they are saved here (workers never write the
+    store), and ``on_seed`` called, as they finish, after the stored seeds. On an executor that reports failed seeds
+    instead of stopping (Ray), the other seeds finish and are saved first, then the failures are raised
+    (:func:`.executors.raise_failures`).
 
     A store that cannot be written loses no seed: the store warns once (:class:`~.store.StoreWriteWarning`)
     and skips its writes, and the records measured here are returned all the same."""
@@ -384,46 +422,17 @@ def run_seeds(
             on_seed(seed, record is None)
 
     missing = [seed for seed in range(seeds) if seed not in done]
-    if workers > 1 and len(missing) > 1:
+    executor = as_executor(workers)
+    if isinstance(executor, LocalExecutor) and (executor.workers <= 1 or len(missing) <= 1):
+        for seed in range(seeds):
+            finish(seed, None if seed in done else measure(seed))
+    else:
         for seed in range(seeds):
             if seed in done:
                 finish(seed, None)
-        _measure_in_processes(measure, missing, workers, finish)
-    else:
-        for seed in range(seeds):
-            finish(seed, None if seed in done else measure(seed))
+        jobs = [Job(key, seed, measure) for seed in missing]
+        raise_failures(executor.run(jobs, lambda job, record: finish(job.seed, record)))
     return [done[seed] for seed in range(seeds)]
-
-
-def _measure_in_processes(
-    measure: Callable[[int], dict], seeds: list[int], workers: int, finish: Callable[[int, dict], None]
-) -> None:
-    """``finish(seed, measure(seed))`` for each of ``seeds``, measured in ``workers`` fresh processes, in the
-    order they finish. Spawned, not forked: a fork would copy the state of torch's and the progress bar's
-    threads mid-flight. The workers ignore Ctrl-C; on an interrupt or a failed seed this process stops them at
-    once rather than let them finish seeds whose records nobody would read."""
-    with ProcessPoolExecutor(
-        min(workers, len(seeds)),
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(shipment(),),
-    ) as pool:
-        futures = {pool.submit(measure, seed): seed for seed in seeds}
-        try:
-            for future in as_completed(futures):
-                finish(futures[future], future.result())
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            for process in (pool._processes or {}).values():  # Python 3.14 has pool.terminate_workers()
-                process.terminate()
-            raise
-
-
-def _start_worker(factories: dict[str, bytes]) -> None:
-    """A seed worker: ignores Ctrl-C (the driver stops it) and knows the driver's model factories."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    install(factories)
 
 
 def available_cpus() -> int:
@@ -437,7 +446,7 @@ def run_validation(
     judge: Judge,
     store: ResultStore | None = None,
     on_seed: Callable[[int, bool], None] | None = None,
-    workers: int = 1,
+    workers: Workers = 1,
     annotate: dict | None = None,
 ) -> dict:
     """Resolve the regime (:func:`in_regime`), calibrate the probes' knobs (:func:`calibrated`), run seeds
@@ -452,7 +461,8 @@ def run_validation(
     settings, calibration = calibrated(cfg.settings, (cfg.risk, *cfg.measured_targets), cfg.data_path, store)
     cfg = replace(cfg, settings=settings)
     key = cfg.hash()
-    records = run_seeds(key, seeds, functools.partial(measure_seed, cfg), store, on_seed, workers)
+    with _seeds_in_batches(cfg, seeds, key, store, workers):
+        records = run_seeds(key, seeds, functools.partial(measure_seed, cfg), store, on_seed, workers)
     doc = summarize(cfg, records, time.perf_counter() - start) | {"calibration": calibration, "regime": regime}
     doc |= data_record(cfg.settings)
     doc = judge(doc | {"setting": {"name": cfg.setting}} | (annotate or {}))

@@ -4,22 +4,27 @@
 so every finished seed is in the store and an interrupted run resumes where it stopped) inside one
 :func:`~interplay.validators.experiment.sharing_deployments` block, so the baseline and each defense are
 trained once per seed. A cell without a plugin, or whose probe or defense does not apply to the task (what it
-``needs`` from the data, :mod:`.needs`), is a record too.
+``needs`` from the data, :mod:`.needs`), is a record too. On a Ray cluster (:mod:`.executors`) every cell's missing
+seeds go out at once, and each worker shares the models of the seeds it is given in the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from interplay.validators.deployment_cache import DeploymentCache
+from interplay.validators.executors import Workers, as_executor, run_batched
 from interplay.validators.experiment import Judge, ValidationConfig, run_validation, sharing_deployments
 from interplay.validators.registry import DEFENSES, RISKS
 from interplay.validators.risks.base import ProbeUnsupported
-from interplay.validators.settings import Settings
+from interplay.validators.settings import Settings, load_task
 from interplay.validators.store import ResultStore
 
-NOT_REGISTERED, UNSUPPORTED = "not registered", "unsupported"
+NOT_REGISTERED, UNSUPPORTED, FAILED = "not registered", "unsupported", "failed"
 
 
 @dataclass(frozen=True)
@@ -59,44 +64,74 @@ def run_matrix(
     store: ResultStore | None = None,
     data_path: str | None = None,
     advance: Callable[[MatrixCell, int], None] | None = None,
+    workers: Workers = 1,
 ) -> list[dict]:
     """One record per cell: the validation document plus ``literature``, or a ``not registered`` /
     ``unsupported`` record (``observed`` None), decided on seed 0's task before anything of the cell is trained.
-    ``advance(cell, n)`` reports ``n`` more seeds done."""
-    records = []
-    with sharing_deployments() as cache:
-        for c in cells:
-            base = {
-                "defense": c.defense,
-                "risk": c.risk,
-                "prediction": c.prediction,
-                "literature": c.literature,
-                "registered": c.registered,
-            }
+    ``advance(cell, n)`` reports ``n`` more seeds done.
+
+    ``workers``: this process (the default: cell after cell, sharing one deployment cache), or an executor that
+    batches (Ray, :mod:`.executors`): every cell's missing seeds go out together and its workers share models seed
+    group by seed group. There, a cell whose seed raised is a ``failed`` record naming the seed, its configuration
+    and the error, and the other cells complete."""
+    executor = as_executor(workers)
+    tasks: dict[tuple, Any] = {}
+
+    def first_task(s: Settings, path: str | None, cache: DeploymentCache | None) -> Any:
+        if cache is not None:
+            return cache.task(s, 0, Path(path) if path else None)
+        if (s, path) not in tasks:
+            tasks[s, path] = load_task(s, 0, Path(path) if path else None)
+        return tasks[s, path]
+
+    def cell_run(c: MatrixCell, base: dict, cache: DeploymentCache | None) -> Callable[[Workers, Any], dict]:
+        def run(w: Workers, on_seed: Callable[[int, bool], None] | None) -> dict:
             if not c.registered:
-                records.append(base | {"observed": None, "verdict": NOT_REGISTERED})
-                continue
+                return base | {"observed": None, "verdict": NOT_REGISTERED}
             done = 0
 
-            def on_seed(seed: int, cached: bool, cell: MatrixCell = c) -> None:
+            def counted(seed: int, cached: bool) -> None:
                 nonlocal done
                 done += 1
-                if advance:
-                    advance(cell, 1)
+                if on_seed:
+                    on_seed(seed, cached)
 
             try:
                 own = c.setting or CellSetting(settings, data_path)
-                task = cache.task(own.settings, 0, Path(own.data_path) if own.data_path else None)
+                task = first_task(own.settings, own.data_path, cache)
                 DEFENSES[c.defense](own.settings, task)  # what each needs from the data, before any training
                 RISKS[c.risk](own.settings, task)
                 cfg = ValidationConfig(
                     c.defense, c.risk, own.settings, c.targets, own.data_path, own.metric, own.regime,
                     own.record["name"],
                 )  # fmt: skip
-                doc = run_validation(cfg, seeds, c.judge, store, on_seed, annotate={"setting": own.record})
-                records.append(doc | base)
+                doc = run_validation(cfg, seeds, c.judge, store, counted, w, annotate={"setting": own.record})
+                return doc | base
             except ProbeUnsupported as exc:  # includes a missing observable
-                records.append(base | {"observed": None, "verdict": UNSUPPORTED, "reason": str(exc)})
-                if advance:
-                    advance(c, seeds - done)
+                if on_seed:
+                    for _ in range(seeds - done):
+                        on_seed(-1, False)
+                return base | {"observed": None, "verdict": UNSUPPORTED, "reason": str(exc)}
+
+        return run
+
+    bases = [
+        {"defense": c.defense, "risk": c.risk, "prediction": c.prediction, "literature": c.literature,
+         "registered": c.registered}
+        for c in cells
+    ]  # fmt: skip
+    step = (lambda i, n: advance(cells[i], n)) if advance else None
+    with nullcontext(None) if executor.batches else sharing_deployments() as cache:
+        results = run_batched(workers, [cell_run(c, b, cache) for c, b in zip(cells, bases, strict=True)], store, step)
+    records = []
+    for base, result in zip(bases, results, strict=True):
+        if isinstance(result, dict):
+            records.append(result)
+            continue
+        error = result[0].exception()  # a list of the cell's failed seeds (a batching executor)
+        if isinstance(error, ProbeUnsupported):
+            records.append(base | {"observed": None, "verdict": UNSUPPORTED, "reason": str(error)})
+        else:
+            reasons = "; ".join(str(f.exception()) for f in result)
+            records.append(base | {"observed": None, "verdict": FAILED, "reason": reasons})
     return records

@@ -18,13 +18,20 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.experiment import code_version, data_digest, plugin_params, plugin_versions, run_seeds
+from interplay.validators.executors import Workers
+from interplay.validators.experiment import (
+    code_version,
+    data_digest,
+    plugin_params,
+    plugin_versions,
+    run_seeds,
+    seed_task,
+)
 from interplay.validators.factors import ESTIMATORS, Context, UnknownFactor, estimate
 from interplay.validators.registry import DEFENSES
-from interplay.validators.settings import Settings, load_task
+from interplay.validators.settings import Settings
 from interplay.validators.stats import min_effect, paired_effect
 from interplay.validators.store import ResultStore
 from interplay.verdicts import benjamini_hochberg, classify
@@ -65,7 +72,7 @@ class MeasureConfig:
 def measure_seed(cfg: MeasureConfig, seed: int) -> dict:
     """Train the baseline and the defended model on one seed's splits and estimate every factor on both."""
     start = time.perf_counter()
-    task = load_task(cfg.settings, seed, Path(cfg.data_path) if cfg.data_path else None)
+    task = seed_task(cfg.settings, seed, cfg.data_path)
     arms = {"baseline": DefensePlugin(cfg.settings, task), "defended": DEFENSES[cfg.defense](cfg.settings, task)}
     record: dict = {"seed": seed}
     for arm, plugin in arms.items():
@@ -118,7 +125,7 @@ def run_measure(
     edges: dict[str, tuple[str, str]],
     store: ResultStore | None = None,
     on_seed: Callable[[int, bool], None] | None = None,
-    workers: int = 1,
+    workers: Workers = 1,
 ) -> dict:
     """Measure seeds ``0..seeds-1`` (stored ones reused), summarize against ``edges`` and store the verdicts on
     them as measured evidence."""

@@ -221,6 +221,23 @@ def shipment() -> dict[str, bytes]:
     return {spec: pickle.dumps(f) for spec, f in _FACTORIES.items() if why_not_shippable(spec) is None}
 
 
+def shipment_by_value() -> dict[str, bytes]:
+    """Every registered factory for a Ray worker (:mod:`.executors`): those a worker can import as in
+    :func:`shipment`, the others (defined in a notebook or the script being run, lambdas) pickled by value with Ray's
+    cloudpickle; one that neither can pickle is left out, and building its model there raises a :class:`ModelError`."""
+    shipped = shipment()
+    missing = {spec: f for spec, f in _FACTORIES.items() if spec not in shipped}
+    if missing:
+        from ray import cloudpickle
+
+        for spec, f in missing.items():
+            try:
+                shipped[spec] = cloudpickle.dumps(f)
+            except Exception:
+                continue
+    return shipped
+
+
 def install(shipped: dict[str, bytes]) -> None:
     """Register the factories of a :func:`shipment` (in a worker process); one that fails to import is left out,
     and building its model raises a :class:`ModelError` there."""

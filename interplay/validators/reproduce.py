@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
+from interplay.validators.executors import Workers, per_seed, raise_failures, run_batched
 from interplay.validators.experiment import Judge, ValidationConfig, run_validation
 from interplay.validators.registry import DEFENSES, RISKS
 from interplay.validators.settings import Settings, default_settings
@@ -93,26 +95,34 @@ def reproduce(
     store: ResultStore,
     on_seed: Callable[[], None] | None = None,
     data_path: str | None = None,
+    workers: Workers = 1,
 ) -> dict:
     """Run an experiment of the SoK's Sec. 5 and return its rows beside the paper's figures.
 
     ``targets``: the defense's intended risks; ``judge`` adds ``prediction`` and the verdict to each
     validation; ``claim(factor)`` is the KB's claim an ablation sweep tests (see :func:`.sweep.run_sweep`);
     ``data_path``: the folder of the Adult files (default: ``$INTERPLAY_ADULT_DIR`` or the shared folder).
+    ``workers``: local processes per setting, or an executor (on Ray every setting's seeds go out together).
     """
     defense, risk = EXPERIMENTS[name]
-    step = (lambda *_: on_seed()) if on_seed else None
-    rows = []
-    for label, s in plan(name, quick):
-        doc = run_validation(ValidationConfig(defense, risk, s, targets, data_path), seeds, judge, store, step)
-        rows.append(_row(name, label, s, doc))
+    settings = plan(name, quick)
+
+    def row(s: Settings) -> Callable[[Workers, Any], dict]:
+        cfg = ValidationConfig(defense, risk, s, targets, data_path)
+        return lambda w, step: run_validation(cfg, seeds, judge, store, step, w)
+
+    docs = run_batched(workers, [row(s) for _, s in settings], store, per_seed(on_seed))
+    raise_failures([f for d in docs if isinstance(d, list) for f in d])
+    rows = [_row(name, label, s, doc) for (label, s), doc in zip(settings, docs, strict=True)]
     out = {"experiment": name, "defense": defense, "risk": risk, "prediction": prediction, "seeds": seeds,
            "quick": quick, "rows": rows}  # fmt: skip
     if name == "sok-5.2" and not quick:
         cfg = ValidationConfig(defense, risk, _settings_52("integrated-gradients", 0.1, quick), targets, data_path)
         out["ablations"] = {
-            "D3": run_sweep(cfg, "D3", [str(k) for k in PAPER_52_D3], seeds, judge, claim("D3"), store, on_seed),
-            "M1": run_sweep(cfg, "M1", list(CAPACITIES), seeds, judge, claim("M1"), store, on_seed),
+            "D3": run_sweep(
+                cfg, "D3", [str(k) for k in PAPER_52_D3], seeds, judge, claim("D3"), store, on_seed, None, workers
+            ),
+            "M1": run_sweep(cfg, "M1", list(CAPACITIES), seeds, judge, claim("M1"), store, on_seed, None, workers),
         }
         out["paper_ablations"] = {"D3": PAPER_52_D3, "M1": PAPER_52_M1}
     return out

@@ -26,6 +26,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from interplay.errors import UsageError
+from interplay.validators.executors import Workers, per_seed, raise_failures, run_batched
 from interplay.validators.experiment import Judge, ValidationConfig, run_validation
 from interplay.validators.models import CAPACITY
 from interplay.validators.settings import Settings
@@ -108,10 +109,12 @@ def run_sweep(
     store: ResultStore,
     on_step: Callable[[], None] | None = None,
     annotate: dict | None = None,
+    workers: Workers = 1,
 ) -> dict:
     """Validate ``cfg`` at every value of ``factor``; test ``claim``, the KB's sign of factor -> risk and the edges
     it rests on (:func:`interplay.interactions.claims.claimed_edges`); store the verdict on those edges.
-    ``annotate`` is added to each point's validation document (e.g. the setting and regime it ran under)."""
+    ``annotate`` is added to each point's validation document (e.g. the setting and regime it ran under).
+    ``workers``: local processes per point, or an executor (on Ray every point's seeds go out together)."""
     if factor not in KNOBS:
         raise SweepError(f"unknown factor {factor!r}; sweepable: {', '.join(KNOBS)}")
     if len(values) < 2:
@@ -119,8 +122,13 @@ def run_sweep(
     knob = KNOBS[factor]
     configs = [replace(cfg, settings=knob.apply(cfg.settings, v)) for v in values]
     points, xs, base, diff = [], [], [], []
-    for value, c in zip(values, configs, strict=True):
-        doc = run_validation(c, seeds, judge, store, (lambda *_: on_step()) if on_step else None, annotate=annotate)
+
+    def point(c: ValidationConfig) -> Callable[[Workers, Any], dict]:
+        return lambda w, on_seed: run_validation(c, seeds, judge, store, on_seed, w, annotate=annotate)
+
+    docs = run_batched(workers, [point(c) for c in configs], store, per_seed(on_step))
+    raise_failures([f for d in docs if isinstance(d, list) for f in d])
+    for value, doc in zip(values, docs, strict=True):
         level = knob.orientation * knob.level(value)
         for rec in store.runs(doc["config_hash"]).values():  # the configuration as run (regime, calibration)
             if rec["seed"] < seeds:
