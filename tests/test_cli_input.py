@@ -309,7 +309,7 @@ def test_reproduce_reads_adult_from_data_path(monkeypatch, tmp_path):
     seen = {}
 
     def fake(*args, **kwargs):
-        seen["data_path"] = args[-1]
+        seen["data_path"] = args[9]  # reproduce(name, ..., store, on_seed, data_path, workers)
         raise RuntimeError("stop before training")
 
     monkeypatch.setattr(reproduction, "reproduce", fake)
