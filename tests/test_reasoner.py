@@ -168,3 +168,18 @@ def test_cli_predict_explain_matrix_eval(cli, tmp_path):
 def test_cli_usage_errors_exit_2(cli, args):
     r = cli(*args)
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_defenses_select_the_sok_seven_all_fifteen_or_names(cli):
+    sok = json.loads(cli("matrix", "--json").stdout)
+    every = json.loads(cli("matrix", "--defenses", "all", "--json").stdout)
+    assert len(sok) == 56 and len(every) == 120
+    assert {c["defense"] for c in every} - {c["defense"] for c in sok} == {
+        "pruning", "quantization", "distillation", "label-smoothing", "data-augmentation", "unlearning", "dropout",
+        "weight-decay",
+    }  # fmt: skip
+    assert all(c["known"] is None for c in every if c["defense"] not in {d["defense"] for d in sok})
+    two = json.loads(cli("matrix", "--defenses", "DP,pruning", "--json").stdout)
+    assert [c["defense"] for c in two][::8] == ["differential-privacy", "pruning"]
+    bad = cli("matrix", "--defenses", "prunning")
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
