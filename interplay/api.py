@@ -722,9 +722,9 @@ def validate_matrix(
     executor: ExecutorLike = "local",
     address: str | None = None,
 ) -> ValidationMatrix:
-    """Every selected defense (default the SoK's seven, :func:`select_defenses`) x risk cell validated in one
-    process, sharing the trained models; a
-    cell without a plugin or whose probe does not apply is a record too (``observed`` None). Across the cells,
+    """Every selected defense (default the SoK's seven, :func:`select_defenses`) x risk cell validated, sharing the
+    trained models; a cell without a plugin or whose probe does not apply is a record too (``observed`` None). Across
+    the cells,
     Benjamini-Hochberg q-values decide the directions (``effect.q_value``); each cell's stored validation keeps
     its own p-value decision. ``setting`` and the user's data and model as for :func:`validate`, per cell.
 
