@@ -724,9 +724,8 @@ def validate_matrix(
 ) -> ValidationMatrix:
     """Every selected defense (default the SoK's seven, :func:`select_defenses`) x risk cell validated, sharing the
     trained models; a cell without a plugin or whose probe does not apply is a record too (``observed`` None). Across
-    the cells,
-    Benjamini-Hochberg q-values decide the directions (``effect.q_value``); each cell's stored validation keeps
-    its own p-value decision. ``setting`` and the user's data and model as for :func:`validate`, per cell.
+    the cells, Benjamini-Hochberg q-values decide the directions (``effect.q_value``); each cell's stored validation
+    keeps its own p-value decision. ``setting`` and the user's data and model as for :func:`validate`, per cell.
 
     ``executor`` ``ray`` (``address``, ``jobs`` as for :func:`validate`) sends every cell's missing seeds to the
     cluster at once; each worker keeps the models of the seeds it is given, and a cell whose seed raised is a
