@@ -1,5 +1,6 @@
 """Many models of one architecture trained at once: parameters stacked (``torch.func.stack_module_state``) and one
-forward and backward pass per step for all of them (batched matrix products for an MLP, ``vmap`` otherwise).
+forward and backward pass per step for all of them (batched matrix products for an MLP, a loop over the models
+otherwise).
 
 A small MLP trained alone spends much of a step in per-call overhead (Python, the autograd engine, the optimizer,
 the data loader; for DP-SGD, Opacus' per-sample gradient hooks), which a batch of K models pays once. What remains
@@ -11,8 +12,9 @@ about 9x (against Opacus).
 ``seed_everything(seed)``), its own data order (a generator seeded with its seed, drawn as ``fit``'s seeded
 ``DataLoader`` draws it) and, where the recipe is random, its own generator. Models do not interact: the loss is the
 sum of the models' own losses, so each model's gradient is its own, and Adam is elementwise, so each takes its own
-steps. A model's result therefore does not depend on which batch it was trained in (up to float rounding), and a
-defense's ``deploy`` trains one model through the same code with K = 1
+steps. A model's result therefore does not depend on which batch it was trained in, bit for bit (each of a model's
+sums is added in an order that K and the other models cannot change), and a defense's ``deploy`` trains one model
+through the same code with K = 1
 (:meth:`~interplay.validators.defenses.base.DefensePlugin.deploy`).
 
 Recipes: :data:`PLAIN` (Adam on the cross-entropy: ``fit`` with the plain
@@ -41,7 +43,7 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, stack_module_state
 
 from interplay.validators.data import Split
 from interplay.validators.models import build_model, is_builtin
@@ -94,17 +96,22 @@ def mlp_plan(model: nn.Module) -> list[tuple[str, str]] | None:
 class Stack:
     """``models`` (one architecture) as stacked parameters; ``stack(x)`` runs model k on ``x[k]``: (K, B, ...) inputs
     to (K, B, classes) logits. A plain MLP (:func:`mlp_plan`) runs as batched matrix products (``baddbmm``), about
-    twice as fast as ``vmap`` over ``functional_call`` at these sizes; any other model through ``vmap``."""
+    twice as fast as ``vmap`` over ``functional_call`` at these sizes; any other model one model after another
+    (``functional_call`` on each model's slice of the stack): ``vmap`` would run the K models' convolutions as one
+    grouped convolution, whose sums change with K, so that a model would train differently alone and in a batch
+    (the loop costs about 15% of a batch's time on the built-in CNN)."""
 
     def __init__(self, models: Sequence[nn.Module]):
         self.models = list(models)
         self.params, self.buffers = stack_module_state(self.models)
         self.skeleton = copy.deepcopy(self.models[0]).to("meta")
         self.plan = mlp_plan(self.skeleton)
-        self._forward = vmap(self._one)
 
-    def _one(self, params, buffers, x):
-        return functional_call(self.skeleton, (params, buffers), (x,))
+    def _each(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        def model(k: int) -> tuple[dict, dict]:
+            return {n: p[k] for n, p in params.items()}, {n: b[k] for n, b in self.buffers.items()}
+
+        return torch.stack([functional_call(self.skeleton, model(k), (x[k],)) for k in range(len(x))])
 
     def _mlp(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         assert self.plan is not None
@@ -122,7 +129,7 @@ class Stack:
 
     def __call__(self, x: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         params = self.params if params is None else params
-        return self._mlp(params, x) if self.plan is not None else self._forward(params, self.buffers, x)
+        return self._mlp(params, x) if self.plan is not None else self._each(params, x)
 
     def frozen(self, x: torch.Tensor) -> torch.Tensor:
         """The forward pass with the parameters detached (an attack's gradient is the inputs' only)."""

@@ -104,6 +104,22 @@ def poisson_masks(n: int, rate: float, batches: int, epochs: int, seed: int) -> 
     return torch.stack(masks)
 
 
+BLOCK = 32  # records: a step's padded batch is summed block by block (see :func:`blockwise`)
+
+
+def blockwise(term, *batches: torch.Tensor) -> torch.Tensor:
+    """``term(*blocks)`` summed, in order, over the consecutive blocks of :data:`BLOCK` records of ``batches`` (K, B,
+    ...), padded batches whose width B is a multiple of the block. A model's sum then does not depend on the models it
+    trains with: one matrix product over the whole batch adds its records in an order that changes with the width,
+    which the largest batch among the stacked models sets, whereas each block is added in one fixed way and a block of
+    padding adds exactly zero. So a model's DP-SGD run is bit for bit the same alone and in any batch of models."""
+    width = batches[0].shape[1]
+    total = term(*(b[:, :BLOCK] for b in batches))
+    for start in range(BLOCK, width, BLOCK):
+        total = total + term(*(b[:, start : start + BLOCK] for b in batches))
+    return total
+
+
 def clipped_sums_mlp(
     plan: list[tuple[str, str]], params: dict, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, clip: float
 ) -> dict[str, torch.Tensor]:
@@ -135,8 +151,8 @@ def clipped_sums_mlp(
     linear = [name for kind, name in plan if kind == "linear"]
     for name, a, g in zip(linear, inputs, grads, strict=True):
         scaled = g * factor[..., None]
-        sums[f"{name}.weight"] = torch.bmm(scaled.transpose(1, 2), a)
-        sums[f"{name}.bias"] = scaled.sum(1)
+        sums[f"{name}.weight"] = blockwise(lambda s, h: torch.bmm(s.transpose(1, 2), h), scaled, a)
+        sums[f"{name}.bias"] = blockwise(lambda s: s.sum(1), scaled)
     return sums
 
 
@@ -153,7 +169,7 @@ def clipped_sums_vmap(
     grads = per_sample({k: v.detach() for k, v in stack.params.items()}, stack.buffers, x, y)
     norms = torch.stack([g.flatten(2).norm(2, dim=2) for g in grads.values()], 2).norm(2, dim=2)
     factor = (clip / (norms + 1e-6)).clamp(max=1.0) * weight
-    return {name: torch.einsum("kb,kb...->k...", factor, g) for name, g in grads.items()}
+    return {name: blockwise(lambda f, s: torch.einsum("kb,kb...->k...", f, s), factor, g) for name, g in grads.items()}
 
 
 @dataclass(frozen=True)
@@ -207,7 +223,7 @@ class DPSGD:
                 continue
             mask = masks[:, step]
             counts = mask.sum(1)
-            width = int(counts.max())
+            width = min(-(-int(counts.max()) // BLOCK) * BLOCK, n)  # padded to whole blocks (:func:`blockwise`)
             idx = torch.argsort(mask.to(torch.uint8), dim=1, descending=True, stable=True)[:, :width]
             weight = (torch.arange(width) < counts[:, None]).float()  # padding rows of the smaller batches weigh 0
             xb, yb = x[rows, idx], y[rows, idx]
