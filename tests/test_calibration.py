@@ -85,6 +85,15 @@ def test_pilot_scores_are_stored_so_a_resumed_run_does_not_train_them_again(tmp_
     assert calibrate(replace(TINY, calibrate=True), [_Probe], score, store) == first and len(calls) == 6
 
 
+def test_pilot_scores_this_process_knows_are_written_to_a_store_that_lacks_them(tmp_path):
+    score, calls = _score({0.1: 0.1, 0.2: 0.5, 0.4: 0.5, 0.8: 0.5})
+    first = calibrate(replace(TINY, calibrate=True), [_Probe], score, ResultStore(tmp_path / "a.db"))
+    other = ResultStore(tmp_path / "b.db")
+    assert calibrate(replace(TINY, calibrate=True), [_Probe], score, other) == first and len(calls) == 6
+    _PILOTS.clear()
+    assert calibrate(replace(TINY, calibrate=True), [_Probe], score, other) == first and len(calls) == 6
+
+
 def test_pilot_seeds_are_disjoint_from_every_evaluation_seed():
     assert min(PILOT_SEEDS) >= MAX_SEEDS
 

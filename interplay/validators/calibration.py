@@ -67,14 +67,14 @@ def walk(
     for value in grid:
         settings = trial(value)
         key = _pilot_key(name, settings, context or {})
-        stored = {seed: _PILOTS[key, seed] for seed in PILOT_SEEDS if (key, seed) in _PILOTS}
-        stored |= store.runs(key) if store else {}
+        in_store = store.runs(key) if store else {}
+        stored = {seed: _PILOTS[key, seed] for seed in PILOT_SEEDS if (key, seed) in _PILOTS} | in_store
         scores = []
         for seed in PILOT_SEEDS:
             if seed not in stored:
                 stored[seed] = {"seed": seed, "score": baseline_score(name, settings, seed)}
-                if store:
-                    store.save_run(key, seed, stored[seed])
+            if store and seed not in in_store:  # also one this process knew: the store is then complete
+                store.save_run(key, seed, stored[seed])
             _PILOTS[key, seed] = stored[seed]
             scores.append(stored[seed]["score"])
         walked.append({"value": value, "score": float(np.mean(scores))})
