@@ -207,27 +207,51 @@ def test_the_matrix_on_a_batching_executor_equals_the_local_run_and_keeps_failed
     assert all(r["verdict"] != "failed" for key, r in verdicts.items() if key != ("group-fairness", "poisoning"))
 
 
+def _next(d: Dispatcher, w: int) -> int | None:
+    """The one job a worker takes where no job has a batch."""
+    batch = d.next_batch(w)
+    assert len(batch) <= 1
+    return batch[0] if batch else None
+
+
 def test_dispatch_keeps_seed_groups_on_one_worker_and_lets_idle_workers_take_over():
     d = Dispatcher(2)
     for job, (seed, defense) in enumerate((s, x) for x in "ab" for s in (0, 1)):  # a0 a1 b0 b1 (jobs 0..3)
         d.add(job, home=seed, group=(seed, defense))
-    first = [d.next_for(0), d.next_for(1)]
+    first = [_next(d, 0), _next(d, 1)]
     assert first == [0, 1]  # each worker takes a seed group nobody holds
-    assert d.next_for(0) == 2 and d.next_for(1) == 3  # then the next cell of its own seed (baseline shared)
+    assert _next(d, 0) == 2 and _next(d, 1) == 3  # then the next cell of its own seed (baseline shared)
     d = Dispatcher(3)
     for job in range(4):
         d.add(job, home=0, group=(0, job // 2))
-    assert [d.next_for(w) for w in range(3)] == [0, 1, 2]  # one seed group, three workers: idle ones steal
-    assert d.next_for(2) == 3 and d.next_for(0) is None
+    assert [_next(d, w) for w in range(3)] == [0, 1, 2]  # one seed group, three workers: idle ones steal
+    assert _next(d, 2) == 3 and _next(d, 0) is None
+
+
+def test_dispatch_splits_the_seed_groups_and_hands_out_a_configuration_s_seeds_together():
+    d = Dispatcher(2)
+    cells = [("a", "r1"), ("a", "r2"), ("b", "r1")]
+    for job, ((defense, risk), seed) in enumerate((c, s) for c in cells for s in range(8)):
+        d.add(job, home=seed, group=(seed, defense), batch=(defense, risk))
+    assert d.next_batch(0) == [0, 1, 2, 3]  # worker 0 claims half of the seed groups: cell a-r1 on seeds 0-3
+    assert d.next_batch(1) == [4, 5, 6, 7]  # worker 1 the other half
+    assert d.next_batch(0) == [8, 9, 10, 11]  # the next cell of the defense it trained, on its own seeds
+    assert d.next_batch(1) == [12, 13, 14, 15]
+    assert d.next_batch(0) == [16, 17, 18, 19] and d.next_batch(1) == [20, 21, 22, 23]
+    assert d.next_batch(0) == [] and all(w.load == 12 for w in d.workers)
+    d = Dispatcher(16)  # more workers than seed groups: one group each, then the rest steal single seeds
+    for seed in range(8):
+        d.add(seed, home=seed, group=(seed, "a"), batch="a")
+    assert [d.next_batch(w) for w in range(8)] == [[s] for s in range(8)]
 
 
 def test_dispatch_forgets_a_lost_worker():
     d = Dispatcher(2)
     d.add(0, 0, (0, "a"))
     d.add(1, 0, (0, "b"))
-    assert d.next_for(0) == 0
+    assert _next(d, 0) == 0
     d.lost(0)
-    assert list(d.free()) == [1] and d.next_for(1) == 1
+    assert list(d.free()) == [1] and _next(d, 1) == 1
 
 
 def _strip(doc):

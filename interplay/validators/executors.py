@@ -69,11 +69,15 @@ class ClusterLost(RunFailed):
 
 @dataclass(frozen=True)
 class Job:
-    """One seed of one configuration: ``measure(seed)`` is its record, stored under ``key``."""
+    """One seed of one configuration: ``measure(seed)`` is its record, stored under ``key``. ``prepare(seeds)``, when
+    given, trains ahead in batches what ``measure`` will ask the deployment cache for on those seeds of the same
+    configuration: an executor that measures several of them in one process calls it first (it changes no record,
+    only the time)."""
 
     key: str
     seed: int
     measure: Callable[[int], dict]
+    prepare: Callable[[list[int]], None] | None = None
 
 
 @dataclass
@@ -453,8 +457,9 @@ class RayExecutor(Executor):
     def _prepare(self, job: Job) -> tuple:
         """``(job id, measure id, measure blob or None, seed, affinity, data id)`` for the helper; the task of a
         configuration that reads files (Adult, a user's file) is loaded here, once per seed, and sent along: the
-        workers need no shared file system."""
-        blob = pickle.dumps(job.measure)
+        workers need no shared file system. The blob holds ``measure`` and ``prepare``; the affinity is the job's
+        seed group, cell group and batch (its measure id when it can be prepared, :class:`Dispatcher`)."""
+        blob = pickle.dumps((job.measure, job.prepare))
         digest = hashlib.sha256(blob).hexdigest()
         new = digest not in self._blobs
         mid = self._blobs.setdefault(digest, len(self._blobs))
@@ -472,7 +477,7 @@ class RayExecutor(Executor):
             data_id = self._data[key]
         context = (hash(settings), data_path) if settings is not None else job.key
         group = getattr(cfg, "defense", None) or getattr(cfg, "a", None) or job.key
-        affinity = ((job.seed, context), (job.seed, context, group))
+        affinity = ((job.seed, context), (job.seed, context, group), mid if job.prepare else None)
         return next(self._ids), mid, blob if new else None, job.seed, affinity, data_id
 
     def run(self, jobs: Sequence[Job], finish: Finish) -> list[Failure]:
@@ -589,7 +594,7 @@ class SeedWorker:
         install(factories)
         self._sharing = sharing_deployments()
         self.cache = self._sharing.__enter__()
-        self.measures: dict[int, Callable[[int], dict]] = {}
+        self.measures: dict[int, tuple[Callable[[int], dict], Callable[[list[int]], None] | None]] = {}
         self.tasks: set[int] = set()
 
     def describe(self) -> dict:
@@ -600,20 +605,34 @@ class SeedWorker:
 
         install(factories)
 
+    def _load(self, mid: int, blob: list, seed: int, data: tuple[int, list] | None) -> tuple:
+        """The job's ``(measure, prepare)``, with the seed's task in the cache when the driver sent one."""
+        import ray
+
+        if mid not in self.measures:
+            self.measures[mid] = pickle.loads(ray.get(blob[0]))
+        measure, prepare = self.measures[mid]
+        if data is not None and data[0] not in self.tasks:
+            cfg = config_of(measure)
+            path = Path(cfg.data_path) if cfg.data_path else None
+            self.cache.preload(cfg.settings, seed, path, pickle.loads(ray.get(data[1][0])))
+            self.tasks.add(data[0])
+        return measure, prepare
+
+    def prepare(self, mid: int, blob: list, seeds: list[int], data: list[tuple[int, list] | None]) -> None:
+        """Train ahead what the measures of ``seeds`` queued after this call will ask for (:attr:`Job.prepare`)."""
+        try:
+            for seed, sent in zip(seeds, data, strict=True):
+                _, prepare = self._load(mid, blob, seed, sent)
+            prepare(seeds)
+        except Exception:
+            pass  # each seed's own measure raises it again, reported with its configuration
+
     def measure(self, mid: int, blob: list, seed: int, data: tuple[int, list] | None) -> tuple:
         """``("done", record)``, or ``("failed", the pickled exception or None, what it said)``. ``blob`` and ``data``
         hold object references (in a list, so that Ray does not fetch them unless this worker lacks them)."""
         try:
-            import ray
-
-            if mid not in self.measures:
-                self.measures[mid] = pickle.loads(ray.get(blob[0]))
-            measure = self.measures[mid]
-            if data is not None and data[0] not in self.tasks:
-                cfg = config_of(measure)
-                path = Path(cfg.data_path) if cfg.data_path else None
-                self.cache.preload(cfg.settings, seed, path, pickle.loads(ray.get(data[1][0])))
-                self.tasks.add(data[0])
+            measure, _ = self._load(mid, blob, seed, data)
             return "done", measure(seed)
         except Exception as exc:
             try:
@@ -637,25 +656,33 @@ class _Worker:
 
 
 class Dispatcher:
-    """Which pending seed a free worker takes next, so that its deployment cache is reused: first a seed of a cell
-    group (seed, data, defense) it has worked on, then of a seed group (seed, data) it holds (the baseline is
-    shared), then of a seed group no worker holds yet, and only then one taken from the group with the most seeds
-    pending (so more workers than seed groups still all work, each retraining that group's baseline once).
+    """Which pending seeds a free worker takes next, so that its deployment cache is reused and its models train in
+    batches. A worker takes first a seed of a cell group (seed, data, defense) it has worked on, then of a seed group
+    (seed, data) it holds (the baseline is shared), then of seed groups no worker holds yet (it claims its share of
+    them: those left over the workers that hold none with seeds pending), and only then one taken from the group
+    with the most seeds pending (so more workers than seed groups still all work, each retraining that group's
+    baseline once). With a seed it takes the pending seeds of the same batch (one configuration that can be
+    prepared, :attr:`Job.prepare`) in the groups it holds, so that their models train together on it.
     Pure bookkeeping, no Ray: tested on its own."""
 
     def __init__(self, workers: int):
         self.workers = [_Worker() for _ in range(workers)]
-        self.pending: OrderedDict[int, tuple[Hashable, Hashable]] = OrderedDict()  # job id -> (home, group)
+        self.pending: OrderedDict[int, tuple[Hashable, Hashable, Hashable]] = (
+            OrderedDict()
+        )  # job -> (home, group, batch)
         self._by_home: dict[Hashable, deque[int]] = {}
         self._by_group: dict[Hashable, deque[int]] = {}
+        self._by_batch: dict[Hashable, deque[int]] = {}
         self._count: dict[Hashable, int] = {}  # pending jobs per home
         self._holders: dict[Hashable, int] = {}  # workers holding each home
         self._unheld: OrderedDict[Hashable, None] = OrderedDict()
 
-    def add(self, job: int, home: Hashable, group: Hashable) -> None:
-        self.pending[job] = (home, group)
+    def add(self, job: int, home: Hashable, group: Hashable, batch: Hashable = None) -> None:
+        self.pending[job] = (home, group, batch)
         self._by_home.setdefault(home, deque()).append(job)
         self._by_group.setdefault(group, deque()).append(job)
+        if batch is not None:
+            self._by_batch.setdefault(batch, deque()).append(job)
         self._count[home] = self._count.get(home, 0) + 1
         if not self._holders.get(home):
             self._unheld[home] = None
@@ -670,44 +697,67 @@ class Dispatcher:
             queue.popleft()
         return None
 
-    def next_for(self, w: int) -> int | None:
-        """The job worker ``w`` takes now (None: nothing pending); it counts as in flight on ``w``."""
-        if not self.pending:
-            return None
-        worker = self.workers[w]
-        job = None
-        for keys, index in ((worker.groups, self._by_group), (worker.homes, self._by_home)):
-            for key in reversed(keys):  # the most recent first
-                job = self._first(index.get(key))
-                if job is not None:
-                    break
-            if job is not None:
-                break
-        while job is None and self._unheld:
-            home = next(iter(self._unheld))
-            if self._holders.get(home):
-                del self._unheld[home]
-                continue
-            job = self._first(self._by_home.get(home))
-            if job is None:
-                del self._unheld[home]
-        if job is None:
-            home = max(self._count, key=lambda h: self._count[h])
-            job = self._first(self._by_home.get(home))
-        assert job is not None, "a pending job is in its home's queue"
-        home, group = self.pending.pop(job)
-        self._count[home] -= 1
-        if not self._count[home]:
-            del self._count[home]
+    def _busy(self, worker: _Worker) -> bool:
+        """Whether ``worker`` holds a seed group with seeds pending."""
+        return any(self._count.get(home) for home in worker.homes)
+
+    def _claim(self, worker: _Worker, home: Hashable) -> None:
         if home not in worker.homes:
             self._holders[home] = self._holders.get(home, 0) + 1
             self._unheld.pop(home, None)
         worker.homes[home] = None
         worker.homes.move_to_end(home)
+
+    def _claim_share(self, worker: _Worker) -> None:
+        """Claim ``worker``'s share of the seed groups that no worker holds and that have seeds pending."""
+        unheld = [h for h in self._unheld if self._count.get(h) and not self._holders.get(h)]
+        idle = 1 + sum(1 for w in self.workers if w.alive and w is not worker and not self._busy(w))
+        for home in unheld[: -(-len(unheld) // idle)]:
+            self._claim(worker, home)
+        for home in list(self._unheld):
+            if not self._count.get(home) or self._holders.get(home):
+                del self._unheld[home]
+
+    def _pick(self, worker: _Worker) -> int:
+        if not self._busy(worker):
+            self._claim_share(worker)
+        for keys, index in ((worker.groups, self._by_group), (worker.homes, self._by_home)):
+            for key in reversed(keys):  # the most recent first
+                job = self._first(index.get(key))
+                if job is not None:
+                    return job
+        job = self._first(self._by_home.get(max(self._count, key=lambda h: self._count[h])))
+        assert job is not None, "a pending job is in its home's queue"
+        return job
+
+    def _take(self, worker: _Worker, job: int) -> Hashable:
+        """Move ``job`` from pending to ``worker``; its batch."""
+        home, group, batch = self.pending.pop(job)
+        self._count[home] -= 1
+        if not self._count[home]:
+            del self._count[home]
+        self._claim(worker, home)
         worker.groups[group] = None
         worker.groups.move_to_end(group)
         worker.load += 1
-        return job
+        return batch
+
+    def next_batch(self, w: int) -> list[int]:
+        """The jobs worker ``w`` takes now, counted as in flight on it (empty: nothing pending): one picked as the
+        class says, and the pending jobs of its batch in the seed groups ``w`` holds."""
+        if not self.pending:
+            return []
+        worker = self.workers[w]
+        job = self._pick(worker)
+        batch = self._take(worker, job)
+        taken = [job]
+        if batch is not None:
+            for other in self._by_batch[batch]:
+                if other in self.pending and self.pending[other][0] in worker.homes:
+                    self._take(worker, other)
+                    taken.append(other)
+            self._by_batch[batch] = deque(j for j in self._by_batch[batch] if j in self.pending)
+        return sorted(taken)  # in the order they came
 
     def free(self) -> Iterator[int]:
         """The live workers with room for another seed (at most :data:`IN_FLIGHT` each)."""
@@ -741,8 +791,10 @@ def main(argv: list[str]) -> None:
         conn.send(("error", f"--executor ray needs Ray, which is not installed: {INSTALL}"))
         return
     local = address in (None, "local")
+    settings = {k: v for k, v in os.environ.items() if k.startswith("INTERPLAY_")}  # e.g. INTERPLAY_BATCHING=0
     try:
         ray.init(
+            runtime_env={"env_vars": settings} if settings else None,  # the workers run as this process is set
             address="local" if local else address,
             namespace=NAMESPACE,
             num_cpus=workers if local else None,
@@ -787,7 +839,7 @@ class _Driver:
         self.factories: dict[str, bytes] = {}
         self.blobs: dict[int, Any] = {}  # measure id -> object ref
         self.data: dict[int, Any] = {}  # data id -> object ref
-        self.jobs: dict[int, tuple] = {}  # job id -> (measure id, seed, data id)
+        self.jobs: dict[int, tuple] = {}  # job id -> (measure id, seed, data id, whether it can be prepared)
         self.inflight: dict[Any, tuple[int, int]] = {}  # ref -> (worker, job id)
         self.dispatch = Dispatcher(0)
         try:
@@ -829,11 +881,11 @@ class _Driver:
         elif kind == "data":
             self.data[msg[1]] = self.ray.put(msg[2])
         elif kind == "jobs":
-            for job, mid, blob, seed, (home, group), data in msg[1]:
+            for job, mid, blob, seed, (home, group, batch), data in msg[1]:
                 if blob is not None:
                     self.blobs[mid] = self.ray.put(blob)
-                self.jobs[job] = (mid, seed, data)
-                self.dispatch.add(job, home, group)
+                self.jobs[job] = (mid, seed, data, batch is not None)
+                self.dispatch.add(job, home, group, batch)
             self.start_workers(min(self.size, len(self.dispatch.pending) + len(self.inflight)))
         elif kind == "prestart":
             self.start_workers(min(self.size, msg[1]))
@@ -878,13 +930,20 @@ class _Driver:
             return
         for w in list(self.dispatch.free()):
             while self.dispatch.workers[w].load < IN_FLIGHT:
-                job = self.dispatch.next_for(w)
-                if job is None:
+                batch = self.dispatch.next_batch(w)
+                if not batch:
                     return
-                mid, seed, data = self.jobs[job]
-                sent = (data, [self.data[data]]) if data is not None else None
-                ref = self.actors[w].measure.remote(mid, [self.blobs[mid]], seed, sent)
-                self.inflight[ref] = (w, job)
+                sent = [self._sent(job) for job in batch]
+                if self.jobs[batch[0]][3]:  # the worker trains the batch's models together first (Job.prepare)
+                    mid, seeds = sent[0][0], [seed for _, seed, _ in sent]
+                    self.actors[w].prepare.remote(mid, [self.blobs[mid]], seeds, [data for _, _, data in sent])
+                for job, (mid, seed, data) in zip(batch, sent, strict=True):
+                    self.inflight[self.actors[w].measure.remote(mid, [self.blobs[mid]], seed, data)] = (w, job)
+
+    def _sent(self, job: int) -> tuple:
+        """What a worker is sent for ``job``: its measure id, its seed and its data (id and reference), if any."""
+        mid, seed, data, _ = self.jobs[job]
+        return mid, seed, (data, [self.data[data]]) if data is not None else None
 
     def collect(self, ref: Any) -> None:
         w, job = self.inflight.pop(ref)

@@ -117,19 +117,22 @@ def _probe(risk: str, settings: Settings, task: Task) -> RiskProbe | None:
         return None
 
 
+def trained_ahead(cfg: ValidationConfig) -> Callable[[list[int]], None] | None:
+    """What :func:`run_seeds` may call to train ahead, in batches, the deployments of ``cfg``'s missing seeds
+    (:func:`_prefetch`); None with batching off (:func:`.batched.one_by_one`). Records do not change: a model trains
+    bit for bit the same alone and in a batch (:mod:`.batched`)."""
+    return functools.partial(_prefetch, cfg) if batched.enabled() else None
+
+
 @contextmanager
-def _seeds_in_batches(cfg: ValidationConfig, seeds: int, key: str, store: ResultStore | None, workers: Workers):
-    """Around the seeds of a validation measured in this process: the deployments of those not yet in ``store`` are
-    trained first, together (:func:`_prefetch`), inside the run's deployment cache (one opened for this validation when
-    none is). Not with batching off (:func:`.batched.one_by_one`), nor when seeds are measured elsewhere (worker
-    processes, Ray), where each seed trains its own."""
-    executor = as_executor(workers)
-    if not batched.enabled() or not (isinstance(executor, LocalExecutor) and executor.workers <= 1) or seeds < 2:
+def _ahead(prepare: Callable[[list[int]], None] | None, seeds: list[int]):
+    """Around seeds measured in this process: ``prepare(seeds)`` first, inside the run's deployment cache (one
+    opened here when none is). One seed gains too: its arms and its probes' models train together."""
+    if prepare is None or not seeds:
         yield
         return
     with nullcontext() if active() else sharing_deployments():
-        done = store.runs(key) if store else {}
-        _prefetch(cfg, [seed for seed in range(seeds) if seed not in done])
+        prepare(seeds)
         yield
 
 
@@ -394,9 +397,13 @@ def run_seeds(
     store: ResultStore | None = None,
     on_seed: Callable[[int, bool], None] | None = None,
     workers: Workers = 1,
+    prepare: Callable[[list[int]], None] | None = None,
 ) -> list[dict]:
     """Records of seeds ``0..seeds-1`` under store key ``key``: each missing seed is measured and saved at once
     (so an interrupted run resumes), stored ones are reused. ``on_seed(seed, cached)`` follows each seed.
+    ``prepare(seeds)``, when given, trains ahead what ``measure`` will ask the deployment cache for on ``seeds``
+    (:func:`trained_ahead`): called here before the missing seeds are measured in this process, and by an executor
+    before it measures several of them in one worker (:class:`~.executors.Job`).
 
     ``workers``: a number of local processes, or an :class:`~.executors.Executor` (e.g. a Ray cluster). More than one
     process measures the missing seeds at once (``measure`` must then pickle, e.g. a ``functools.partial`` of a
@@ -424,13 +431,14 @@ def run_seeds(
     missing = [seed for seed in range(seeds) if seed not in done]
     executor = as_executor(workers)
     if isinstance(executor, LocalExecutor) and (executor.workers <= 1 or len(missing) <= 1):
-        for seed in range(seeds):
-            finish(seed, None if seed in done else measure(seed))
+        with _ahead(prepare, missing):
+            for seed in range(seeds):
+                finish(seed, None if seed in done else measure(seed))
     else:
         for seed in range(seeds):
             if seed in done:
                 finish(seed, None)
-        jobs = [Job(key, seed, measure) for seed in missing]
+        jobs = [Job(key, seed, measure, prepare) for seed in missing]
         raise_failures(executor.run(jobs, lambda job, record: finish(job.seed, record)))
     return [done[seed] for seed in range(seeds)]
 
@@ -461,8 +469,7 @@ def run_validation(
     settings, calibration = calibrated(cfg.settings, (cfg.risk, *cfg.measured_targets), cfg.data_path, store)
     cfg = replace(cfg, settings=settings)
     key = cfg.hash()
-    with _seeds_in_batches(cfg, seeds, key, store, workers):
-        records = run_seeds(key, seeds, functools.partial(measure_seed, cfg), store, on_seed, workers)
+    records = run_seeds(key, seeds, functools.partial(measure_seed, cfg), store, on_seed, workers, trained_ahead(cfg))
     doc = summarize(cfg, records, time.perf_counter() - start) | {"calibration": calibration, "regime": regime}
     doc |= data_record(cfg.settings)
     doc = judge(doc | {"setting": {"name": cfg.setting}} | (annotate or {}))
