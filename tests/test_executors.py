@@ -274,9 +274,10 @@ def _runs(path: Path, *, created: bool = False) -> dict:
 
 # --- on a real cluster (.ci/ray_check.sh) ----------------------------------------------------------------------
 
-# Six cells of the tiny preset, two seeds: about 10 s of compute, long enough to kill a worker mid-run.
-CELLS = ["--defenses", "outlier-removal,group-fairness", "--risks", "poisoning,membership-inference,discrimination",
-         "--preset", "tiny", "--seeds", "2"]  # fmt: skip
+# Eight cells of the tiny preset, two seeds, DP-SGD's among them (batched training's padded Poisson batches): about
+# 15 s of compute, long enough to kill a worker mid-run.
+CELLS = ["--defenses", "differential-privacy,group-fairness", "--risks",
+         "evasion,poisoning,membership-inference,discrimination", "--preset", "tiny", "--seeds", "2"]  # fmt: skip
 
 
 def _matrix(store: Path, *extra: str) -> subprocess.Popen:

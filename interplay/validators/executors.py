@@ -667,9 +667,8 @@ class Dispatcher:
 
     def __init__(self, workers: int):
         self.workers = [_Worker() for _ in range(workers)]
-        self.pending: OrderedDict[int, tuple[Hashable, Hashable, Hashable]] = (
-            OrderedDict()
-        )  # job -> (home, group, batch)
+        # job -> (home, group, batch)
+        self.pending: OrderedDict[int, tuple[Hashable, Hashable, Hashable]] = OrderedDict()
         self._by_home: dict[Hashable, deque[int]] = {}
         self._by_group: dict[Hashable, deque[int]] = {}
         self._by_batch: dict[Hashable, deque[int]] = {}
@@ -708,24 +707,37 @@ class Dispatcher:
         worker.homes[home] = None
         worker.homes.move_to_end(home)
 
-    def _claim_share(self, worker: _Worker) -> None:
-        """Claim ``worker``'s share of the seed groups that no worker holds and that have seeds pending."""
-        unheld = [h for h in self._unheld if self._count.get(h) and not self._holders.get(h)]
-        idle = 1 + sum(1 for w in self.workers if w.alive and w is not worker and not self._busy(w))
-        for home in unheld[: -(-len(unheld) // idle)]:
-            self._claim(worker, home)
+    def _unheld_job(self) -> int | None:
+        """The first pending job of a seed group that no worker holds."""
         for home in list(self._unheld):
-            if not self._count.get(home) or self._holders.get(home):
-                del self._unheld[home]
+            job = None if self._holders.get(home) else self._first(self._by_home.get(home))
+            if job is not None:
+                return job
+            del self._unheld[home]
+        return None
+
+    def _claim_share(self, worker: _Worker, batch: Hashable) -> None:
+        """Claim ``worker``'s share of the seed groups that no worker holds among those of ``batch``'s pending jobs:
+        divided among the live workers that hold no group with seeds pending."""
+        homes = dict.fromkeys(self.pending[j][0] for j in self._by_batch[batch] if j in self.pending)
+        unheld = [home for home in homes if not self._holders.get(home)]
+        idle = 1 + sum(1 for w in self.workers if w.alive and w is not worker and not self._busy(w))
+        for home in unheld[: -(-(len(unheld) + 1) // idle) - 1]:  # the caller claimed its job's group already
+            self._claim(worker, home)
 
     def _pick(self, worker: _Worker) -> int:
-        if not self._busy(worker):
-            self._claim_share(worker)
         for keys, index in ((worker.groups, self._by_group), (worker.homes, self._by_home)):
             for key in reversed(keys):  # the most recent first
                 job = self._first(index.get(key))
                 if job is not None:
                     return job
+        job = self._unheld_job()
+        if job is not None:
+            home, _, batch = self.pending[job]
+            self._claim(worker, home)
+            if batch is not None:
+                self._claim_share(worker, batch)
+            return job
         job = self._first(self._by_home.get(max(self._count, key=lambda h: self._count[h])))
         assert job is not None, "a pending job is in its home's queue"
         return job
