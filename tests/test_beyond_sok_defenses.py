@@ -19,6 +19,7 @@ from interplay.validators.defenses.pruning import Pruning, weight_layers  # noqa
 from interplay.validators.defenses.quantization import Quantization, QuantizedInput  # noqa: E402
 from interplay.validators.defenses.unlearning import Unlearning  # noqa: E402
 from interplay.validators.defenses.weight_decay import WeightDecay  # noqa: E402
+from interplay.validators.deployment_cache import sharing_deployments  # noqa: E402
 from interplay.validators.experiment import ValidationConfig, compare, summarize  # noqa: E402
 from interplay.validators.models import register_factory  # noqa: E402
 from interplay.validators.needs import ProbeUnsupported  # noqa: E402
@@ -139,6 +140,14 @@ def test_exact_unlearning_deploys_the_model_retrained_on_the_retained_records(ti
     # The deletion requests are a function of the seed and the training set.
     assert d.forgotten.row_keys() == unlearned["gradient-ascent"].forgotten.row_keys()
     assert Unlearning(TINY, tiny_task).deploy(train, 1).forgotten.row_keys() != d.forgotten.row_keys()
+
+
+def test_in_a_run_the_model_before_deletion_is_the_baseline_arm_s_trained_once(tiny_task, plain):
+    with sharing_deployments() as cache:
+        baseline = cache.deploy(DefensePlugin(TINY, tiny_task), tiny_task.train, 0)
+        d = cache.deploy(Unlearning(TINY, tiny_task), tiny_task.train, 0)
+        assert (cache.misses, cache.hits) == (3, 1)  # the baseline, the unlearning service, its retrained model
+    assert _equal(d.observables["model_before_deletion"], baseline.model) and _equal(baseline.model, plain.model)
 
 
 def test_gradient_ascent_raises_the_loss_on_the_forgotten_records(unlearned):

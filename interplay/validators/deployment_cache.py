@@ -122,6 +122,11 @@ def sharing_deployments() -> Iterator[DeploymentCache]:
         _ACTIVE = previous
 
 
+def deploy(defense: DefensePlugin, train: Split, seed: int) -> Deployment:
+    """``defense.deploy(train, seed)``: through the active cache (trained once in the block), else trained here."""
+    return _ACTIVE.deploy(defense, train, seed) if _ACTIVE else defense.deploy(train, seed)
+
+
 def active() -> DeploymentCache | None:
     """The cache of the innermost :func:`sharing_deployments` block, or None outside one."""
     return _ACTIVE

@@ -25,7 +25,7 @@ from interplay.validators import batched
 from interplay.validators.calibration import calibrate
 from interplay.validators.data import Split, Task
 from interplay.validators.defenses.base import DefensePlugin, Deployment
-from interplay.validators.deployment_cache import active, sharing_deployments
+from interplay.validators.deployment_cache import active, deploy, sharing_deployments
 from interplay.validators.executors import Job, LocalExecutor, Workers, as_executor, raise_failures
 from interplay.validators.regimes import REGIMES, UnknownRegime, apply_regime
 from interplay.validators.registry import DEFENSES, RISKS, check_metric, check_pair, source_digest
@@ -134,11 +134,6 @@ def _ahead(prepare: Callable[[list[int]], None] | None, seeds: list[int]):
     with nullcontext() if active() else sharing_deployments():
         prepare(seeds)
         yield
-
-
-def _deploy(defense: DefensePlugin, train, seed: int):
-    cache = active()
-    return cache.deploy(defense, train, seed) if cache else defense.deploy(train, seed)
 
 
 def _measure(probe: RiskProbe, deployment, train, seed: int):
@@ -279,7 +274,7 @@ def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
                 continue
     arms = {"baseline": DefensePlugin(cfg.settings, task), "defended": DEFENSES[cfg.defense](cfg.settings, task)}
     train = probe.alter_training_data(task.train, seed)
-    deployed = {arm: _deploy(defense, train, seed) for arm, defense in arms.items()}
+    deployed = {arm: deploy(defense, train, seed) for arm, defense in arms.items()}
     for arm, d in deployed.items():
         missing = [o for o in probe.requires if o not in d.observables]
         if missing:
@@ -288,7 +283,7 @@ def measure_seed(cfg: ValidationConfig, seed: int) -> dict:
     for arm, m in compare(probe, deployed, train, seed).items():
         risks[arm][probe.slug] = _as_score(m, cfg.metric, f"{probe.slug} on {arms[arm].slug}")
     if targets:
-        clean = deployed if train is task.train else {a: _deploy(d, task.train, seed) for a, d in arms.items()}
+        clean = deployed if train is task.train else {a: deploy(d, task.train, seed) for a, d in arms.items()}
         for slug, target in targets.items():
             for arm, m in compare(target, clean, task.train, seed).items():
                 risks[arm][slug] = m

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import DefensePlugin, Deployment
+from interplay.validators.deployment_cache import deploy
 from interplay.validators.params import param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks, fit
@@ -83,10 +84,10 @@ class Unlearning(DefensePlugin):
         p, plain = self.params, DefensePlugin(self.settings, self.task)
         gone = forget_indices(len(train), p.forget_frac, seed)
         forgotten, retained = train.take(gone), train.take(np.setdiff1d(np.arange(len(train)), gone))
-        before = plain.deploy(train, seed).model
+        before = deploy(plain, train, seed).model  # the baseline arm's model: trained once per seed in a run
         metadata = {"method": p.method, "forget_frac": p.forget_frac, "forgotten": len(forgotten)}
         if p.method == "exact":
-            after = plain.deploy(retained, seed).model
+            after = deploy(plain, retained, seed).model
         else:
             spec = replace(self.settings.train, epochs=p.ascent_epochs, lr=p.ascent_lr)
             after = fit(copy.deepcopy(before), forgotten, spec, seed, _Ascent())
