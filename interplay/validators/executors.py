@@ -658,12 +658,12 @@ class _Worker:
 class Dispatcher:
     """Which pending seeds a free worker takes next, so that its deployment cache is reused and its models train in
     batches. A worker takes first a seed of a cell group (seed, data, defense) it has worked on, then of a seed group
-    (seed, data) it holds (the baseline is shared), then of seed groups no worker holds yet (it claims its share of
-    them: those left over the workers that hold none with seeds pending), and only then one taken from the group
-    with the most seeds pending (so more workers than seed groups still all work, each retraining that group's
-    baseline once). With a seed it takes the pending seeds of the same batch (one configuration that can be
-    prepared, :attr:`Job.prepare`) in the groups it holds, so that their models train together on it.
-    Pure bookkeeping, no Ray: tested on its own."""
+    (seed, data) it holds (the baseline is shared), then of a seed group no worker holds yet (claiming with it its
+    share of the unheld groups of that seed's batch, divided among the workers that hold no group with seeds
+    pending), and only then one taken from the group with the most seeds pending (so more workers than seed groups
+    still all work, each retraining that group's baseline once). With a seed it takes the pending seeds of the same
+    batch (one configuration that can be prepared, :attr:`Job.prepare`) in the groups it holds, so that their models
+    train together on it. Pure bookkeeping, no Ray: tested on its own."""
 
     def __init__(self, workers: int):
         self.workers = [_Worker() for _ in range(workers)]
