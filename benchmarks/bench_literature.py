@@ -7,7 +7,7 @@ target on two cores, the accounting with BH-adjusted directions over the 42 cell
 direction for and the 14 unexplored ones, and one line per directed cell: literature direction, observed
 direction, verdict, metric, regime and declared facts (for the docs' reasons on each disagreement). Usage:
 
-    .venv/bin/python benchmarks/bench_literature.py [--dataset D] [--seeds N] [--markdown]
+    .venv/bin/python benchmarks/bench_literature.py [--dataset D] [--seeds N] [--defenses sok|all|A,B] [--markdown]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--seeds", type=int)
+    parser.add_argument("--defenses", default="sok", help="sok, all, beyond (the eight beyond the SoK) or A,B,...")
     parser.add_argument("--markdown", action="store_true", help="also print the matrix as a Markdown table")
     args = parser.parse_args()
     args.quick, args.setting = False, "literature"
