@@ -623,8 +623,8 @@ class SeedWorker:
         """Train ahead what the measures of ``seeds`` queued after this call will ask for (:attr:`Job.prepare`)."""
         try:
             for seed, sent in zip(seeds, data, strict=True):
-                _, prepare = self._load(mid, blob, seed, sent)
-            prepare(seeds)
+                _, ahead = self._load(mid, blob, seed, sent)
+            ahead(seeds)
         except Exception:
             pass  # each seed's own measure raises it again, reported with its configuration
 
