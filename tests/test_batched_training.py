@@ -30,7 +30,7 @@ from interplay.validators.models import build_model  # noqa: E402
 from interplay.validators.risks.membership_inference import MembershipInference  # noqa: E402
 from interplay.validators.settings import default_settings, load_task  # noqa: E402
 from interplay.validators.store import ResultStore  # noqa: E402
-from interplay.validators.training import TrainSpec, fit, seed_everything  # noqa: E402
+from interplay.validators.training import TrainingHooks, TrainSpec, fit, seed_everything  # noqa: E402
 from interplay.verdicts import validation_judge  # noqa: E402
 
 TINY = default_settings("synthetic", "tiny")
@@ -209,3 +209,36 @@ def test_a_validation_in_this_process_prefetches_its_missing_seeds_and_one_by_on
     assert calls == [[0, 1], [2]]
     for arm in ("baseline", "defended"):
         assert again["effect"][arm] == pytest.approx(first["effect"][arm], abs=1e-6)
+
+
+class _CountingHooks(TrainingHooks):
+    """The plain recipe, recording each step's batch size."""
+
+    def __init__(self):
+        self.sizes: list[int] = []
+
+    def loss(self, model, x, y, s):
+        self.sizes.append(len(y))
+        return super().loss(model, x, y, s)
+
+
+def test_every_step_takes_a_full_batch_and_both_loops_agree():
+    """1800 records in batches of 256: seven full steps an epoch (the 8 left over wait for another epoch's order, never
+    a step of their own), in ``fit`` and in the batched loop alike; fewer records than a batch: one step of all."""
+    settings = default_settings("synthetic", "tiny")
+    spec = TrainSpec(epochs=2, batch_size=256)
+    task = load_task(replace(settings, n_train=1800, synthetic=replace(settings.synthetic, n_train=1800)), 0)
+    data = task.train
+    assert len(data) == 1800
+    hooks = _CountingHooks()
+    seed_everything(4)
+    alone = fit(build_model((data.x.shape[1],), 2, "small"), data, spec, 4, hooks)
+    assert hooks.sizes == [256] * 14
+    seed_everything(4)
+    together = build_model((data.x.shape[1],), 2, "small")
+    PLAIN.train([together], [data], [4], [torch.get_rng_state()], spec)
+    assert _max_difference(alone, together) < 1e-6
+    few = _CountingHooks()
+    seed_everything(4)
+    fit(build_model((data.x.shape[1],), 2, "small"), data.take(slice(0, 100)), spec, 4, few)
+    assert few.sizes == [100, 100]

@@ -47,7 +47,7 @@ from torch.func import functional_call, stack_module_state
 
 from interplay.validators.data import Split
 from interplay.validators.models import build_model, is_builtin
-from interplay.validators.training import TrainingHooks, TrainSpec, fit, seed_everything
+from interplay.validators.training import TrainingHooks, TrainSpec, fit, full_steps, seed_everything, step_size
 
 ENV = "INTERPLAY_BATCHING"
 _forced: bool | None = None  # set by one_by_one()
@@ -192,8 +192,8 @@ class Recipe(Protocol):
 
 @dataclass(frozen=True)
 class Plain:
-    """Adam on the cross-entropy of mini-batches shuffled by each model's seed: ``fit`` with the plain hooks, step by
-    step (same batches, same updates). A subclass changes the inputs a step trains on (:meth:`inputs`)."""
+    """Adam on the cross-entropy of full mini-batches shuffled by each model's seed: ``fit`` with the plain hooks,
+    step by step (same batches, same updates). A subclass changes the inputs a step trains on (:meth:`inputs`)."""
 
     def record_parameters(self, model: nn.Module) -> int:
         return 0
@@ -209,10 +209,11 @@ class Plain:
         generators = [torch.Generator().manual_seed(seed) for seed in seeds]
         optimizer = torch.optim.Adam(stack.params.values(), lr=spec.lr)
         rows = torch.arange(n_models)[:, None]
+        size = step_size(n, spec.batch_size)
         for _ in range(spec.epochs):
             order = torch.stack([epoch_order(n, g) for g in generators])
-            for start in range(0, n, spec.batch_size):
-                idx = order[:, start : start + spec.batch_size]
+            for step in range(full_steps(n, spec.batch_size)):  # full batches only, as fit's loader
+                idx = order[:, step * size : (step + 1) * size]
                 xb, yb = x[rows, idx], y[rows, idx]
                 out = stack(self.inputs(stack, xb, yb))
                 loss = F.cross_entropy(out.flatten(0, 1), yb.flatten(), reduction="none")

@@ -74,6 +74,7 @@ class _AttackPassGuard:
 class ComposedHooks(TrainingHooks):
     def __init__(self, first: TrainingHooks, second: TrainingHooks):
         self.parts = (first, second)
+        self.full_batches = first.full_batches and second.full_batches
 
     def prepare(self, model, optimizer, loader):
         for h in self.parts:

@@ -61,8 +61,27 @@ def _keep_freed_memory() -> None:
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
 
 
+def step_size(n: int, batch_size: int) -> int:
+    """Records per optimizer step on ``n`` training records: ``batch_size``, or all ``n`` when fewer."""
+    return max(1, min(batch_size, n))
+
+
+def full_steps(n: int, batch_size: int) -> int:
+    """Optimizer steps per epoch when every step takes a full batch (:func:`step_size`): the last ``n mod batch``
+    records of an epoch's order are left out of that epoch (a fresh order each epoch), never trained on as a small
+    step. A partial last batch would weigh as much as a full one under Adam: a regularizer tied to the training-set
+    size (8 records a step for 1800 of them in batches of 256), unrelated to any defense."""
+    return n // step_size(n, batch_size)
+
+
 class TrainingHooks:
-    """The plain recipe: Adam on the cross-entropy. Defenses subclass and override."""
+    """The plain recipe: Adam on the cross-entropy. Defenses subclass and override.
+
+    ``full_batches``: whether steps take only full batches (:func:`full_steps`); a recipe that samples its own
+    batches sets it False (DP-SGD's Poisson sampling, whose batches have an expected size, not a fixed one).
+    """
+
+    full_batches = True
 
     def prepare(self, model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader):
         return model, optimizer, loader
@@ -100,7 +119,8 @@ def fit(model: nn.Module, data: Split, spec: TrainSpec, seed: int, hooks: Traini
     """
     loader = DataLoader(
         BatchedTensors(data.x, data.y, data.s),
-        batch_size=spec.batch_size,
+        batch_size=step_size(len(data), spec.batch_size) if hooks.full_batches else spec.batch_size,
+        drop_last=hooks.full_batches,
         shuffle=True,
         generator=torch.Generator().manual_seed(seed),
         collate_fn=as_batch,  # type: ignore[arg-type]  # __getitems__ hands it the batch, not a list of samples

@@ -62,6 +62,8 @@ def _epsilon(history: tuple, delta: float) -> float:
 class _OpacusHooks(TrainingHooks):
     """DP-SGD through Opacus' ``PrivacyEngine``, one model at a time (the path without batching)."""
 
+    full_batches = False  # Opacus replaces the loader by Poisson sampling at rate 1 / len(loader)
+
     def __init__(self, epsilon: float, delta: float, clip: float, epochs: int):
         self.epsilon, self.delta, self.clip, self.epochs = epsilon, delta, clip, epochs
         self.engine = PrivacyEngine(accountant="rdp")

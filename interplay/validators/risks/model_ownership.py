@@ -26,7 +26,6 @@
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, replace
 
 from interplay.validators.defenses.explanations import Explainer
@@ -35,7 +34,7 @@ from interplay.validators.ownership import KEY_OBSERVABLES, OwnershipKey, bounda
 from interplay.validators.params import param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, Metric, RiskProbe
-from interplay.validators.training import TrainingHooks, accuracy, fit, logits, seed_everything
+from interplay.validators.training import TrainingHooks, accuracy, fit, full_steps, logits, seed_everything
 
 ADVERSARIES = ("malicious-suspect", "malicious-accuser")
 THEFTS = ("any", "extraction", "fine-tuning")
@@ -118,7 +117,7 @@ class ModelOwnership(RiskProbe):
         queries = self.task.aux.take(slice(0, min(self.params.low_budget, len(self.task.aux))))
         if len(queries) == 0:
             return {}
-        batches = math.ceil(full_budget / spec.batch_size), math.ceil(len(queries) / spec.batch_size)
+        batches = full_steps(full_budget, spec.batch_size), full_steps(len(queries), spec.batch_size)
         spec = replace(spec, epochs=spec.epochs * batches[0] // batches[1])
         model, seed = deployment.model, seed + 224737
         plain = extract(model, queries, self.task, spec, seed)
