@@ -59,8 +59,12 @@ def test_every_registered_pair_returns_a_well_formed_result(kb, contract):
         assert c.seeds == 2 and c.dataset == "synthetic" and c.prediction in interplay.Direction.__members__
         e = c.effect
         assert e.metric == RISKS[c.risk].metric
-        assert e.min_effect == pytest.approx(max(0.01, 0.1 * abs(e.baseline - RISKS[c.risk].chance)))
-        assert doc["effect"]["evidence"] in ("significant", "equivalent", "underpowered") and "q_value" in doc["effect"]
+        scale = RISKS[c.risk].scale_of()
+        band = [max(0.01, 0.1 * max(0.0, e.baseline - scale.chance)), max(0.01, 0.1 * (scale.ceiling - e.baseline))]
+        assert doc["effect"]["min_effect_band"] == pytest.approx(band)
+        assert e.min_effect == pytest.approx(band[0] if e.difference < 0 else band[1])
+        assert doc["effect"]["evidence"] in ("significant", "small", "equivalent", "underpowered")
+        assert "q_value" in doc["effect"]
         assert doc["effect"]["q_value"] >= e.p_value and doc["applicable"] in (True, False)
         assert e.ci95[0] <= e.difference <= e.ci95[1] and 0 <= e.p_value <= 1
         assert e.difference == pytest.approx(e.defended - e.baseline)

@@ -7,14 +7,46 @@ import numpy as np
 import pytest
 from scipy.stats import false_discovery_control
 
-from interplay.validators.stats import evidence, min_effect, paired_effect
-from interplay.verdicts import accounting, adjust_for_multiplicity, benjamini_hochberg, judged, validation_judge
+from interplay.validators.stats import Scale, evidence, min_effect_band, paired_effect
+from interplay.verdicts import (
+    accounting,
+    accounting_line,
+    adjust_for_multiplicity,
+    benjamini_hochberg,
+    classify,
+    judged,
+    validation_judge,
+)
 
 
-def test_the_smallest_effect_is_a_tenth_of_the_baselines_distance_from_chance():
-    assert min_effect(0.99, 0.0) == pytest.approx(0.099)  # a backdoor at its ceiling needs a large change
-    assert min_effect(0.52, 0.5) == 0.01  # a membership AUC near chance: the resolution floor
-    assert min_effect(0.3, 0.5) == pytest.approx(0.02)
+def test_the_smallest_effect_is_a_tenth_of_the_headroom_in_the_direction_of_the_change():
+    down, up = min_effect_band(0.99, Scale(0.0, 1.0))  # a backdoor at its ceiling: a large decrease, a small increase
+    assert down == pytest.approx(0.099) and up == 0.01
+    assert min_effect_band(0.52, Scale(0.5)) == (0.01, pytest.approx(0.048))  # near chance: the floor to go down
+    down, up = min_effect_band(0.95, Scale(0.0, 1.0))  # ownership fidelity near its ceiling can still increase
+    assert up == 0.01 < down == pytest.approx(0.095)
+    assert min_effect_band(0.3, Scale(0.5)) == (0.01, pytest.approx(0.07))  # below chance: no room to decrease
+    assert min_effect_band(0.2, Scale(0.0, 0.5))[1] == pytest.approx(0.03)  # a ceiling below 1 (an AUC advantage)
+
+
+def test_a_tpr_at_a_fixed_fpr_is_read_as_a_ratio():
+    """A share of the log headroom, and a floor of a tenth of the chance level: a four-fold rise of TPR at 1% FPR
+    from 0.0026 is an effect of interest, which the 0.01 floor of the other scores would have hidden."""
+    scale = Scale(0.01, 1.0, ratio=True)
+    down, up = min_effect_band(0.0026, scale)
+    assert down == pytest.approx(0.001)  # below chance: the floor
+    assert up == pytest.approx(0.0026 * ((1 / 0.0026) ** 0.1 - 1))
+    assert classify(0.001, 0.0108 - 0.0026, [0.004, 0.012], (down, up)) == ("increase", "significant")
+    assert min_effect_band(0.0, scale) == (pytest.approx(0.001), pytest.approx(0.001))
+    down, up = min_effect_band(0.1, scale)
+    assert down == pytest.approx(0.1 * (1 - 0.1**0.1)) and up == pytest.approx(0.1 * (10**0.1 - 1))
+
+
+def test_a_significant_effect_below_the_effect_of_interest_is_small():
+    assert classify(0.002, 0.0087, [0.0045, 0.0129], (0.095, 0.01)) == ("none", "small")
+    assert classify(0.002, 0.0087, [0.0045, 0.0129], (0.095, 0.005)) == ("increase", "significant")
+    assert classify(0.2, 0.0087, [-0.004, 0.0129], (0.095, 0.01)) == ("none", "underpowered")
+    assert classify(0.2, 0.0007, [-0.004, 0.005], (0.095, 0.01)) == ("none", "equivalent")
 
 
 def test_no_effect_is_equivalent_only_when_the_ci_excludes_an_effect_of_interest():
@@ -85,7 +117,17 @@ def test_the_accounting_separates_reported_from_unexplored_cells():
         },
         {"literature": "increase", "observed": None, "verdict": "not validated"},
     ]
+    records.append(
+        {
+            "literature": "decrease",
+            "observed": "none",
+            "verdict": "inconclusive",
+            "effect": {"evidence": "small", "difference": -0.004},
+        }
+    )
     assert accounting(records) == {
-        "directed": {"agree": 1, "disagree": 1, "equivalent": 1, "not-applicable": 1, "not run": 1},
+        "directed": {"agree": 1, "disagree": 1, "equivalent": 1, "not-applicable": 1, "not run": 1, "small": 1},
         "unexplored": {"significant": 1, "underpowered": 1},
+        "direction": {"agree": 2, "disagree": 1},  # the small decrease agrees in direction
     }
+    assert "direction (significant, any size): 2 agree, 1 disagree" in accounting_line(records)

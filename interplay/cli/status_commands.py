@@ -48,6 +48,16 @@ def _settings_text(rec: dict) -> str:
     return text
 
 
+def _observed_text(rec: dict) -> str:
+    """The observed direction, its evidence and the minimal detectable effect at the seeds run."""
+    effect = (rec.get("validation") or {}).get("effect") or {}
+    text = rec["observed"] or "-"
+    if effect.get("evidence"):
+        text += f" ({effect['evidence']}"
+        text += f", MDE {effect['mde']:.3g})" if isinstance(effect.get("mde"), int | float) else ")"
+    return text
+
+
 def status_cmd(
     store: Store = None, defenses: Defenses = "sok", json: Json = False, kb: KBDir = None, overlay: Overlay = None
 ) -> None:
@@ -65,7 +75,7 @@ def status_cmd(
         verdict = r["verdict"] + (" (stale)" if r["stale"] else "") + _settings_text(r)
         t.add_row(
             *(escape(x) for x in (r["defense"], r["risk"])), _lit(r),
-            *(escape(r["predictions"][m]) for m in ("graph", "guideline")), escape(r["observed"] or "-"),
+            *(escape(r["predictions"][m]) for m in ("graph", "guideline")), escape(_observed_text(r)),
             f"[{VERDICT_STYLE.get(r['verdict'], 'dim')}]{escape(verdict)}[/]",
             f"[{AGREEMENT_STYLE.get(r['agreement'], 'dim')}]{escape(r['agreement'])}[/]",
         )  # fmt: skip

@@ -132,11 +132,12 @@ def _validation_html(cell: Cell, status: dict) -> str:
     rows = [
         ("verdict", f'<span class="{esc(v.verdict)}">{esc(v.verdict)}</span> of the prediction '
                     f"{esc(v.prediction)}{stale}"),
-        ("observed", esc(v.observed)),
+        ("observed", esc(v.observed) + (f" ({esc(e['evidence'])})" if e.get("evidence") else "")),
         ("effect", f"{esc(e.get('metric', ''))}: {num(e.get('baseline', '?'))} → {num(e.get('defended', '?'))}, "
                    f"difference {num(e.get('difference', '?'), True)}, "
                    f"95% CI [{num(ci[0], True)}, {num(ci[1], True)}], p = {esc(p_value(e.get('p_value', '?')))}, "
-                   f"minimum effect {num(e.get('min_effect', '?'))}"),
+                   f"minimum effect {num(e.get('min_effect', '?'))}, minimal detectable effect "
+                   f"{num(e.get('mde', '?'))} (80% power)"),
         ("defense effective", esc(v.defense_effective)),
         ("evidence", f"{esc(v.kind)}: {v.seeds} seeds on {esc(v.dataset)}, configuration <code>{esc(v.locator)}"
                      f"</code>{f' (best of {v.configurations})' if v.configurations > 1 else ''}"),

@@ -51,7 +51,7 @@ from interplay.validators.experiment import (
 from interplay.validators.registry import DEFENSES, RISKS, UnregisteredPair
 from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
 from interplay.validators.settings import Settings
-from interplay.validators.stats import PairedEffect, direction, min_effect, paired_effect
+from interplay.validators.stats import PairedEffect, direction, min_effect_band, paired_effect
 from interplay.validators.store import ResultStore
 from interplay.validators.training import TrainingHooks, accuracy
 
@@ -241,14 +241,15 @@ def _side(records: list[dict], arm: str, defense: str, other: str, settings: Set
         probe = RISKS[t]
         base, alone, combined = (_scores(records, x, t) for x in ("baseline", arm, "combined"))
         e_alone, e_loss = paired_effect(base, alone), paired_effect(alone, combined)
-        smallest = min_effect(e_alone.baseline, probe.chance)
+        smallest = min_effect_band(e_alone.baseline, probe.scale_of())
         works = direction(e_alone, smallest) == "decrease"
         status = _status(e_loss, smallest) if works else "not effective alone"
         statuses += [status] if works else []
         gain = e_alone.baseline - e_alone.defended
         effectiveness[t] = {
             "metric": probe.metric_for(settings),
-            "min_effect": smallest,
+            "min_effect": smallest[1],  # an increase's: what a conflict (the loss) must reach
+            "min_effect_band": list(smallest),
             "effective_alone": works,
             "alone": e_alone.as_dict(),
             "combined": paired_effect(base, combined).as_dict(),
@@ -274,10 +275,10 @@ def _side(records: list[dict], arm: str, defense: str, other: str, settings: Set
     }
 
 
-def _status(loss: PairedEffect, smallest: float) -> str:
-    if direction(loss, smallest) == "increase":
+def _status(loss: PairedEffect, band: tuple[float, float]) -> str:
+    if direction(loss, band) == "increase":
         return "conflict"
-    return "effective" if loss.ci95[1] < smallest else "inconclusive"
+    return "effective" if loss.ci95[1] < band[1] else "inconclusive"
 
 
 def summarize_combo(cfg: ComboConfig, records: list[dict], runtime_s: float, key: str | None = None) -> dict:

@@ -31,7 +31,7 @@ from interplay.validators.regimes import REGIMES, UnknownRegime, apply_regime
 from interplay.validators.registry import DEFENSES, RISKS, check_metric, check_pair, source_digest
 from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
 from interplay.validators.settings import Settings, load_task
-from interplay.validators.stats import PairedEffect, direction, evidence, min_effect, paired_effect
+from interplay.validators.stats import PairedEffect, direction, evidence, in_direction, min_effect_band, paired_effect
 from interplay.validators.store import ResultStore
 from interplay.validators.training import accuracy, parameter_digest
 from interplay.validators.versions import code_version
@@ -323,10 +323,11 @@ def _effect(
     measured = [[r[arm]["risks"][risk] for r in records] for arm in ("baseline", "defended")]
     score = [[m["raw"][metric] if metric else m["score"] for m in arm] for arm in measured]
     e = paired_effect(*score)
-    chance = RISKS[risk].chance_of(metric)
-    smallest = min_effect(e.baseline, chance)
-    report = {"metric": metric or RISKS[risk].metric_for(settings), **e.as_dict(), "min_effect": smallest,
-              "chance": chance, "evidence": evidence(e, smallest)}  # fmt: skip
+    scale = RISKS[risk].scale_of(metric)
+    smallest = min_effect_band(e.baseline, scale)
+    report = {"metric": metric or RISKS[risk].metric_for(settings), **e.as_dict(),
+              "min_effect": in_direction(smallest, e.difference), "min_effect_band": list(smallest),
+              "chance": scale.chance, "ceiling": scale.ceiling, "evidence": evidence(e, smallest)}  # fmt: skip
     return e, report, direction(e, smallest)
 
 

@@ -1,10 +1,14 @@
 """Paired statistics over seeds, the smallest effect of interest, and the observed direction (the verdict rule is
 :mod:`interplay.verdicts`).
 
-The smallest effect of interest is one rule for every probe, computed from the baseline arm alone: a tenth of
-the baseline's distance from the probe's chance level (the score of an attack that learns nothing), and never
-below 0.01, the resolution of scores measured on a few hundred to a few thousand records. A baseline far from
-chance (ASR 0.99) thus needs a larger change than one near it (membership AUC 0.52).
+The smallest effect of interest (SESOI) is one rule for every probe, computed from the baseline arm alone: a tenth
+of the headroom in the direction of the change, toward the probe's chance level (the score of an attack that learns
+nothing) for a decrease and toward its ceiling (the most a score can reach) for an increase, and never below 0.01,
+the resolution of scores measured on a few hundred to a few thousand records. A score near its ceiling (ownership
+fidelity 0.95) thus needs a smaller increase than decrease, and can show one at all. Scores read as ratios (TPR at a
+fixed low FPR, whose chance is the FPR) take the same share of the headroom on a log scale, and a floor of a tenth
+of their chance level: a four-fold increase of TPR at 1% FPR from 0.0026 is an effect of interest, as the papers
+that report such TPRs read them.
 """
 
 from __future__ import annotations
@@ -17,7 +21,18 @@ from scipy import stats
 from interplay.verdicts import ALPHA, classify
 
 HEADROOM_SHARE, MIN_EFFECT_FLOOR = 0.1, 0.01
+RATIO_FLOOR_SHARE = 0.1  # of the chance level, for scores read as ratios
 POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Where a score sits: ``chance`` (an attack that learns nothing), ``ceiling`` (the most it can reach) and whether
+    it is read as a ratio (``ratio``: TPR at a fixed FPR)."""
+
+    chance: float = 0.0
+    ceiling: float = 1.0
+    ratio: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,16 +83,30 @@ def _mde(diff: np.ndarray) -> float:
     return float(t * diff.std(ddof=1) / np.sqrt(n))
 
 
-def min_effect(baseline: float, chance: float) -> float:
-    """The smallest effect of interest (see the module docstring)."""
-    return max(MIN_EFFECT_FLOOR, HEADROOM_SHARE * abs(baseline - chance))
+def min_effect_band(baseline: float, scale: Scale) -> tuple[float, float]:
+    """The smallest effects of interest (decrease, increase) as magnitudes of the difference (module docstring)."""
+    if scale.ratio:
+        floor = RATIO_FLOOR_SHARE * scale.chance
+        if baseline <= 0:
+            return floor, floor
+        up = baseline * ((scale.ceiling / baseline) ** HEADROOM_SHARE - 1) if scale.ceiling > baseline else 0.0
+        down = baseline * (1 - (scale.chance / baseline) ** HEADROOM_SHARE) if baseline > scale.chance else 0.0
+        return max(floor, down), max(floor, up)
+    down = HEADROOM_SHARE * max(0.0, baseline - scale.chance)
+    up = HEADROOM_SHARE * max(0.0, scale.ceiling - baseline)
+    return max(MIN_EFFECT_FLOOR, down), max(MIN_EFFECT_FLOOR, up)
 
 
-def direction(e: PairedEffect, min_effect: float) -> str:
-    """``increase``/``decrease`` when significant (p < 0.05) and at least ``min_effect`` in size, else ``none``."""
-    return classify(e.p_value, e.difference, e.ci95, min_effect)[0]
+def in_direction(band: tuple[float, float], difference: float) -> float:
+    """The smallest effect of interest in the direction of ``difference`` (an increase's for a zero difference)."""
+    return band[0] if difference < 0 else band[1]
 
 
-def evidence(e: PairedEffect, min_effect: float) -> str:
-    """``significant``, ``equivalent`` or ``underpowered`` (:func:`interplay.verdicts.classify`)."""
-    return classify(e.p_value, e.difference, e.ci95, min_effect)[1]
+def direction(e: PairedEffect, band: tuple[float, float]) -> str:
+    """``increase``/``decrease`` when significant (p < 0.05) and at least the effect of interest, else ``none``."""
+    return classify(e.p_value, e.difference, e.ci95, band)[0]
+
+
+def evidence(e: PairedEffect, band: tuple[float, float]) -> str:
+    """``significant``, ``small``, ``equivalent`` or ``underpowered`` (:func:`interplay.verdicts.classify`)."""
+    return classify(e.p_value, e.difference, e.ci95, band)[1]

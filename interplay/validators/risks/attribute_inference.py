@@ -19,6 +19,7 @@ class AttributeInference(RiskProbe):
     """Infer the sensitive attribute of training records; the score is the AUC advantage over imputation."""
 
     metric = "auc_advantage"
+    ceiling = 0.5  # an attack's AUC of 1 over imputation's, which learns at least chance (0.5) from the label
     needs = ("sensitive",)
     requires = ("logits",)
     reads = ("explanations",)

@@ -12,16 +12,20 @@ from interplay.validators.defenses.base import Deployment
 from interplay.validators.needs import ProbeUnsupported, check_needs
 from interplay.validators.params import NoParams
 from interplay.validators.settings import Settings
+from interplay.validators.stats import Scale
 
 __all__ = ["Measurement", "Metric", "ProbeUnsupported", "RiskProbe"]
 
 
 @dataclass(frozen=True)
 class Metric:
-    """A raw metric a cell may declare as its primary one: the observables it reads and its chance level."""
+    """A raw metric a cell may declare as its primary one: the observables it reads, its chance level, its ceiling
+    and whether it is read as a ratio (:class:`~interplay.validators.stats.Scale`)."""
 
     reads: tuple[str, ...] = ("logits",)
     chance: float = 0.0
+    ceiling: float = 1.0
+    ratio: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,11 @@ class Measurement:
 class RiskProbe:
     """Base class of the risk probes.
 
-    ``metric`` names the score (higher = more at risk) and ``chance`` is its value for an attack that learns
-    nothing (the smallest effect of interest is derived from the baseline's distance to it, see
-    :func:`~interplay.validators.stats.min_effect`). ``requires`` lists the deployment observables the attack
-    cannot do without, ``reads`` those its score also uses when a deployment offers them (e.g. explanations):
+    ``metric`` names the score (higher = more at risk), ``chance`` is its value for an attack that learns
+    nothing and ``ceiling`` the most it can reach (the smallest effects of interest are shares of the baseline's
+    distance to each, see :func:`~interplay.validators.stats.min_effect_band`). ``requires`` lists the deployment
+    observables the attack cannot do without, ``reads`` those its score also uses when a deployment offers them
+    (e.g. explanations):
     a defense that leaves the model as it is and adds nothing the probe reads cannot change the score, and the
     cell is ``not-applicable``. A probe registers with ``@register_risk(slug)`` and declares ``Params`` and
     ``dataset_defaults`` as a defense does, and may declare a ``headroom`` rule that sets one of them from the
@@ -54,6 +59,7 @@ class RiskProbe:
     slug: ClassVar[str]
     metric: ClassVar[str]
     chance: ClassVar[float] = 0.0
+    ceiling: ClassVar[float] = 1.0  # the most the score can reach
     requires: ClassVar[tuple[str, ...]] = ("logits",)
     reads: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type] = NoParams
@@ -90,9 +96,12 @@ class RiskProbe:
         return frozenset(cls.metrics[metric].reads)
 
     @classmethod
-    def chance_of(cls, metric: str | None = None) -> float:
-        """The chance level of the score, or of raw ``metric`` (one of ``metrics``)."""
-        return cls.chance if metric is None or metric == cls.metric else cls.metrics[metric].chance
+    def scale_of(cls, metric: str | None = None) -> Scale:
+        """Chance level, ceiling and reading of the score, or of raw ``metric`` (one of ``metrics``)."""
+        if metric is None or metric == cls.metric:
+            return Scale(cls.chance, cls.ceiling)
+        m = cls.metrics[metric]
+        return Scale(m.chance, m.ceiling, m.ratio)
 
     @classmethod
     def alters_training_data(cls) -> bool:

@@ -74,16 +74,17 @@ class MembershipInference(RiskProbe):
     metric = "auc"
     chance = 0.5
     requires = ("logits",)
+    # A TPR at a fixed FPR is read as a ratio (its chance is the FPR; see :mod:`~interplay.validators.stats`).
     metrics = {
-        f"{attack}{m}": Metric(chance=chance)
+        f"{attack}{m}": Metric(chance=chance, ratio=chance < 0.5)
         for attack in ("", "rmia_", "calibrated_", "loss_")
         for m, chance in (("auc_s0", 0.5), ("auc_s1", 0.5), ("tpr_at_1pct_fpr", 0.01), ("tpr_at_0.1pct_fpr", 0.001))
     } | {f"{attack}_auc": Metric(chance=0.5) for attack in ("rmia", "calibrated", "loss")}
     metrics |= {  # the deleted records' membership (see the module docstring)
         "deleted_auc": Metric(chance=0.5),
-        "deleted_tpr_at_1pct_fpr": Metric(chance=0.01),
+        "deleted_tpr_at_1pct_fpr": Metric(chance=0.01, ratio=True),
         "deleted_versions_auc": Metric(("logits", "model_before_deletion"), 0.5),
-        "deleted_versions_tpr_at_1pct_fpr": Metric(("logits", "model_before_deletion"), 0.01),
+        "deleted_versions_tpr_at_1pct_fpr": Metric(("logits", "model_before_deletion"), 0.01, ratio=True),
     }
     forgotten: Split | None = None  # the deleted records of a compared deployment (see ``prepare``)
 
