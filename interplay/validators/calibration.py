@@ -3,8 +3,11 @@
 A probe whose baseline sits at its ceiling cannot show an increase (a backdoor at 5% poisoning succeeds on
 99% of triggered records). A probe may declare a :class:`Headroom` rule: a grid of values of one of its
 parameters, weakest attack first, and a band for the baseline's score. The rule, fixed before any cell is
-seen: walk the grid and keep the first value at which the mean score of the *baseline* (the undefended recipe)
-over :data:`PILOT_SEEDS` reaches the band's lower end; when none does, the strongest value. The defended arm
+seen: walk the grid and keep the first value at which the one-sided 95% lower confidence bound (Student's t) of
+the mean score of the *baseline* (the undefended recipe) over the 8 :data:`PILOT_SEEDS` reaches the band's lower
+end; when none does, the strongest value. A bound rather than the mean, so that one lucky pilot seed cannot choose
+a knob that leaves the baseline at chance (the winner's curse: with three pilots, distribution inference's AUCs of
+0.47, 0.95 and 0.55 averaged 0.66, inside the band, and the evaluation seeds then scored 0.52). The defended arm
 is never trained, and the pilot seeds are disjoint from the evaluation seeds (``0..seeds-1``, at most 1000).
 The value chosen, whether its score lies inside the band, and every pilot score walked through are recorded
 with each result that uses it. A parameter the user sets (``--param``) is not calibrated; neither is any
@@ -21,13 +24,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from interplay.validators.settings import Settings
 from interplay.validators.store import ResultStore
 
-PILOT_SEEDS = (10_000, 10_001, 10_002)
+PILOT_SEEDS = tuple(range(10_000, 10_008))
+CONFIDENCE = 0.95
 _PILOTS: dict[tuple[str, int], dict] = {}  # pilot scores measured in this process, by (pilot key, seed)
-RULE = "the first grid value (weakest attack first) whose mean baseline score on the pilot seeds reaches the band"
+RULE = (
+    "the first grid value (weakest attack first) whose one-sided 95% lower confidence bound of the mean baseline "
+    "score on the pilot seeds reaches the band"
+)
+
+
+def lower_bound(scores: list[float]) -> float:
+    """The one-sided :data:`CONFIDENCE` lower bound of the mean of ``scores`` (Student's t)."""
+    x = np.asarray(scores, float)
+    if len(x) < 2 or x.std(ddof=1) == 0:
+        return float(x.mean())
+    return float(x.mean() - stats.t.ppf(CONFIDENCE, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
 
 
 @dataclass(frozen=True)
@@ -57,10 +73,11 @@ def walk(
     store: ResultStore | None = None,
     context: dict | None = None,
 ) -> dict:
-    """The rule: walk ``grid`` (weakest first) and keep the first value whose settings, ``trial(value)``, give a
-    mean baseline score (``baseline_score(name, settings, seed)``) over :data:`PILOT_SEEDS` of at least
-    ``band[0]``, else the last value. Returns the record: ``value``, ``baseline_score``, ``band``, ``in_band``,
-    ``pilot_seeds``, ``walked`` (every value tried with its score) and ``rule``. Pilot scores are kept in this
+    """The rule: walk ``grid`` (weakest first) and keep the first value whose settings, ``trial(value)``, give
+    baseline scores (``baseline_score(name, settings, seed)``) over :data:`PILOT_SEEDS` whose :func:`lower_bound`
+    is at least ``band[0]``, else the last value. Returns the record: ``value``, ``baseline_score`` (the pilots'
+    mean), ``lower_bound``, ``band``, ``in_band`` (the mean), ``pilot_seeds``, ``walked`` (every value tried with its
+    mean, bound and scores) and ``rule``. Pilot scores are kept in this
     process and in ``store`` (under a key of ``name``, the trial settings and ``context``, e.g. the code and
     data versions), so that neither the next cell nor a resumed run trains them again."""
     walked = []
@@ -77,13 +94,16 @@ def walk(
                 store.save_run(key, seed, stored[seed])
             _PILOTS[key, seed] = stored[seed]
             scores.append(stored[seed]["score"])
-        walked.append({"value": value, "score": float(np.mean(scores))})
-        if walked[-1]["score"] >= band[0]:
+        walked.append(
+            {"value": value, "score": float(np.mean(scores)), "lower_bound": lower_bound(scores), "scores": scores}
+        )
+        if walked[-1]["lower_bound"] >= band[0]:
             break
     chosen = walked[-1]
     return {
         "value": chosen["value"],
         "baseline_score": chosen["score"],
+        "lower_bound": chosen["lower_bound"],
         "band": list(band),
         "in_band": band[0] <= chosen["score"] <= band[1],
         "pilot_seeds": list(PILOT_SEEDS),
