@@ -448,6 +448,22 @@ def _seeds(seeds: int | None, preset: str) -> int:
     return _count(n, "seeds", 2, MAX_SEEDS, "a paired comparison needs 2; each seed trains models")
 
 
+def _seed_plan(seeds: int | str | None, max_seeds: int | None, preset: str) -> Any:
+    """A fixed number of seeds (:func:`_seeds`), or ``"auto"``: sequential seeds up to ``max_seeds`` (default 32;
+    2..1000), an :class:`~.validators.sequential.Auto`."""
+    from interplay.validators.sequential import DEFAULT_MAX_SEEDS, MAX_MAX_SEEDS, MIN_MAX_SEEDS, Auto
+
+    if isinstance(seeds, str) and seeds.strip().lower() == "auto":
+        n = DEFAULT_MAX_SEEDS if max_seeds is None else max_seeds
+        why = "a paired comparison needs 2; each seed trains models"
+        return Auto(_count(n, "max_seeds (--max-seeds)", MIN_MAX_SEEDS, MAX_MAX_SEEDS, why))
+    if max_seeds is not None:
+        raise UsageError("max_seeds (--max-seeds) is the budget of seeds='auto' (--seeds auto); give both or neither")
+    if isinstance(seeds, str):
+        raise UsageError(f"seeds must be a whole number from 2 to 1000 or 'auto', not {seeds!r}")
+    return _seeds(seeds, preset)
+
+
 def _workers(jobs: int | None, s: Settings | None = None) -> int:
     """Seed worker processes: ``jobs`` (1..256), else the CPUs available; one, with a warning, when the model of
     ``s`` is a factory that a worker process could not import (e.g. one defined in a notebook)."""
@@ -537,7 +553,8 @@ def validate(
     *,
     dataset: str = "synthetic",
     preset: str = "default",
-    seeds: int | None = None,
+    seeds: int | str | None = None,
+    max_seeds: int | None = None,
     params: Params = None,
     context: Mapping[str, str] | None = None,
     data_path: str | Path | None = None,
@@ -556,6 +573,10 @@ def validate(
     address: str | None = None,
 ) -> Validation:
     """Train baseline and defended models over paired seeds, measure the risk on both, judge the prediction.
+
+    ``seeds``: a number (default: the preset's), or ``"auto"``: groups of 8 seeds until the cell is decided or
+    ``max_seeds`` (default 32) are spent, by a stopping rule valid under optional stopping (docs/validators.md;
+    the document's ``sequential`` says which seeds ran and why it stopped).
 
     ``mediators``: also measure the factors on the prediction's paths (:func:`measure`, same settings and seeds)
     and say, path by path, whether each moved as the path predicts (``mediators`` in the document).
@@ -591,24 +612,28 @@ def validate(
     choice = _DataChoice(label, sensitive, drop, n_train, model)
     s, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, ctx, data_path, choice)
     cfg = _cell_config(k, d, r, s, run, path, record)
-    n = _seeds(seeds, preset)
+    plan = _seed_plan(seeds, max_seeds, preset)
     task = _first_task(s, path)
     DEFENSES[d](s, task)  # ProbeUnsupported (what each needs from the data), before any training
     RISKS[r](s, task)
     bar = progress or _Silent()
-    bar.start(n, f"{d} -> {r} on {s.data_name}")
-    with _running(executor, address, jobs, s, lambda: _workers(jobs, s), n) as workers:
+    name = f"{d} -> {r} on {s.data_name}"
+    if isinstance(plan, int):
+        bar.start(plan, name)
+    most = plan if isinstance(plan, int) else plan.max_seeds
+    with _running(executor, address, jobs, s, lambda: _workers(jobs, s), most) as workers:
         doc = run_validation(
             cfg,
-            n,
+            plan,
             validation_judge(prediction),
             _store(store),
             lambda seed, cached: bar.advance(),
             workers,
             {"setting": record},
+            lambda first, last: bar.start(last - first, f"{name}, seeds {first}-{last - 1}"),
         )
         if mediators:
-            doc["mediators"] = _mediators(k, d, r, ctx, cfg, n, store, workers, bar)
+            doc["mediators"] = _mediators(k, d, r, ctx, cfg, doc["seeds"], store, workers, bar)
     return Validation.from_dict(doc)
 
 
@@ -705,7 +730,8 @@ def validate_matrix(
     risks: Iterable[str] | str | None = None,
     dataset: str = "synthetic",
     preset: str = "default",
-    seeds: int | None = None,
+    seeds: int | str | None = None,
+    max_seeds: int | None = None,
     params: Params = None,
     context: Mapping[str, str] | None = None,
     data_path: str | Path | None = None,
@@ -726,6 +752,9 @@ def validate_matrix(
     trained models; a cell without a plugin or whose probe does not apply is a record too (``observed`` None). Across
     the cells, Benjamini-Hochberg q-values decide the directions (``effect.q_value``); each cell's stored validation
     keeps its own p-value decision. ``setting`` and the user's data and model as for :func:`validate`, per cell.
+    ``seeds="auto"``: the matrix runs look by look, each look's group of 8 seeds for every cell still undecided
+    (sharing that look's models across its cells), each cell up to ``max_seeds``; BH then reads each cell's
+    sequential p-value.
 
     ``executor`` ``ray`` (``address``, ``jobs`` as for :func:`validate`) sends every cell's missing seeds to the
     cluster at once; each worker keeps the models of the seeds it is given, and a cell whose seed raised is a
@@ -740,7 +769,7 @@ def validate_matrix(
     s = settings(dataset, preset, params, ctx, data_path, k, **choice.as_kwargs())
     if data_path is not None and dataset != "adult":
         raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
-    n = _seeds(seeds, preset)
+    plan = _seed_plan(seeds, max_seeds, preset)
     cells = []
     for d in _select(k, defenses, "defense"):
         for r in _select(k, risks, "risk"):
@@ -762,16 +791,22 @@ def validate_matrix(
                 )
             )
     bar = progress or _Silent()
-    bar.start(n * sum(c.registered for c in cells), f"{s.data_name}: {sum(c.registered for c in cells)} cells")
-    with _running(executor, address, jobs, s, lambda: _one_process(jobs), n * len(cells)) as workers:
+    registered = sum(c.registered for c in cells)
+    if isinstance(plan, int):
+        bar.start(plan * registered, f"{s.data_name}: {registered} cells")
+    most = plan if isinstance(plan, int) else plan.max_seeds
+    with _running(executor, address, jobs, s, lambda: _one_process(jobs), most * len(cells)) as workers:
         records = run_matrix(
             cells,
             s,
-            n,
+            plan,
             _store(store),
             str(data_path) if data_path else None,
             lambda c, m: bar.advance(m, f"{c.defense} -> {c.risk}"),
             workers,
+            lambda first, last, going: bar.start(
+                (last - first) * going, f"{s.data_name}: seeds {first}-{last - 1} of {going} undecided cells"
+            ),
         )
     adjust_for_multiplicity(records)
     return ValidationMatrix.from_records(records)

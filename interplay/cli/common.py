@@ -71,6 +71,29 @@ Model = Annotated[
     ),
 ]
 Seeds = Annotated[int | None, typer.Option("--seeds", help="Paired seeds (at least 2; default 8, 3 with --quick).")]
+SeedPlan = Annotated[
+    str | None,
+    typer.Option(
+        "--seeds",
+        help="Paired seeds (2..1000; default 8, 3 with --quick), or auto: groups of 8 until the cell is decided "
+        "or --max-seeds are spent.",
+    ),
+]
+MaxSeeds = Annotated[
+    int | None, typer.Option("--max-seeds", help="With --seeds auto: the most seeds a cell may take (2..1000; 32).")
+]
+
+
+def parse_seeds(value: str | None, json: bool = False) -> int | str | None:
+    """``--seeds``: a whole number, ``auto``, or nothing (the preset's); anything else exits 2."""
+    if value is None or value.strip().lower() == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        fail(f"--seeds must be a whole number from 2 to 1000, or auto; got {value!r}", json=json)
+
+
 Preset = Annotated[str | None, typer.Option("--preset", help="default or quick (smaller data, fewer epochs).")]
 Quick = Annotated[bool, typer.Option("--quick", help="The quick preset (same as --preset quick).")]
 SettingOpt = Annotated[

@@ -22,6 +22,7 @@ from interplay.cli.common import (
     Json,
     KBDir,
     Label,
+    MaxSeeds,
     Model,
     NTrain,
     Overlay,
@@ -29,7 +30,7 @@ from interplay.cli.common import (
     Preset,
     ProgressBar,
     Quick,
-    Seeds,
+    SeedPlan,
     Sensitive,
     SettingOpt,
     Store,
@@ -42,6 +43,7 @@ from interplay.cli.common import (
     fail,
     open_kb,
     parse_context,
+    parse_seeds,
     preset_of,
 )
 from interplay.validators.store import StoreWriteWarning
@@ -52,7 +54,8 @@ def validate(
     defense: Annotated[str | None, typer.Argument(help="A defense: slug, SoK code or alias (none with --all).")] = None,
     risk: Annotated[str | None, typer.Argument(help="A risk: slug, SoK code or alias (none with --all).")] = None,
     dataset: Dataset = "synthetic",
-    seeds: Seeds = None,
+    seeds: SeedPlan = None,
+    max_seeds: MaxSeeds = None,
     preset: Preset = None,
     quick: Quick = False,
     param: Param = None,
@@ -92,6 +95,7 @@ def validate(
     k = open_kb(kb, overlay, json)
     chosen = preset_of(preset, quick, json)
     ctx = parse_context(context, json)
+    plan = parse_seeds(seeds, json)
     if all_cells:
         if defense or risk:
             fail("--all takes no DEFENSE or RISK; restrict it with --defenses and --risks", json=json)
@@ -107,7 +111,8 @@ def validate(
                 risks=only_risks,
                 dataset=dataset,
                 preset=chosen,
-                seeds=seeds,
+                seeds=plan,
+                max_seeds=max_seeds,
                 params=param,
                 context=ctx,
                 data_path=data_path,
@@ -127,7 +132,8 @@ def validate(
             emit_json(m.to_dict())
             return
         records = m.to_dict()
-        n_seeds = next((r["seeds"] for r in records if "seeds" in r), seeds)
+        used = sorted({r["seeds"] for r in records if "seeds" in r}) or [plan]
+        n_seeds = str(used[0]) if len(used) == 1 else f"{used[0]}-{used[-1]} (sequential)"
         _render_matrix(
             k,
             records,
@@ -148,7 +154,8 @@ def validate(
             risk,
             dataset=dataset,
             preset=chosen,
-            seeds=seeds,
+            seeds=plan,
+            max_seeds=max_seeds,
             params=param,
             context=ctx,
             data_path=data_path,
@@ -275,7 +282,7 @@ VERDICT_MARK = {
 
 
 def _render_matrix(
-    k, records: list[dict], defenses: list[str], risks: list[str], seeds: int | None, dataset: str, runtime_s: float
+    k, records: list[dict], defenses: list[str], risks: list[str], seeds: str, dataset: str, runtime_s: float
 ) -> None:
     """Rows are defenses, columns risks (SoK codes); a cell reads literature, prediction, observed, verdict."""
     by_cell = {(r["defense"], r["risk"]): r for r in records}

@@ -30,6 +30,7 @@ from interplay.validators.executors import Job, LocalExecutor, Workers, as_execu
 from interplay.validators.regimes import REGIMES, UnknownRegime, apply_regime
 from interplay.validators.registry import DEFENSES, RISKS, check_metric, check_pair, source_digest
 from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
+from interplay.validators.sequential import Auto, decision, looks, sequential_effect
 from interplay.validators.settings import Settings, load_task
 from interplay.validators.stats import PairedEffect, direction, evidence, in_direction, min_effect_band, paired_effect
 from interplay.validators.store import ResultStore
@@ -316,18 +317,24 @@ def _mean_dict(dicts: Iterable[dict]) -> dict:
 
 
 def _effect(
-    records: list[dict], risk: str, settings: Settings, metric: str | None = None
+    records: list[dict], risk: str, settings: Settings, metric: str | None = None, max_seeds: int | None = None
 ) -> tuple[PairedEffect, dict, str]:
     """The paired effect on ``risk``'s score (its raw ``metric`` when one is declared), as an object and as a
-    report, and its direction."""
+    report, and its direction; with ``max_seeds``, the sequential effect of a look of that plan (:mod:`.sequential`,
+    its record under ``sequential``)."""
     measured = [[r[arm]["risks"][risk] for r in records] for arm in ("baseline", "defended")]
     score = [[m["raw"][metric] if metric else m["score"] for m in arm] for arm in measured]
-    e = paired_effect(*score)
+    looked: dict[str, Any] = {}
+    if max_seeds is None:
+        e = paired_effect(*score)
+    else:
+        e, looked["sequential"] = sequential_effect(score[0], score[1], max_seeds)
     scale = RISKS[risk].scale_of(metric)
     smallest = min_effect_band(e.baseline, scale)
     report = {"metric": metric or RISKS[risk].metric_for(settings), **e.as_dict(),
               "min_effect": in_direction(smallest, e.difference), "min_effect_band": list(smallest),
-              "chance": scale.chance, "ceiling": scale.ceiling, "evidence": evidence(e, smallest)}  # fmt: skip
+              "chance": scale.chance, "ceiling": scale.ceiling, "evidence": evidence(e, smallest),
+              **looked}  # fmt: skip
     return e, report, direction(e, smallest)
 
 
@@ -343,16 +350,17 @@ def applicable(records: list[dict], risk: str, metric: str | None = None) -> boo
     return not identical or bool(added & RISKS[risk].observables_read(metric))
 
 
-def summarize(cfg: ValidationConfig, records: list[dict], runtime_s: float) -> dict:
+def summarize(cfg: ValidationConfig, records: list[dict], runtime_s: float, max_seeds: int | None = None) -> dict:
     """The measurement document: the ``validate --json`` document (DESIGN.md) less ``prediction`` and
-    ``verdict``, which a judge adds."""
-    _, effect, observed = _effect(records, cfg.risk, cfg.settings, cfg.metric)
+    ``verdict``, which a judge adds; ``max_seeds``: the records are a look of sequential seeds up to it."""
+    _, effect, observed = _effect(records, cfg.risk, cfg.settings, cfg.metric, max_seeds)
     effectiveness = {}
     for t in cfg.measured_targets:
         metric = DEFENSES[cfg.defense].target_metrics.get(t)  # e.g. unlearning: the deleted records' membership
         measured = [r[arm]["risks"] for r in records for arm in ("baseline", "defended")]
         if all(t in risks and metric in (None, *risks[t]["raw"]) for risks in measured):
-            _, report, obs = _effect(records, t, cfg.settings, metric)
+            _, report, obs = _effect(records, t, cfg.settings, metric, max_seeds)
+            report.pop("sequential", None)  # the cell's looks are the risk's
             effectiveness[t] = {**report, "observed": obs}
     # Effective when at least one intended risk significantly decreases: a defense's KB targets may
     # be several (DP: membership inference and data reconstruction), and one working is the defense
@@ -446,16 +454,22 @@ def available_cpus() -> int:
 
 def run_validation(
     cfg: ValidationConfig,
-    seeds: int,
+    seeds: int | Auto,
     judge: Judge,
     store: ResultStore | None = None,
     on_seed: Callable[[int, bool], None] | None = None,
     workers: Workers = 1,
     annotate: dict | None = None,
+    on_look: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Resolve the regime (:func:`in_regime`), calibrate the probes' knobs (:func:`calibrated`), run seeds
     ``0..seeds-1`` (reusing those already in ``store``; the missing ones in ``workers`` processes at once),
     summarize, and let ``judge`` add the prediction and the verdict; the result is stored.
+
+    ``seeds`` :class:`~.sequential.Auto`: sequential seeds, a group at a time until the cell is decided or its
+    ``max_seeds`` are spent (``Auto.at``: only the look at that many seeds); the document's ``sequential`` records
+    the looks, ``seeds_used`` and why it ``stopped`` (None: undecided at a look short of the budget).
+    ``on_look(first, last)`` is called before each look's seeds ``first..last-1`` run.
 
     ``on_seed(seed, cached)`` is called after each seed, e.g. to advance a progress bar; ``annotate`` is added to
     the document (e.g. the literature setting's facts).
@@ -465,8 +479,29 @@ def run_validation(
     settings, calibration = calibrated(cfg.settings, (cfg.risk, *cfg.measured_targets), cfg.data_path, store)
     cfg = replace(cfg, settings=settings)
     key = cfg.hash()
-    records = run_seeds(key, seeds, functools.partial(measure_seed, cfg), store, on_seed, workers, trained_ahead(cfg))
-    doc = summarize(cfg, records, time.perf_counter() - start) | {"calibration": calibration, "regime": regime}
+
+    def look(first: int, n: int, max_seeds: int | None) -> dict:
+        def seen(seed: int, cached: bool) -> None:  # a look's seeds only: the earlier looks reported theirs
+            if on_seed and seed >= first:
+                on_seed(seed, cached)
+
+        records = run_seeds(key, n, functools.partial(measure_seed, cfg), store, seen, workers, trained_ahead(cfg))
+        return summarize(cfg, records, time.perf_counter() - start, max_seeds)
+
+    if isinstance(seeds, int):
+        doc = look(0, seeds, None)
+    else:
+        plan = looks(seeds.max_seeds)
+        for n in [seeds.at] if seeds.at else plan:
+            first = max([k for k in plan if k < n], default=0)
+            if on_look:
+                on_look(first, n)
+            doc = look(first, n, seeds.max_seeds)
+            stopped = decision(doc["effect"], seeds.max_seeds)
+            doc["sequential"] = doc["effect"].pop("sequential") | {"seeds_used": n, "stopped": stopped}
+            if stopped:
+                break
+    doc |= {"calibration": calibration, "regime": regime}
     doc |= data_record(cfg.settings)
     doc = judge(doc | {"setting": {"name": cfg.setting}} | (annotate or {}))
     if store:

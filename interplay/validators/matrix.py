@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from interplay.validators.executors import Workers, as_executor, run_batched
 from interplay.validators.experiment import Judge, ValidationConfig, run_validation, sharing_deployments
 from interplay.validators.registry import DEFENSES, RISKS
 from interplay.validators.risks.base import ProbeUnsupported
+from interplay.validators.sequential import Auto, looks
 from interplay.validators.settings import Settings, load_task
 from interplay.validators.store import ResultStore
 
@@ -60,22 +61,59 @@ class MatrixCell:
 def run_matrix(
     cells: list[MatrixCell],
     settings: Settings,
-    seeds: int,
+    seeds: int | Auto,
     store: ResultStore | None = None,
     data_path: str | None = None,
     advance: Callable[[MatrixCell, int], None] | None = None,
     workers: Workers = 1,
+    on_look: Callable[[int, int, int], None] | None = None,
 ) -> list[dict]:
     """One record per cell: the validation document plus ``literature``, or a ``not registered`` /
     ``unsupported`` record (``observed`` None), decided on seed 0's task before anything of the cell is trained.
     ``advance(cell, n)`` reports ``n`` more seeds done.
 
+    ``seeds`` :class:`~.sequential.Auto`: the matrix runs look by look, each look's seed group for every cell still
+    undecided (so the cells of a look share its models), until each is decided or has spent ``max_seeds``;
+    ``on_look(first, last, cells)`` is called before a look runs seeds ``first..last-1`` of ``cells`` cells.
+
     ``workers``: this process (the default: cell after cell, sharing one deployment cache), or an executor that
     batches (Ray, :mod:`.executors`): every cell's missing seeds go out together and its workers share models seed
     group by seed group. There, a cell whose seed raised is a ``failed`` record naming the seed, its configuration
     and the error, and the other cells complete."""
+    if isinstance(seeds, int):
+        return _look(cells, settings, seeds, store, data_path, advance, workers)
+    records: list[dict | None] = [None] * len(cells)
+    going = list(range(len(cells)))
+    first = 0
+    for n in looks(seeds.max_seeds):
+        if on_look:
+            on_look(first, n, sum(cells[i].registered for i in going))
+        at = replace(seeds, at=n)
+        done = _look([cells[i] for i in going], settings, at, store, data_path, advance, workers, first)
+        for i, record in zip(going, done, strict=True):
+            records[i] = record
+        going = [i for i, r in zip(going, done, strict=True) if "sequential" in r and not r["sequential"]["stopped"]]
+        first = n
+        if not going:
+            break
+    return records  # type: ignore[return-value]
+
+
+def _look(
+    cells: list[MatrixCell],
+    settings: Settings,
+    seeds: int | Auto,
+    store: ResultStore | None,
+    data_path: str | None,
+    advance: Callable[[MatrixCell, int], None] | None,
+    workers: Workers,
+    first: int = 0,
+) -> list[dict]:
+    """The records of ``cells`` at ``seeds`` (a fixed count, or one look of sequential seeds whose new seeds
+    start at ``first``)."""
     executor = as_executor(workers)
     tasks: dict[tuple, Any] = {}
+    new_seeds = seeds if isinstance(seeds, int) else (seeds.at or 0) - first
 
     def first_task(s: Settings, path: str | None, cache: DeploymentCache | None) -> Any:
         if cache is not None:
@@ -109,7 +147,7 @@ def run_matrix(
                 return doc | base
             except ProbeUnsupported as exc:  # includes a missing observable
                 if on_seed:
-                    for _ in range(seeds - done):
+                    for _ in range(new_seeds - done):
                         on_seed(-1, False)
                 return base | {"observed": None, "verdict": UNSUPPORTED, "reason": str(exc)}
 

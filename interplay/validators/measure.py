@@ -32,7 +32,7 @@ from interplay.validators.experiment import (
 from interplay.validators.factors import ESTIMATORS, Context, UnknownFactor, estimate
 from interplay.validators.registry import DEFENSES
 from interplay.validators.settings import Settings
-from interplay.validators.stats import min_effect, paired_effect
+from interplay.validators.stats import paired_effect, scale_free_band
 from interplay.validators.store import ResultStore
 from interplay.verdicts import benjamini_hochberg, classify
 
@@ -98,13 +98,13 @@ def summarize(cfg: MeasureConfig, records: list[dict], edges: dict[str, tuple[st
     rows = {}
     for f in measured:
         e = effects[f]
-        smallest = min_effect(e.baseline, 0.0)
+        smallest = scale_free_band(e.baseline)
         observed, evidence = classify(qs[f], e.difference, e.ci95, smallest)
         edge, sign = edges.get(f, (None, None))
         kb = SIGN_DIRECTION.get(sign or "", sign)
         verdict = None if kb is None else ("inconclusive" if observed == "none" else
                                            ("confirms" if observed == kb else "contradicts"))  # fmt: skip
-        rows[f] = {**e.as_dict(), "q_value": qs[f], "min_effect": smallest, "observed": observed,
+        rows[f] = {**e.as_dict(), "q_value": qs[f], "min_effect": smallest[0], "observed": observed,
                    "evidence": evidence, "edge": edge, "kb": sign, "verdict": verdict}  # fmt: skip
     return {
         "defense": cfg.defense,

@@ -97,6 +97,13 @@ def min_effect_band(baseline: float, scale: Scale) -> tuple[float, float]:
     return max(MIN_EFFECT_FLOOR, down), max(MIN_EFFECT_FLOOR, up)
 
 
+def scale_free_band(baseline: float) -> tuple[float, float]:
+    """For a quantity with neither a chance level nor a ceiling (a factor probe's estimate): a tenth of the
+    baseline's magnitude either way, never below the floor."""
+    smallest = max(MIN_EFFECT_FLOOR, HEADROOM_SHARE * abs(baseline))
+    return smallest, smallest
+
+
 def in_direction(band: tuple[float, float], difference: float) -> float:
     """The smallest effect of interest in the direction of ``difference`` (an increase's for a zero difference)."""
     return band[0] if difference < 0 else band[1]
