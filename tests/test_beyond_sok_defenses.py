@@ -25,7 +25,7 @@ from interplay.validators.models import register_factory  # noqa: E402
 from interplay.validators.needs import ProbeUnsupported  # noqa: E402
 from interplay.validators.risks.membership_inference import MembershipInference  # noqa: E402
 from interplay.validators.settings import default_settings  # noqa: E402
-from interplay.validators.training import logits  # noqa: E402
+from interplay.validators.training import full_steps, logits  # noqa: E402
 
 TINY = default_settings("synthetic", "tiny")
 
@@ -232,7 +232,8 @@ def test_weight_decay_trains_with_adamw_and_lowers_the_parameter_norm(tiny_task,
     assert optimizer.param_groups[0]["weight_decay"] * 1e-3 == pytest.approx(per_step)
     deployed = plugin.deploy(tiny_task.train, 0)
     assert _norm(deployed.model) < _norm(plain.model)
-    assert deployed.metadata["weight_decay_per_step"] == pytest.approx(0.025 / np.sqrt(10 * TINY.train.epochs))
+    steps = full_steps(len(tiny_task.train), TINY.train.batch_size) * TINY.train.epochs  # full batches only
+    assert deployed.metadata["weight_decay_per_step"] == pytest.approx(0.025 / np.sqrt(steps))
 
 
 def test_a_combination_refuses_what_it_cannot_compose(tiny_task):

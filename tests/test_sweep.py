@@ -62,7 +62,7 @@ def test_a_sweep_reads_the_seeds_of_each_point_as_run_after_calibration(tmp_path
     """A calibrated probe changes a point's configuration before it runs; the sweep reads that one's seeds."""
     from dataclasses import replace
 
-    from interplay.validators.experiment import ValidationConfig
+    from interplay.validators.experiment import ValidationConfig, run_validation
     from interplay.validators.settings import default_settings
     from interplay.validators.sweep import run_sweep
     from interplay.verdicts import validation_judge
@@ -70,8 +70,10 @@ def test_a_sweep_reads_the_seeds_of_each_point_as_run_after_calibration(tmp_path
     store = ResultStore(tmp_path / "s.sqlite")
     calibrating = replace(default_settings("synthetic", "tiny"), calibrate=True)
     cfg = ValidationConfig("outlier-removal", "poisoning", calibrating)
-    doc = run_sweep(cfg, "M1", ["small", "medium"], 2, validation_judge(None), ("+", []), store)
+    judge = validation_judge(None)
+    doc = run_sweep(cfg, "M1", ["small", "medium"], 2, judge, ("+", []), store)
     assert all(len(store.runs(p["config_hash"])) == 2 for p in doc["points"])
-    assert all(p["config_hash"] != replace(cfg, settings=KNOBS["M1"].apply(cfg.settings, p["value"])).hash()
-               for p in doc["points"])  # fmt: skip
+    for p in doc["points"]:  # each point's hash is that of its configuration as run alone, calibrated
+        alone = run_validation(replace(cfg, settings=KNOBS["M1"].apply(cfg.settings, p["value"])), 2, judge, store)
+        assert p["config_hash"] == alone["config_hash"] and "poisoning" in alone["calibration"]
     assert doc["risk_trend"]["direction"] in ("increase", "decrease", "none") and "rho" in doc["risk_trend"]

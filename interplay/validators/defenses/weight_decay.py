@@ -5,8 +5,8 @@ besides Adam's step.
 The decay is set as Loshchilov and Hutter's normalized weight decay, ``lambda = lambda_norm / sqrt(steps)`` with
 ``steps`` the batches per epoch times the epochs, their remedy for the best decay depending on the training's
 length; these trainings take a few hundred steps, where a decay tuned for long runs would do nothing. Default
-``lambda_norm`` 0.025, the value of the authors' AdamW example (github.com/loshchil/AdamW-and-SGDW): about 0.0016 per
-step on the default 240 steps, over which a weight no gradient moved would shrink to 0.68 of its size.
+``lambda_norm`` 0.025, the value of the authors' AdamW example (github.com/loshchil/AdamW-and-SGDW): about 0.0017 per
+step on the default 210 full-batch steps, over which a weight no gradient moved would shrink to 0.70 of its size.
 torch's AdamW multiplies its ``weight_decay`` by the learning rate, so it is given ``lambda / lr``.
 """
 
