@@ -7,6 +7,8 @@ default; every parameter of every plugin a validation uses enters its configurat
 from __future__ import annotations
 
 import dataclasses
+import math
+import operator
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +20,42 @@ class ParamError(UsageError, ValueError):
     """An unknown plugin or parameter, or a value of the wrong type (a usage error)."""
 
 
-def param(default: Any, doc: str, *, choices: tuple[str, ...] | None = None, context: str | None = None) -> Any:
-    """A plugin parameter: its default, a one-line doc, optionally the allowed values and the ``--context`` key
-    that sets it (a threat-model qualifier shared with the reasoner)."""
-    return field(default=default, metadata={"doc": doc, "choices": choices, "context": context})
+def param(
+    default: Any,
+    doc: str,
+    *,
+    choices: tuple[str, ...] | None = None,
+    context: str | None = None,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> Any:
+    """A plugin parameter: its default, a one-line doc, optionally the allowed values, numeric bounds (``ge``,
+    ``gt``, ``le``, ``lt``; for a tuple, on each element) and the ``--context`` key that sets it (a threat-model
+    qualifier shared with the reasoner). Floats must be finite whatever the bounds."""
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
+    return field(default=default, metadata={"doc": doc, "choices": choices, "context": context, "bounds": bounds})
+
+
+_BOUND_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+_BOUND_TEST = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}
+
+
+def domain_text(f: dataclasses.Field) -> str:
+    """The declared domain of a parameter as text, e.g. ``> 0 and <= 1`` (empty when it declares none)."""
+    return " and ".join(f"{_BOUND_TEXT[k]} {v:g}" for k, v in f.metadata.get("bounds", {}).items())
+
+
+def check_domain(f: dataclasses.Field, value: Any, where: str) -> None:
+    """Raise :class:`ParamError` naming the parameter, the value and the domain when ``value`` lies outside it."""
+    for v in value if isinstance(value, tuple) else (value,):
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ParamError(f"{where}: {v!r} is not a finite number")
+        if not all(_BOUND_TEST[k](v, bound) for k, bound in f.metadata.get("bounds", {}).items()):
+            raise ParamError(f"{where}: {v!r} is outside the domain {domain_text(f)}")
 
 
 @dataclass(frozen=True)
@@ -46,6 +80,7 @@ def describe(params_cls: type, defaults: dict[str, Any] | None = None) -> list[d
                 "default": default,
                 "doc": f.metadata["doc"],
                 "choices": list(f.metadata["choices"]) if f.metadata["choices"] else None,
+                "domain": domain_text(f) or None,
                 "context": f.metadata["context"],
             }
         )
@@ -70,6 +105,7 @@ def coerce(params_cls: type, name: str, value: Any, where: str) -> Any:
     choices = f.metadata["choices"]
     if choices and typed not in choices:
         raise ParamError(f"{where}: {typed!r} is not one of {', '.join(choices)}")
+    check_domain(f, typed, where)
     return typed
 
 
