@@ -200,6 +200,9 @@ def matrix_document(predictions: list[Prediction]) -> list[dict]:
             "prediction": p.direction,
             "resolution": p.resolution,
             "confidence": round(p.confidence, 3),
+            "probability": None if p.probability is None else round(p.probability, 3),
+            "abstain": p.abstain,
+            "depends_on": p.depends_on,
             "known": p.known,
             "agreement": agreement(p),
         }

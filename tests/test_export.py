@@ -208,8 +208,8 @@ def test_json_round_trips(kb, model, tmp_path):
     assert {k: d["sign"] for _, _, k, d in g.edges(keys=True, data=True)} == {e.id: e.sign for e in model.edges}
     assert all(d["evidence"] for _, _, d in g.edges(data=True))
     assert len(doc["cells"]) == len(kb.defenses) * len(kb.risks)
-    assert {c["prediction"]["prediction"] for c in doc["cells"]} <= {"increase", "decrease", "none", "ambiguous",
-                                                                      "unknown"}  # fmt: skip
+    answers = {"increase", "decrease", "none", "mixed", "ambiguous", "unknown"}
+    assert {c["prediction"]["prediction"] for c in doc["cells"]} <= answers
 
 
 def test_every_format_writes(kb, tmp_path):

@@ -115,7 +115,8 @@ def test_leave_one_paper_out_hides_the_cells_references(tmp_path):
     tiny = load_kb(tmp_path)
     assert predict(tiny, "shield", "leak").direction == "increase"
     loo = leave_one_paper_out(tiny)
-    assert (loo.n, loo.covered, loo.correct) == (1, 0, 0)  # the only support of shield->knob is the cell's paper
+    assert (loo.n, loo.correct) == (1, 0)  # the only support of shield->knob is the cell's paper
+    assert (loo.cases[0].predicted, loo.cases[0].resolution) == ("none", "no-path")
     (tmp_path / "kb.yaml").write_text(
         TINY.replace(
             "[{ref: cellpaper, kind: empirical}]",

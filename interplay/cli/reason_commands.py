@@ -30,12 +30,23 @@ from interplay.cli.common import (
 from interplay.interactions import Prediction
 
 CombosOpt = Annotated[bool, typer.Option("--combos", help="Pairs of defenses deployed together instead of cells.")]
-ARROW = {"increase": "[red]↑ increase[/]", "decrease": "[green]↓ decrease[/]", "none": "– none"}
+ARROW = {
+    "increase": "[red]↑ increase[/]",
+    "decrease": "[green]↓ decrease[/]",
+    "none": "– none",
+    "mixed": "[yellow]↕ mixed[/]",
+}
 SWEEP_MARK = {"confirmed": "  [green]✓ confirmed by a sweep[/]", "contradicted": "  [red]✗ contradicted by a sweep[/]"}
 
 
 def _direction(d: str) -> str:
     return ARROW.get(d, f"[yellow]{esc(d)}[/]")
+
+
+def _probability(p: Prediction) -> str:
+    if p.probability is None:
+        return ""
+    return f", probability right {p.probability:.2f}" + (", [yellow]abstains[/]" if p.abstain else "")
 
 
 def predict_cmd(
@@ -57,9 +68,13 @@ def predict_cmd(
         return
     console.print(
         f"{esc(p.defense)} -> {esc(p.risk)}: {_direction(p.direction)}  ({esc(p.resolution)}, "
-        f"confidence {p.confidence:.2f})"
+        f"confidence {p.confidence:.2f}{_probability(p)})"
     )
+    if p.advice:
+        console.print(f"[yellow]{esc(p.advice)}[/]")
     console.print(f"paths: {len(p.supporting)} supporting, {len(p.opposing)} opposing, {len(p.neutral)} other")
+    for key, answers in p.depends_on.items():
+        console.print(f"depends on {esc(key)}: " + esc(", ".join(f"{v} -> {a}" for v, a in answers.items())))
     if p.known:
         console.print(f"literature: {_direction(p.known['direction'])} {esc(', '.join(p.known['refs']))}")
     for n in p.notes:
@@ -107,8 +122,11 @@ def explain_cmd(
         return
     root = Tree(
         f"[bold]{esc(p.defense)} -> {esc(p.risk)}[/]: {_direction(p.direction)} ({esc(p.resolution)}, "
-        f"{p.confidence:.2f})"
+        f"{p.confidence:.2f}{_probability(p)})"
     )
+    why = root.add("why " + ("withheld" if p.abstain else "given"))
+    for line in p.why + ([p.advice] if p.advice else []):
+        why.add(esc(line))
     for label, paths in (("supporting", p.supporting), ("opposing", p.opposing), ("other", p.neutral)):
         if not paths:
             continue
@@ -170,11 +188,11 @@ def matrix_cmd(
     t = Table(
         "defense", *[esc(r.code or r.id) for r in k.risks.values()], title=f"Predictions ({method.value}) vs literature"
     )
-    marks = {"increase": "↑", "decrease": "↓", "none": "0", "ambiguous": "?", "unknown": "·"}
+    marks = {"increase": "↑", "decrease": "↓", "none": "0", "mixed": "↕", "ambiguous": "?", "unknown": "·"}
     for d in (k.defenses[slug] for slug in dict.fromkeys(p.defense for p in preds)):
         row = []
         for p in (q for q in preds if q.defense == d.id):
-            cell = marks.get(p.direction, "?")
+            cell = marks.get(p.direction, "?") + ("~" if p.abstain else "")
             agree = api.agreement(p)
             lit = marks.get(p.known["direction"], "·") if p.known and p.known["direction"] != "unexplored" else "·"
             color = {"agree": "green", "disagree": "red"}.get(agree or "", "dim")
@@ -183,7 +201,9 @@ def matrix_cmd(
     console.print(t)
     agreed = sum(api.agreement(p) == "agree" for p in preds)
     directed = sum(api.agreement(p) is not None for p in preds)
-    console.print(f"cells: predicted / literature. Agreement on directed cells: {agreed}/{directed}")
+    console.print(
+        f"cells: predicted / literature (~: abstains, run validate). Agreement on directed cells: {agreed}/{directed}"
+    )
 
 
 def conflicts_cmd(
@@ -246,10 +266,37 @@ def eval_loo(
         conf.add_row(esc(truth), *(str(v) for v in row.values()))
     console.print(conf)
     for e in main["errors"]:
+        held = (
+            ""
+            if e.get("probability") is None
+            else f" (probability {e['probability']:.2f}" + (", abstains)" if e["abstain"] else ", answered)")
+        )
         console.print(
             f"[red]miss[/] {esc(e['defense'])} -> {esc(e['risk'])}: literature {esc(e['truth'])}, "
-            f"predicted {esc(e['predicted'])}"
+            f"predicted {esc(e['predicted'])}{held}"
         )
+    if "selective" in main:
+        _selective_tables(main)
+
+
+def _selective_tables(doc: dict) -> None:
+    sel = doc["selective"]
+    console.print(
+        f"selective: accuracy {sel['accuracy']:.3f} ({sel['correct']}/{sel['answered']}) at coverage "
+        f"{sel['coverage']:.3f}, answering where probability > {sel['threshold']}"
+    )
+    curve = Table("answer if probability ≥", "coverage", "accuracy", "risk", title="Risk-coverage")
+    for row in doc["risk_coverage"]:
+        curve.add_row(
+            f"{row['threshold']:.3f}", f"{row['coverage']:.3f}", f"{row['accuracy']:.3f}", f"{row['risk']:.3f}"
+        )
+    console.print(curve)
+    rel = Table("probability", "n", "mean probability", "accuracy", title="Reliability")
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    for row in doc["reliability"]:
+        lo, hi = row["bin"]
+        rel.add_row(f"[{lo:.1f}, {hi:.1f})", str(row["n"]), fmt(row["mean_probability"]), fmt(row["accuracy"]))
+    console.print(rel)
 
 
 @eval_app.command("file")

@@ -51,6 +51,7 @@ DIRECTION_MARK = {
     "increase": r"\ipInc",
     "decrease": r"\ipDec",
     "none": r"\ipNone",
+    "mixed": r"\ipAmb",
     "ambiguous": r"\ipAmb",
     "unknown": r"\ipUnk",
 }
@@ -155,8 +156,8 @@ def _legend(model: ExportModel, risks: list[str]) -> str:
     if "predictions" in model.include:
         bits.append(
             rf"\ipPred{{\ipInc}}, \ipPred{{\ipDec}}, \ipPred{{\ipNone}}, \ipPred{{\ipAmb}}: predicted by "
-            rf"\texttt{{{esc(model.method)}}} (increase, decrease, none, ambiguous) where the literature reports "
-            r"nothing; \ipUnk: no causal path"
+            rf"\texttt{{{esc(model.method)}}} (increase, decrease, none, mixed or ambiguous) where the literature "
+            r"reports nothing; \ipUnk: no causal path (guideline)"
         )
     if "validations" in model.include:
         if any(c.validation or c.literature_validation for c in model.cells):

@@ -25,7 +25,9 @@ from interplay.interactions.validated import Validations
 from interplay.kb import KB
 from interplay.version import VERSION
 
-ARROW = {"increase": "↑", "decrease": "↓", "none": "○", "ambiguous": "↕", "unknown": "–", "unexplored": "·"}
+ARROW = {
+    "increase": "↑", "decrease": "↓", "none": "○", "mixed": "↕", "ambiguous": "↕", "unknown": "–", "unexplored": "·"
+}  # fmt: skip
 VERDICT_MARK = {"confirmed": "✓", "refuted": "✗", "inconclusive": "?", "not-applicable": "∅", "not validated": "·"}
 RGB = {"increase": SIGN_COLOR["increases"], "decrease": SIGN_COLOR["decreases"]}
 SWEEP_TEXT = {"confirmed": "✓ confirmed by a sweep", "contradicted": "✗ contradicted by a sweep"}

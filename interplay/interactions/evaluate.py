@@ -5,6 +5,10 @@ own references and its exceptions'); mechanism edges left with no evidence disap
 predict the cell. ``leave_one_paper_out_combos``: the same over the combination observations, one case per
 defense whose reported outcome is known. ``score_file``: predictions against any YAML/CSV of reported
 interactions.
+
+Selective figures (``selective``, ``risk_coverage``, ``reliability``; :mod:`.selective`): each held-out cell's
+probability of being right is calibrated on the other held-out cells only, leaving out every cell that shares one
+of its references, so no cell's literature calibrates its own prediction.
 """
 
 from __future__ import annotations
@@ -17,18 +21,28 @@ from pathlib import Path
 import yaml
 
 from interplay.interactions.combos import predict_combo
+from interplay.interactions.prediction import cell_references
 from interplay.interactions.reasoner import METHODS, predict
+from interplay.interactions.selective import (
+    HeldOut,
+    abstains,
+    pool,
+    rate,
+    reliability,
+    risk_coverage,
+    selective_summary,
+)
 from interplay.interactions.validated import Validations
 from interplay.kb import KB, UnknownName
 
-PREDICTED = ("increase", "decrease", "none", "ambiguous", "unknown")
-COVERED = ("increase", "decrease", "none", "ambiguous")
+PREDICTED = ("increase", "decrease", "none", "mixed", "ambiguous", "unknown")
+COVERED = ("increase", "decrease", "none", "mixed", "ambiguous")
 COMBO_LABELS = ("effective", "conflict", "ambiguous")
 COMBO_COVERED = ("effective", "conflict")
 _DIRECTION_WORDS = {
     "increase": "increase", "increases": "increase", "up": "increase", "red": "increase",
     "decrease": "decrease", "decreases": "decrease", "down": "decrease", "green": "decrease",
-    "none": "none", "no effect": "none", "mixed": "ambiguous", "ambiguous": "ambiguous",
+    "none": "none", "no effect": "none", "mixed": "mixed", "ambiguous": "mixed",
 }  # fmt: skip
 
 
@@ -48,6 +62,13 @@ class Case(_Judged):
     truth: str
     predicted: str
     source: str | None = None
+    resolution: str = ""
+    refs: tuple[str, ...] = ()
+    probability: float | None = None
+
+    @property
+    def held_out(self) -> HeldOut:
+        return HeldOut(self.defense, self.risk, self.resolution, self.correct, self.refs)
 
 
 @dataclass
@@ -86,6 +107,20 @@ class Score:
         counts = Counter((c.truth, c.predicted) for c in self.cases)
         return {t: {p: counts[(t, p)] for p in self.labels} for t in truths}
 
+    def scored(self) -> list[tuple[float, bool]]:
+        """(probability, right) per case that has a probability."""
+        return [(c.probability, c.correct) for c in self.cases if isinstance(c, Case) and c.probability is not None]
+
+    def _selective(self) -> dict:
+        scored = self.scored()
+        if not scored:
+            return {}
+        return {
+            "selective": selective_summary(scored),
+            "risk_coverage": risk_coverage(scored),
+            "reliability": reliability(scored),
+        }
+
     def to_dict(self) -> dict:
         from scipy.stats import binomtest
 
@@ -100,16 +135,16 @@ class Score:
             "accuracy_on_covered": self.correct / self.covered if self.covered else 0.0,
             "coverage": self.covered / self.n if self.n else 0.0,
             "confusion": self.confusion(),
-            "errors": [c.__dict__ for c in self.cases if not c.correct],
+            "errors": [_case_doc(c) for c in self.cases if not c.correct],
             "unresolved": self.unresolved,
-        }
+        } | self._selective()
 
 
-def cell_references(kb: KB, defense: str, risk: str) -> set[str]:
-    obs = kb.observation(defense, risk)
-    if obs is None:
-        return set()
-    return set(obs.refs) | {r for x in obs.exceptions for r in x.refs}
+def _case_doc(c: Case | ComboCase) -> dict:
+    doc = {k: v for k, v in c.__dict__.items() if k != "refs"}
+    if doc.get("probability") is not None:
+        doc |= {"probability": round(doc["probability"], 3), "abstain": abstains(doc["probability"])}
+    return doc
 
 
 def _majority(kb: KB) -> str:
@@ -125,19 +160,16 @@ def leave_one_paper_out(
     cells = [o for o in kb.observations if o.direction != "unexplored"]
     cases = []
     for o in cells:
+        refs = tuple(sorted(cell_references(kb, o.defense, o.risk)))
         if method == "majority":
-            predicted = _majority(kb)
-        else:
-            predicted = predict(
-                kb,
-                o.defense,
-                o.risk,
-                method,
-                excluded_refs=cell_references(kb, o.defense, o.risk),
-                validations=validations,
-                evidence=evidence,
-            ).direction
-        cases.append(Case(o.defense, o.risk, o.direction, predicted, o.id))
+            cases.append(Case(o.defense, o.risk, o.direction, _majority(kb), o.id))
+            continue
+        p = predict(kb, o.defense, o.risk, method, excluded_refs=refs, validations=validations, evidence=evidence)
+        cases.append(Case(o.defense, o.risk, o.direction, p.direction, o.id, p.resolution, refs))
+    if method != "majority":
+        held = [c.held_out for c in cases]
+        for c in cases:  # nested: each cell calibrated on the others' held-out outcomes, its papers' cells left out
+            c.probability = rate(pool(held, c.resolution, c.defense, c.risk, c.refs))
     return Score(method, cases)
 
 

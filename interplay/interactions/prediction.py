@@ -35,6 +35,15 @@ class Prediction:
     known: dict | None = None
     notes: list[str] = field(default_factory=list)
     validation: ValidationRecord | None = None
+    probability: float | None = None
+    abstain: bool = False
+    depends_on: dict[str, dict[str, str]] = field(default_factory=dict)
+    why: list[str] = field(default_factory=list)
+
+    @property
+    def advice(self) -> str | None:
+        """What to do about an abstention: the experiment that would decide the cell."""
+        return f"uncertain: run validate {self.defense} {self.risk}" if self.abstain else None
 
     @property
     def paths(self) -> list[SignedPath]:
@@ -46,14 +55,21 @@ class Prediction:
     def __str__(self) -> str:
         lines = [
             f"{self.defense} -> {self.risk}: {self.direction} ({self.method}; {self.resolution}, confidence "
-            f"{self.confidence:.2f})",
+            f"{self.confidence:.2f}{self._probability_text()})",
             f"  paths: {len(self.supporting)} supporting, {len(self.opposing)} opposing, {len(self.neutral)} other",
         ]
         if self.known:
             lines.append(f"  literature: {self.known['direction']} ({', '.join(self.known['refs'])})")
         if self.validation:
             lines.append(f"  validated here: observed {self.validation.observed}, {self.validation.verdict}")
+        if self.advice:
+            lines.append(f"  {self.advice}")
         return "\n".join(lines + [f"  {n}" for n in self.notes])
+
+    def _probability_text(self) -> str:
+        if self.probability is None:
+            return ""
+        return f", probability right {self.probability:.2f}" + (", abstains" if self.abstain else "")
 
     def _repr_html_(self) -> str:
         rows = [
@@ -61,6 +77,8 @@ class Prediction:
             ("method", self.method),
             ("resolution", self.resolution),
             ("confidence", f"{self.confidence:.2f}"),
+            ("probability right", "-" if self.probability is None else f"{self.probability:.2f}"),
+            ("abstains", self.abstain),
             ("supporting paths", len(self.supporting)),
             ("opposing paths", len(self.opposing)),
             ("literature", self.known["direction"] if self.known else "unexplored"),
@@ -77,10 +95,15 @@ class Prediction:
             "prediction": self.direction,
             "resolution": self.resolution,
             "confidence": round(self.confidence, 3),
+            "probability": None if self.probability is None else round(self.probability, 3),
+            "abstain": self.abstain,
+            "advice": self.advice,
             "qpn_sign": self.qpn_sign,
             "context": self.context,
+            "depends_on": self.depends_on,
             "known": self.known,
             "notes": self.notes,
+            "why": self.why,
             "paths": [p.to_dict(role) for role, ps in roles for p in ps],
         }
         return doc | ({"validation": self.validation.to_dict()} if self.validation else {})
@@ -105,6 +128,14 @@ def known_direction(kb: KB, defense: str, risk: str, ctx: dict[str, str]) -> dic
     return doc
 
 
+def cell_references(kb: KB, defense: str, risk: str) -> set[str]:
+    """The references of the cell's observation and of its exceptions (empty for an unobserved cell)."""
+    obs = kb.observation(defense, risk)
+    if obs is None:
+        return set()
+    return set(obs.refs) | {r for x in obs.exceptions for r in x.refs}
+
+
 def noisy_or(paths: Iterable[SignedPath]) -> float:
     miss = 1.0
     for p in paths:
@@ -119,8 +150,9 @@ def split_paths(paths: list[SignedPath], sign: Sign) -> tuple[list[SignedPath], 
     return sup, opp, neu
 
 
-def make_prediction(defense, risk, method, sign, how, conf, paths, ctx) -> Prediction:
-    direction = Direction("unknown" if how == "no-path" else DIRECTION[sign])
+def make_prediction(defense, risk, method, sign, how, conf, paths, ctx, answer: str | None = None) -> Prediction:
+    """``answer``: the direction when it is not the sign's (the graph method's ``none`` and ``mixed``)."""
+    direction = Direction(answer or ("unknown" if how == "no-path" else DIRECTION[sign]))
     sup, opp, neu = split_paths(paths, sign) if sign in ("+", "-") else ([], [], paths)
     if sign == "?" and how != "no-path":
         sup = [p for p in paths if p.sign == "+"]

@@ -10,11 +10,18 @@ Methods:
   factor the risk's attack measures by definition (``Risk.exploits``) agree, else the paths whose last
   node before the risk is active (O1, O2.x, O3 or an active mechanism: a factor the attack exploits
   directly, as the SoK's guideline requires of a dominant factor) agree; (4) *weighted*: the evidence-weighted vote of
-  the active paths (all paths if none is active) leaves a margin of at least ``MARGIN``; else ``ambiguous``.
+  the active paths (all paths if none is active) leaves a margin of at least ``MARGIN``; else ``mixed``
+  (resolution ``conflict``). The graph method answers ``none`` when no path links the defense to the risk
+  (``no-path``) or when the strongest path behind the answer is weaker than one conjectured link
+  (weight below ``KIND_WEIGHT["conjectured"]``; resolution ``weak``). These rules read the mechanism graph only.
+  ``depends_on``: the context keys whose other values change the answer, with the answer under each value (the
+  answer itself is the one under the context asked, the KB's defaults filling the rest).
 ``guideline``: the SoK's own Sec. 4.4 procedure over its Table 2 arrows (see :mod:`.guideline`).
 ``shortest-path``: the sign of the shortest paths alone (a baseline).
 
-Observations are never read to predict; they are attached as ``known`` for comparison only. Validation results
+Every prediction carries ``probability`` (of being right) and ``abstain`` from the calibrator (:mod:`.selective`),
+fitted on held-out cells only. Observations are never read to predict; they are attached as ``known`` for
+comparison only. Validation results
 (``validations``, see :mod:`.validated`) are read back when given: sweep marks scale the graph-based methods'
 edge weights and the cell's experiment is attached as ``validation``.
 """
@@ -24,10 +31,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from interplay.interactions.graph import build_graph, full_context
+import networkx as nx
+
+from interplay.interactions.graph import KIND_WEIGHT, build_graph, full_context
 from interplay.interactions.guideline import guideline
 from interplay.interactions.paths import SignedPath, signed_paths
-from interplay.interactions.prediction import Prediction, known_direction, make_prediction, noisy_or
+from interplay.interactions.prediction import Prediction, cell_references, known_direction, make_prediction, noisy_or
+from interplay.interactions.selective import THRESHOLD, abstains, calibration_rows, pool, rate
 from interplay.interactions.signs import Sign
 from interplay.kb import KB
 
@@ -36,6 +46,7 @@ if TYPE_CHECKING:
 
 METHODS = ("graph", "guideline", "shortest-path")
 MARGIN = 0.2
+WEAK = KIND_WEIGHT["conjectured"]
 
 
 def _agreeing(paths: list[SignedPath]) -> Sign | None:
@@ -76,10 +87,82 @@ def resolve_paths(paths: list[SignedPath], exploited: frozenset[str] = frozenset
     return "?", "conflict", 0.0
 
 
+def graph_answer(paths: list[SignedPath], sign: Sign, how: str) -> tuple[str | None, str]:
+    """The graph method's answer where it is not the sign's: ``none`` (no path; only weak paths behind the
+    answer) or ``mixed`` (a conflict the ladder cannot resolve), with the resolution it gets."""
+    if how == "no-path":
+        return "none", how
+    if sign == "?":
+        return "mixed", how
+    if sign in ("+", "-") and max(p.weight for p in paths if p.sign == sign) < WEAK:
+        return "none", "weak"
+    return None, how
+
+
 def _graph_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str], view: dict) -> Prediction:
     paths = signed_paths(build_graph(kb, ctx, excluded, **view), defense, risk)
     sign, how, conf = resolve_paths(paths, frozenset(kb.risks[risk].exploits))
-    return make_prediction(defense, risk, "graph", sign, how, conf, paths, ctx)
+    answer, how = graph_answer(paths, sign, how)
+    return make_prediction(defense, risk, "graph", sign, how, conf, paths, ctx, answer)
+
+
+def _context_keys(kb: KB, defense: str, risk: str) -> list[str]:
+    """The context keys that qualify an edge (or an evidence item) lying between ``defense`` and ``risk``."""
+    g = nx.DiGraph((e.source, e.target) for e in kb.edges if e.interpretation != "moderator")
+    if defense not in g or risk not in g:
+        return []
+    between = (nx.descendants(g, defense) | {defense}) & (nx.ancestors(g, risk) | {risk})
+    keys = {
+        k
+        for e in kb.edges
+        if e.source in between and e.target in between
+        for k in [*e.conditions, *(c for ev in e.evidence for c in ev.conditions)]
+    }
+    return [k for k in kb.contexts if k in keys]
+
+
+def _depends_on(kb: KB, pred: Prediction, excluded: frozenset[str], view: dict) -> dict[str, dict[str, str]]:
+    out = {}
+    for key in _context_keys(kb, pred.defense, pred.risk):
+        answers = {
+            v: _graph_method(kb, pred.defense, pred.risk, pred.context | {key: v}, excluded, view).direction
+            for v in kb.contexts[key].values
+        }
+        if len(set(answers.values())) > 1:
+            out[key] = {v: str(a) for v, a in answers.items()}
+    return out
+
+
+def _why(pred: Prediction, rows: int) -> list[str]:
+    p = pred.probability or 0.0
+    told = {
+        "no-path": "no mechanism path links the defense to the risk, so no effect is expected",
+        "weak": f"every path behind the answer is weaker than one conjectured link (weight < {WEAK}), so no "
+        "effect of note is expected",
+        "conflict": "the paths conflict and no rung of the ladder resolves them",
+    }.get(pred.resolution, f"resolved by the ladder's '{pred.resolution}' rung")
+    verdict = "withheld" if pred.abstain else "given"
+    lines = [
+        f"{pred.direction}: {told}",
+        f"answer {verdict}: probability right {p:.2f} ({'at most' if pred.abstain else 'above'} {THRESHOLD}), the "
+        f"rate of right answers on {rows} held-out cells resolved '{pred.resolution}' (leave-one-paper-out)",
+    ]
+    for key, answers in pred.depends_on.items():
+        lines.append(f"depends on {key}: " + ", ".join(f"{v} -> {a}" for v, a in answers.items()))
+    return lines
+
+
+def _calibrate(kb: KB, pred: Prediction) -> None:
+    rows = pool(
+        calibration_rows(pred.method),
+        pred.resolution,
+        pred.defense,
+        pred.risk,
+        cell_references(kb, pred.defense, pred.risk),
+    )
+    pred.probability = rate(rows)
+    pred.abstain = abstains(pred.probability)
+    pred.why = _why(pred, len(rows))
 
 
 def _shortest_method(kb: KB, defense: str, risk: str, ctx: dict, excluded: frozenset[str], view: dict) -> Prediction:
@@ -124,6 +207,9 @@ def predict(
         pred = _shortest_method(kb, d, r, ctx, excluded, view)
     else:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "graph":
+        pred.depends_on = _depends_on(kb, pred, excluded, view)
+    _calibrate(kb, pred)
     pred.known = known_direction(kb, d, r, ctx)
     pred.validation = validations.cell(d, r) if validations else None
     return pred
