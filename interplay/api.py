@@ -602,6 +602,7 @@ def validate(
     ``dataset``, ``label``, ``sensitive``, ``drop``, ``n_train`` and ``model``: a built-in dataset or the user's own
     data and model, see :func:`settings` and docs/your-data.md.
     """
+    from interplay.interactions.path_effects import compare as compare_effects
     from interplay.validators.data import DataError
     from interplay.validators.experiment import run_validation
     from interplay.validators.registry import DEFENSES, RISKS
@@ -637,21 +638,25 @@ def validate(
         )
         if mediators:
             doc["mediators"] = _mediators(k, d, r, ctx, cfg, doc["seeds"], store, workers, bar)
+            doc["mediators"]["effect"] = compare_effects(doc["mediators"]["predicted_effect"], doc["effect"])
     return Validation.from_dict(doc)
 
 
 def _mediators(k: KB, d: str, r: str, ctx: dict, cfg: Any, n: int, store: StoreLike, workers: Any, bar: Any) -> dict:
-    """The factors on the paths of ``d -> r`` measured under the validation's settings (its regime resolved), and
-    per path whether each moved as the path predicts (:mod:`.interactions.mediators`)."""
+    """The factors on the paths of ``d -> r`` measured under the validation's settings (its regime resolved), per
+    path whether each moved as the path predicts (:mod:`.interactions.mediators`), and the effect the linear path
+    model predicts from these measurements and the store's sweep slopes (:mod:`.interactions.path_effects`)."""
     from interplay.interactions.mediators import path_steps
+    from interplay.interactions.path_effects import Coefficient, coefficients, predicted_effect
     from interplay.validators.experiment import in_regime
     from interplay.validators.factors import ESTIMATORS
     from interplay.validators.measure import MeasureConfig, factor_edges, run_measure
 
     p = _predict(k, d, r, "graph", ctx)
+    coefs = coefficients(read_validations(store))
     on_paths = tuple(dict.fromkeys(e.target for q in p.paths for e in q.edges[:-1] if e.target in ESTIMATORS))
     if not on_paths:
-        return {"factors": {}, "paths": path_steps(p, {})}
+        return {"factors": {}, "paths": path_steps(p, {}), "predicted_effect": predicted_effect(p.paths, coefs)}
     resolved, _ = in_regime(cfg, _store(store))
     bar.start(n, f"mediators of {d} -> {r}")
     measured = run_measure(
@@ -659,7 +664,16 @@ def _mediators(k: KB, d: str, r: str, ctx: dict, cfg: Any, n: int, store: StoreL
         _store(store), lambda seed, cached: bar.advance(), workers,
     )  # fmt: skip
     observed = {f: row["observed"] for f, row in measured["factors"].items()}
-    return {"factors": measured["factors"], "paths": path_steps(p, observed)}
+    for q in p.paths:  # this run's measurement of the defense's first step, in place of the store's
+        row = measured["factors"].get(q.edges[0].target)
+        c = Coefficient.from_effect(row, "difference", f"measure {measured.get('config_hash', '')}") if row else None
+        if c is not None:
+            coefs[q.edges[0].id] = c
+    return {
+        "factors": measured["factors"],
+        "paths": path_steps(p, observed),
+        "predicted_effect": predicted_effect(p.paths, coefs),
+    }
 
 
 def _cell_run(

@@ -196,6 +196,12 @@ def test_mediators_compare_each_measured_factor_with_the_sign_its_path_predicts(
     for path in v["mediators"]["paths"]:
         for s in path["steps"]:
             assert s["observed"] == measured[s["factor"]]["observed"]
+    effect, predicted = v["mediators"]["effect"], v["mediators"]["predicted_effect"]
+    assert effect["observed"] == v["effect"]["difference"] and predicted["assumptions"]
+    first = {p["nodes"][1] for p in predicted["paths"] if p["nodes"][1] in measured}
+    on_measured = [p for p in predicted["paths"] if p["nodes"][1] in first]
+    assert on_measured and all(p["edges"][0] not in p["missing"] for p in on_measured)  # this run's measurement
+    assert effect["predicted"] is None and predicted["quantified"] == 0
 
 
 def test_memorization_is_high_for_a_unique_mislabelled_record_and_low_for_a_duplicated_one(tiny_task):

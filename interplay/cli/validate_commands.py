@@ -187,6 +187,23 @@ def _render_mediators(doc: dict) -> None:
             cells = (" -> ".join(path["nodes"]), path["role"], step["factor"], step["expected"], step["observed"])
             t.add_row(*map(esc, cells), f"[{style.get(step['status'], 'dim')}]{esc(step['status'])}[/]")
     console.print(t)
+    if "effect" in doc:
+        console.print(_effect_line(doc["effect"], doc["predicted_effect"]))
+
+
+def _effect_line(e: dict, predicted: dict) -> str:
+    """The linear path model's predicted effect beside the observed one."""
+    ci = lambda c: f" [{c[0]:+.4f}, {c[1]:+.4f}]" if c else ""  # noqa: E731
+    observed = f"observed {e['observed']:+.4f}{ci(e['observed_ci95'])}"
+    if e["predicted"] is None:
+        unmeasured = sorted({m for p in predicted["paths"] for m in p["missing"]})
+        missing = esc(", ".join(unmeasured)) or "any path"
+        return f"predicted effect: none quantified (no coefficient for {missing}); {observed}"
+    agree = {True: "[green]same sign[/]", False: "[red]opposite sign[/]", None: "sign undecided"}[e["same_sign"]]
+    return (
+        f"predicted effect {e['predicted']:+.4f}{ci(e['predicted_ci95'])} over {predicted['quantified']} "
+        f"path(s) (linear path model); {observed}: {agree}"
+    )
 
 
 def _render(doc: dict) -> None:
