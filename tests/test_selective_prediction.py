@@ -138,3 +138,12 @@ def test_the_path_model_multiplies_along_and_adds_across_paths():
 def test_the_path_model_recovers_known_effects_on_synthetic_linear_models():
     s = synthetic_check(cells=20, n=200, seed=1)
     assert s["sign_accuracy"] >= 0.9 and s["spearman"] >= 0.9 and s["interval_coverage"] >= 0.8
+
+
+def test_eval_file_scores_the_selective_answers(cli, tmp_path):
+    f = tmp_path / "reported.csv"
+    f.write_text("defense,risk,direction\nDP,evasion,mixed\nAT,MIA,increase\nexplanations,poisoning,increase\n")
+    doc = json.loads(cli("eval", "file", str(f), "--json").stdout)
+    assert doc["confusion"]["mixed"]["increase"] == 1  # a reported 'mixed' is a label of its own
+    assert doc["selective"]["answered"] == 2 and doc["selective"]["correct"] == 1  # explanations -> poisoning abstains
+    assert "selective: accuracy" in cli("eval", "file", str(f)).stdout

@@ -315,5 +315,7 @@ def eval_file(
         emit_json(doc)
         return
     console.print(score_table(f"Scored against {esc(path)}", [doc]))
+    if "selective" in doc:
+        _selective_tables(doc)
     for u in doc["unresolved"]:
         console.print(f"[yellow]unresolved[/] record {u['record']}: {esc(u['reason'])}")

@@ -221,6 +221,6 @@ def score_records(kb: KB, records: list[dict], method: str = "graph") -> Score:
         except (UnknownName, ValueError) as exc:
             unresolved.append({"record": i, "reason": str(exc)})
             continue
-        predicted = predict(kb, d, r, method).direction
-        cases.append(Case(d, r, truth, predicted, rec.get("source")))
+        p = predict(kb, d, r, method)  # its probability from the shipped calibrator (held-out SoK cells)
+        cases.append(Case(d, r, truth, p.direction, rec.get("source"), p.resolution, probability=p.probability))
     return Score(method, cases, unresolved)

@@ -145,7 +145,8 @@ def _why(pred: Prediction, rows: int) -> list[str]:
     lines = [
         f"{pred.direction}: {told}",
         f"answer {verdict}: probability right {p:.2f} ({'at most' if pred.abstain else 'above'} {THRESHOLD}), the "
-        f"rate of right answers on {rows} held-out cells resolved '{pred.resolution}' (leave-one-paper-out)",
+        f"rate of right answers on {rows} held-out cell{'s' * (rows != 1)} resolved '{pred.resolution}' "
+        "(leave-one-paper-out)",
     ]
     for key, answers in pred.depends_on.items():
         lines.append(f"depends on {key}: " + ", ".join(f"{v} -> {a}" for v, a in answers.items()))
