@@ -6,8 +6,9 @@
 - :func:`forest`: one cell's per-seed paired differences, their mean with the 95% CI, zero and the band of the
   smallest effect of interest;
 - :func:`sweep_curves`: a factor sweep: both arms' risk score and the effect with its CI against the factor;
-- :func:`risk_coverage`: a selective predictor's risk (error rate) against its coverage, from records of
-  ``confidence`` and ``correct`` (one per prediction; highest confidence answered first).
+- :func:`risk_coverage`: a selective predictor's risk (error rate among the answered) against its coverage, from
+  records of ``confidence`` (None: abstained) and ``correct``, one per prediction, the most confident answered
+  first.
 
 Colours are Okabe-Ito (colour-blind safe; increase vermillion, decrease bluish green, as every graph writer draws
 them, :mod:`.style`); each cell also carries a glyph, so the figures read in greyscale. Sizes fit a two-column
@@ -205,13 +206,14 @@ def sweep_curves(doc: Mapping[str, Any]) -> Figure:
 
 def selective_points(records: Sequence[Mapping[str, Any]]) -> list[tuple[float, float]]:
     """(coverage, risk) after answering the ``k`` most confident records, for every ``k``; ties in confidence
-    are answered together (a threshold cannot split them)."""
-    ranked = sorted(records, key=lambda r: -float(r["confidence"]))
+    are answered together (a threshold cannot split them). A record whose ``confidence`` is None is an abstention
+    (e.g. an ambiguous prediction): never answered, but counted in the coverage's denominator."""
+    ranked = sorted((r for r in records if r["confidence"] is not None), key=lambda r: -float(r["confidence"]))
     points, wrong = [], 0
     for k, r in enumerate(ranked, 1):
         wrong += not r["correct"]
         if k == len(ranked) or float(ranked[k]["confidence"]) != float(r["confidence"]):
-            points.append((k / len(ranked), wrong / k))
+            points.append((k / len(records), wrong / k))
     return points
 
 
