@@ -939,7 +939,7 @@ def sweep(
 
     from interplay.validators.experiment import in_regime
     from interplay.validators.registry import DEFENSES, RISKS
-    from interplay.validators.sweep import KNOBS, SweepError, plot_sweep, run_sweep
+    from interplay.validators.sweep import KNOBS, SweepError, run_sweep
 
     k = _kb(kb)
     d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
@@ -1007,8 +1007,16 @@ def sweep(
         )
     _add_q_values([p["effect"] for p in doc["points"]])
     if out is not None:
-        doc["plots"] = [str(p) for p in plot_sweep(doc, Path(out))]
+        doc["plots"] = [str(p) for p in _plot_sweep(doc, Path(out))]
     return Sweep.from_dict(doc)
+
+
+def _plot_sweep(doc: dict, stem: Path) -> list[Path]:
+    """The sweep's curves (:func:`interplay.export.charts.sweep_curves`) at ``stem`` as PNG and PDF."""
+    from interplay.export import charts
+
+    fig = charts.sweep_curves(doc)
+    return [charts.save(fig, stem.with_suffix(suffix)) for suffix in (".png", ".pdf")]
 
 
 def _entity_id(k: KB, name: str) -> str:

@@ -103,6 +103,15 @@ def test_workers_re_import_the_main_module_only_where_that_is_harmless(tmp_path)
     assert "top: None" in inline and "guarded: None" in inline
 
 
+def test_python_m_interplay_cli_runs_the_command_only_as_main():
+    """A seed worker spawned by `python -m interplay.cli validate ...` imports the module again."""
+    from interplay.validators.executors import _under_main_guard
+
+    path = REPO / "interplay" / "cli" / "__main__.py"
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.strip() == "main()")
+    assert _under_main_guard(path, line)
+
+
 def _execute(cache: Path, monkeypatch, tmp_path: Path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

@@ -19,7 +19,6 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, cast
 
 from scipy.stats import spearmanr
@@ -156,12 +155,3 @@ def run_sweep(
     summary["config_hash"] = key
     store.save_sweep(key, edges, summary)
     return summary
-
-
-def plot_sweep(summary: dict, stem: Path) -> list[Path]:
-    """Baseline and defended susceptibility, and the effect with its 95% CI, against the factor (PNG and PDF;
-    :func:`interplay.export.charts.sweep_curves`)."""
-    from interplay.export import charts
-
-    fig = charts.sweep_curves(summary)
-    return [charts.save(fig, stem.with_suffix(suffix)) for suffix in (".png", ".pdf")]
