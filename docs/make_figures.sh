@@ -20,5 +20,4 @@ mkdir -p "$(dirname "$STORE")" docs/figures
 # The reasoner's risk-coverage curve under leave-one-paper-out, from records of (confidence, correct); until
 # `eval loo` reports them, docs/loo_records.py computes them the way `eval loo` predicts.
 "$PYTHON" docs/loo_records.py docs/figures/risk-coverage.png
-"$INTERPLAY" results --csv --store "$STORE" > docs/figures/results.csv
-echo "wrote docs/figures/heatmap.png forest.png sweep.png risk-coverage.png results.csv"
+echo "wrote docs/figures/heatmap.png forest.png sweep.png risk-coverage.png"

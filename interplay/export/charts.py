@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,14 +193,12 @@ def sweep_curves(doc: Mapping[str, Any]) -> Figure:
         )
         bands = [abs(e.get("min_effect") or 0.0) for e in eff]
         if any(bands):
-            b.fill_between(values, [-x for x in bands], bands, color=NONE, alpha=0.35, lw=0, step="mid",
-                           label="smallest effect of interest")  # fmt: skip
+            b.fill_between(values, [-x for x in bands], bands, color=NONE, alpha=0.35, lw=0, step="mid")
         b.errorbar(values, mid, yerr=[low, high], fmt="D-", capsize=3, ms=3.5, color="#000000", lw=1)
         b.axhline(0, color="#555555", lw=0.8)
         b.set(xlabel=esc(knob), ylabel="defended − baseline (95% CI)")
-        b.set_title(esc(f"effect of {doc['defense']}"))
-        if any(bands):
-            b.legend(frameon=False)
+        grey = "\ngrey: smallest effect of interest" if any(bands) else ""
+        b.set_title(_title(f"effect of {doc['defense']}{grey}"))
     return fig
 
 
@@ -240,13 +238,13 @@ def save(fig: Figure, path: str | Path) -> Path:
     out = Path(path)
     fmt = out.suffix.lower().lstrip(".")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")  # opened like any new file (the umask applies)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             fig.savefig(f, format=fmt, dpi=DPI, metadata=_metadata(fmt))
         os.replace(tmp, out)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return out
 
