@@ -1262,7 +1262,17 @@ def report(
 
     _check_method(method)
     k = _kb(kb)
-    return write_report(k, output, method, read_validations(store), _defense_subset(k, defenses))
+    layer = read_validations(store)
+    return write_report(k, output, method, layer, _defense_subset(k, defenses), _stored_sweeps(layer))
+
+
+def _stored_sweeps(layer: Validations) -> list[dict]:
+    """The sweep documents of the store ``layer`` was read from, newest first (none without a store file)."""
+    from interplay.validators.store import ResultStore
+
+    if not layer.source or not Path(layer.source).is_file():
+        return []
+    return [d for d in ResultStore(layer.source, readonly=True).sweeps() if d.get("kind") != "measure"]
 
 
 def _defense_subset(k: KB, defenses: Iterable[str] | str | None) -> list[str] | None:

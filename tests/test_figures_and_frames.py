@@ -68,8 +68,9 @@ def test_figures_from_the_api_in_each_format(store, tmp_path):
 
 def test_report_embeds_the_figures(store, tmp_path):
     page = interplay.report(tmp_path / "r.html", store=store).read_text(encoding="utf-8")
-    # the heat map and one forest plot per validated cell
-    assert page.count('src="data:image/png;base64,') == 1 + len(CELLS)
+    # the heat map, one forest plot per validated cell and the sweep
+    assert page.count('src="data:image/png;base64,') == 1 + len(CELLS) + 1
+    assert "differential-privacy → membership-inference: sweep of D3" in page
     assert "<script" not in page
 
 

@@ -5,9 +5,9 @@ of :mod:`interplay.interactions.status`, so its verdicts are those of ``interpla
 exports. Sections: the matrix as a heat map (colour = predicted direction, intensity = confidence; each cell
 shows the prediction P, the literature L and the verdict V, its border the agreement), the cells where
 something disagrees, every cell's explanation (paths with evidence and sweep marks, the experiment with its
-plots) and the references. Once a cell is validated the page also embeds the figures of :mod:`.charts` as PNG
-data URIs: the matrix heat map and each validated cell's forest plot. Every KB and store string is escaped for
-HTML.
+plots), the factor sweeps and the references. The figures of :mod:`.charts` are embedded as PNG data URIs: the
+matrix heat map once a cell is validated, each validated cell's forest plot and each cell's newest sweep per
+factor. Every KB and store string is escaped for HTML.
 """
 
 from __future__ import annotations
@@ -186,6 +186,22 @@ def _heatmap_figure(model: ExportModel, records: list[dict]) -> str:
                         "heatmap)", 760)  # fmt: skip
 
 
+def _sweeps_html(model: ExportModel, sweeps: list[dict]) -> str:
+    """The newest sweep of each cell and factor in the report (:func:`.charts.sweep_curves`)."""
+    from interplay.export import charts
+
+    shown: dict[tuple, dict] = {}
+    for doc in sweeps:  # newest first
+        key = (doc.get("defense"), doc.get("risk"), doc.get("factor"))
+        if doc.get("points") and key[0] in model.nodes and key[1] in model.nodes:
+            shown.setdefault(key, doc)
+    if not shown:
+        return '<p class="note">No factor swept: run <code>interplay sweep DEFENSE RISK --factor F</code>.</p>'
+    return "".join(_figure_html(charts.data_uri(charts.sweep_curves(doc)), f"{d} → {r}: sweep of {f} "
+                                f"(interplay export sweep --cell {d},{r} --factor {f})", 600)
+                   for (d, r, f), doc in shown.items())  # fmt: skip
+
+
 def _cell_html(model: ExportModel, cell: Cell, status: dict) -> str:
     d, r, p = model.node(cell.defense), model.node(cell.risk), cell.prediction
     assert p is not None, "the report's model includes predictions"
@@ -257,8 +273,9 @@ def _reference_html(key: str, ref) -> str:
     return f'<li id="ref-{esc(key)}"><code>{esc(key)}</code>: {text}</li>'
 
 
-def render(model: ExportModel, records: list[dict], source: str = "") -> str:
-    """The page for ``model`` and the status ``records`` of its cells."""
+def render(model: ExportModel, records: list[dict], source: str = "", sweeps: list[dict] | None = None) -> str:
+    """The page for ``model`` and the status ``records`` of its cells (and the stored ``sweeps``' documents)."""
+    sweeps = sweeps or []
     status = {(s["defense"], s["risk"]): s for s in records}
     c = summary(records)
     counts = (f"{c['cells']} cells: {c['validated']} validated ({c['confirmed']} confirmed, {c['refuted']} refuted, "
@@ -277,6 +294,7 @@ def render(model: ExportModel, records: list[dict], source: str = "") -> str:
         f"<h2>Matrix</h2>{_heatmap(model, status)}{_heatmap_figure(model, records)}"
         f"<h2>Disagreements</h2>{_disagreements(model, records)}"
         f"<h2>Measured factors</h2>{_factors_html(model)}"
+        f"<h2>Factor sweeps</h2>{_sweeps_html(model, sweeps)}"
         f"<h2>Cells</h2>{cells}"
         f'<h2>References</h2><ol class="refs" id="references">{refs}</ol>'
         "</body></html>\n"
@@ -289,14 +307,15 @@ def write_report(
     method: str = "graph",
     validations: Validations | None = None,
     subset: list[str] | None = None,
+    sweeps: list[dict] | None = None,
 ) -> Path:
-    """Write the report of ``kb`` (with the validated-here layer ``validations``; of the defenses and risks in
-    ``subset``, or all) to ``path``."""
+    """Write the report of ``kb`` (with the validated-here layer ``validations`` and the stored ``sweeps``'
+    documents; of the defenses and risks in ``subset``, or all) to ``path``."""
     layer = validations if validations is not None else Validations()
     model = build_export_model(kb, method, subset, include=INCLUDES, validations=layer)
     out = Path(path)
     check_output_file(out)
-    page = render(model, cell_status(kb, layer, method, model.defenses), layer.source)
+    page = render(model, cell_status(kb, layer, method, model.defenses), layer.source, sweeps)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(page, encoding="utf-8")
