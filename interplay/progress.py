@@ -1,9 +1,10 @@
-"""Progress of long runs where the API is called from: a notebook cell's output, else nothing (the command line
-draws its own bar on the terminal, :class:`interplay.cli.common.ProgressBar`).
+"""Progress of long runs where the API is called from: a notebook cell's output, a terminal, else nothing.
 
 :func:`default` is what an experiment function reports to when its caller passes no ``progress``: in a Jupyter
 kernel a :class:`NotebookProgress`, which redraws one output of the running cell (an HTML ``<progress>`` bar with
-the count and elapsed time; plain text where HTML is not shown), at most every :data:`INTERVAL` seconds.
+the count and elapsed time; plain text where HTML is not shown) at most every :data:`INTERVAL` seconds; where
+standard error is a terminal a :class:`TerminalProgress` (the rich bar the command line draws, gone once its
+seeds are done); else None (a script piped to a file, a test: nothing is drawn).
 """
 
 from __future__ import annotations
@@ -65,6 +66,42 @@ class NotebookProgress:
         return _Bar(self.description, self.done, self.total, time.monotonic() - self.started)
 
 
-def default() -> NotebookProgress | None:
-    """A notebook's progress bar inside a Jupyter kernel, else None (report nothing)."""
-    return NotebookProgress() if in_notebook() else None
+def rich_bar(console: Any) -> Any:
+    """The rich progress bar of long runs on ``console``: description, bar, done/total, elapsed; transient."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True)  # fmt: skip
+
+
+class TerminalProgress:
+    """The API's progress sink as a rich bar on standard error that starts with the first task and stops (and
+    clears itself) when every task is done."""
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console(stderr=True)
+        self.bar: Any = None
+        self.task: Any = None
+
+    def start(self, total: int, description: str) -> None:
+        if self.bar is None:
+            self.bar = rich_bar(self.console)
+            self.bar.start()
+        self.task = self.bar.add_task(description, total=total)
+
+    def advance(self, n: int = 1, description: str | None = None) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(self.task, advance=n, **({} if description is None else {"description": description}))
+        if self.bar.finished:
+            self.bar.stop()
+            self.bar = None
+
+
+def default() -> NotebookProgress | TerminalProgress | None:
+    """A notebook's progress bar inside a Jupyter kernel, a rich bar where stderr is a terminal, else None."""
+    if in_notebook():
+        return NotebookProgress()
+    return TerminalProgress() if sys.stderr.isatty() else None

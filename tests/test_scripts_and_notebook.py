@@ -112,6 +112,24 @@ def test_python_m_interplay_cli_runs_the_command_only_as_main():
     assert _under_main_guard(path, line)
 
 
+def test_terminal_progress_draws_until_its_seeds_are_done():
+    import io
+
+    from rich.console import Console
+
+    from interplay import progress
+
+    out = io.StringIO()
+    bar = progress.TerminalProgress(Console(file=out, force_terminal=True, width=80))
+    bar.start(2, "DP -> MIA on synthetic")
+    bar.advance()
+    assert bar.bar is not None and bar.bar.live.is_started
+    bar.advance()
+    assert bar.bar is None  # stopped and cleared once every seed is done
+    assert "DP -> MIA on synthetic" in out.getvalue()
+    assert progress.default() is None  # here stderr is captured: no terminal, no notebook
+
+
 def _execute(cache: Path, monkeypatch, tmp_path: Path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
