@@ -262,7 +262,7 @@ class ProgressBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(*exc)  # type: ignore[arg-type]
+        self.bar.__exit__(*exc)
 
     def start(self, total: int, description: str) -> None:
         self.task = self.bar.add_task(description, total=total)
