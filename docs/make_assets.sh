@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the README figures: docs/graph.svg, docs/graph.png (Graphviz) and docs/matrix.png (pdflatex,
 # bibtex and poppler's pdftoppm). Run from anywhere: bash docs/make_assets.sh
+# The figures of results (docs/figures/*.png) come from docs/make_figures.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

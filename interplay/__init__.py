@@ -4,12 +4,16 @@ The Python API (:mod:`interplay.api`) is re-exported here. Importing the package
 and predicting never import torch; the experiment functions import it when called.
 """
 
+# The package interplay.export is imported first: importing it later (the first export call did) would rebind
+# the name ``interplay.export`` from the API's function to the package.
+import interplay.export  # noqa: F401
 from interplay.api import (
     conflicts,
     evaluate_file,
     evaluate_loo,
     explain,
     export,
+    figure,
     load_kb,
     matrix,
     measure,
@@ -35,6 +39,7 @@ from interplay.results import (
     ComboValidation,
     Direction,
     Effect,
+    Evaluation,
     FactorMeasurement,
     Reproduction,
     Status,
@@ -54,6 +59,7 @@ __all__ = [
     "Effect",
     "KBError",
     "Prediction",
+    "Evaluation",
     "FactorMeasurement",
     "Reproduction",
     "Status",
@@ -69,6 +75,7 @@ __all__ = [
     "measure",
     "explain",
     "export",
+    "figure",
     "load_kb",
     "matrix",
     "plugins",

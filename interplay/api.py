@@ -39,6 +39,7 @@ from interplay.kb import KB, UnknownName
 from interplay.kb import load_kb as _load_kb
 from interplay.results import (
     ComboValidation,
+    Evaluation,
     FactorMeasurement,
     Reproduction,
     Status,
@@ -50,6 +51,8 @@ from interplay.results import (
 from interplay.verdicts import adjust_for_multiplicity, benjamini_hochberg, combo_judge, validation_judge
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from interplay.export import ExportResult
     from interplay.validators.settings import Settings
 
@@ -79,6 +82,13 @@ class _Silent:
 
     def advance(self, n: int = 1, description: str | None = None) -> None:
         pass
+
+
+def _progress(progress: Progress | None) -> Progress:
+    """``progress``, else a bar in the running notebook cell (:mod:`interplay.progress`), else nothing."""
+    from interplay.progress import default
+
+    return progress or default() or _Silent()
 
 
 # --- the knowledge base and the reasoner --------------------------------------------------------------------
@@ -263,14 +273,14 @@ def evaluate_loo(
     kb: KBLike = None,
     store: StoreLike | bool = False,
     evidence: str = "all",
-) -> dict:
+) -> Evaluation:
     """Leave-one-paper-out (``interplay eval loo --json``): the method's score with the baselines beside it. With
     ``store``, its measured evidence on defense -> factor edges is read as ``evidence`` says (it never carries a
     cell's own outcome) and ``literature_only`` gives the score without it."""
     k = _kb(kb)
     if combos:
         docs = [leave_one_paper_out_combos(k, m).to_dict() for m in COMBO_METHODS]
-        return {**docs[0], "baselines": docs[1:]}
+        return Evaluation({**docs[0], "baselines": docs[1:]})
     _check_method(method)
     _check_evidence(evidence)
     layer = None if store is False else read_validations(store)  # type: ignore[arg-type]
@@ -278,7 +288,7 @@ def evaluate_loo(
     doc = {**main, "evidence": evidence if layer is not None else "literature"}
     if layer is not None:
         doc["literature_only"] = leave_one_paper_out(k, method).to_dict()
-    return {**doc, "baselines": [leave_one_paper_out(k, b).to_dict() for b in BASELINES if b != method]}
+    return Evaluation({**doc, "baselines": [leave_one_paper_out(k, b).to_dict() for b in BASELINES if b != method]})
 
 
 def evaluate_file(path: str | Path, *, method: str = "graph", kb: KBLike = None) -> dict:
@@ -620,7 +630,7 @@ def validate(
     task = _first_task(s, path)
     DEFENSES[d](s, task)  # ProbeUnsupported (what each needs from the data), before any training
     RISKS[r](s, task)
-    bar = progress or _Silent()
+    bar = _progress(progress)
     name = f"{d} -> {r} on {s.data_name}"
     if isinstance(plan, int):
         bar.start(plan, name)
@@ -807,7 +817,7 @@ def validate_matrix(
                     cell_setting,
                 )
             )
-    bar = progress or _Silent()
+    bar = _progress(progress)
     registered = sum(c.registered for c in cells)
     if isinstance(plan, int):
         bar.start(plan * registered, f"{s.data_name}: {registered} cells")
@@ -894,7 +904,7 @@ def validate_combo(
                 f"no target risk of {da} or {db} can be measured on {s.data_name}: {'; '.join(reasons)}"
             )
     predicted = {side.defense: side.status for side in p.sides} | {"pair": p.verdict}
-    bar = progress or _Silent()
+    bar = _progress(progress)
     bar.start(n, f"{da} + {db} on {s.data_name}")
     with _running(executor, address, jobs, s, lambda: _workers(jobs, s), n) as workers:
         doc = run_combo(cfg, n, combo_judge(predicted), _store(store), lambda seed, cached: bar.advance(), workers)
@@ -946,7 +956,7 @@ def sweep(
 
     from interplay.validators.experiment import in_regime
     from interplay.validators.registry import DEFENSES, RISKS
-    from interplay.validators.sweep import KNOBS, SweepError, plot_sweep, run_sweep
+    from interplay.validators.sweep import KNOBS, SweepError, run_sweep
 
     k = _kb(kb)
     d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
@@ -997,7 +1007,7 @@ def sweep(
     cfg, regime = in_regime(_cell_config(k, d, r, s, run, path, record), _store(store))
     cfg = replace(cfg, regime=None)
     prediction = _predict(k, d, r).direction
-    bar = progress or _Silent()
+    bar = _progress(progress)
     bar.start(len(vals) * n, f"sweep {factor} for {d} -> {r}")
     with _running(executor, address, jobs, s, _local_jobs(jobs), n * len(vals)) as workers:
         doc = run_sweep(
@@ -1014,8 +1024,16 @@ def sweep(
         )
     _add_q_values([p["effect"] for p in doc["points"]])
     if out is not None:
-        doc["plots"] = [str(p) for p in plot_sweep(doc, Path(out))]
+        doc["plots"] = [str(p) for p in _plot_sweep(doc, Path(out))]
     return Sweep.from_dict(doc)
+
+
+def _plot_sweep(doc: dict, stem: Path) -> list[Path]:
+    """The sweep's curves (:func:`interplay.export.charts.sweep_curves`) at ``stem`` as PNG and PDF."""
+    from interplay.export import charts
+
+    fig = charts.sweep_curves(doc)
+    return [charts.save(fig, stem.with_suffix(suffix)) for suffix in (".png", ".pdf")]
 
 
 def _entity_id(k: KB, name: str) -> str:
@@ -1062,7 +1080,7 @@ def measure(
     path = str(data_path) if data_path else None
     cfg = MeasureConfig(d, s, chosen, path)
     n = _seeds(seeds, preset)
-    bar = progress or _Silent()
+    bar = _progress(progress)
     bar.start(n, f"factors of {d} on {s.dataset}")
     with _running(executor, address, jobs, s, lambda: _workers(jobs, s), n) as workers:
         edges = factor_edges(k.edges, d)
@@ -1101,7 +1119,7 @@ def reproduce(
     k = _kb(kb)
     defense, risk = EXPERIMENTS[name]
     prediction = _predict(k, defense, risk).direction
-    bar = progress or _Silent()
+    bar = _progress(progress)
     bar.start(steps(name, quick, n), f"reproduce {name}")
     with _running(executor, address, jobs, None, _local_jobs(jobs), steps(name, quick, n)) as workers:
         doc = run(
@@ -1169,14 +1187,30 @@ def export(
     store: StoreLike = None,
     kb: KBLike = None,
     defenses: Iterable[str] | str | None = "sok",
+    cell: tuple[str, str] | str | None = None,
+    factor: str | None = None,
 ) -> ExportResult:
     """Write the KB, the matrix and the evidence as ``fmt`` (latex, bib, dot, svg, pdf, tikz, graphml, gexf, json,
     mermaid, csv); ``include`` may add ``validations`` read from ``store``. ``defenses`` (default the SoK's seven,
     see :func:`select_defenses`) are the matrix's rows and, with every risk, the graph's subset; ``subset``
-    replaces both."""
+    replaces both. ``fmt`` heatmap, forest or sweep: that figure of :func:`figure` (``cell``, ``factor``) as
+    .png, .pdf or .svg."""
+    from interplay.export import FORMATS, ExportError, ExportResult
     from interplay.export import export as write
+    from interplay.export.result_figures import FIGURES, check_figure_output
+    from interplay.export.result_figures import write as write_figure
 
     k = _kb(kb)
+    kind = str(fmt).lower()
+    if kind not in (*FORMATS, *FIGURES):
+        figures = ", ".join(FIGURES)
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}, or a figure: {figures}")
+    if (cell is not None or factor is not None) and kind not in FIGURES:
+        raise UsageError("cell (--cell) and factor (--factor) choose what a forest or sweep figure shows")
+    if kind in FIGURES:
+        check_figure_output(Path(output))
+        drawn = figure(kind, cell=cell, factor=factor, method=method, store=store, kb=k, defenses=defenses)
+        return ExportResult(kind, [write_figure(drawn, Path(output))], renderer="matplotlib")
     layers = {i.strip().lower() for i in (include.split(",") if isinstance(include, str) else include)}
     if isinstance(subset, str):
         subset = subset.split(",")
@@ -1193,6 +1227,44 @@ def export(
     )
 
 
+def figure(
+    kind: str,
+    *,
+    cell: tuple[str, str] | str | None = None,
+    factor: str | None = None,
+    method: str = "graph",
+    store: StoreLike = None,
+    kb: KBLike = None,
+    defenses: Iterable[str] | str | None = "sok",
+) -> Figure:
+    """A matplotlib figure of the results in ``store`` (docs/figures.md): ``heatmap`` (the matrix of ``defenses``:
+    literature, prediction, observed effect with its verdict), ``forest`` (``cell``'s per-seed differences, CI and
+    smallest effect of interest) or ``sweep`` (``cell``'s sweep over ``factor``). ``cell``: (defense, risk) or
+    ``"DEFENSE,RISK"``; names resolve through the KB."""
+    from interplay.export import ExportError, result_figures
+
+    if kind not in result_figures.FIGURES:
+        raise ExportError(f"unknown figure {kind!r}; choose one of {', '.join(result_figures.FIGURES)}")
+    _check_method(method)
+    k = _kb(kb)
+    layer = read_validations(store)
+    if kind == "heatmap":
+        if cell is not None or factor is not None:
+            raise UsageError("the heatmap shows every cell: cell (--cell) and factor (--factor) go with forest, sweep")
+        return result_figures.heatmap(k, layer, method, _defense_subset(k, defenses))
+    if cell is None:
+        raise UsageError(f"a {kind} figure is of one cell: give cell (--cell DEFENSE,RISK)")
+    parts = cell.split(",") if isinstance(cell, str) else list(cell)
+    if len(parts) != 2:
+        raise UsageError(f"cell must name a defense and a risk (DEFENSE,RISK), not {cell!r}")
+    d, r = k.resolve(parts[0].strip(), "defense"), k.resolve(parts[1].strip(), "risk")
+    if kind == "forest":
+        if factor is not None:
+            raise UsageError("factor (--factor) goes with the sweep figure")
+        return result_figures.forest(layer, d, r, store)
+    return result_figures.sweep(layer, d, r, factor, store)
+
+
 def report(
     output: str | Path,
     *,
@@ -1207,7 +1279,17 @@ def report(
 
     _check_method(method)
     k = _kb(kb)
-    return write_report(k, output, method, read_validations(store), _defense_subset(k, defenses))
+    layer = read_validations(store)
+    return write_report(k, output, method, layer, _defense_subset(k, defenses), _stored_sweeps(layer))
+
+
+def _stored_sweeps(layer: Validations) -> list[dict]:
+    """The sweep documents of the store ``layer`` was read from, newest first (none without a store file)."""
+    from interplay.validators.store import ResultStore
+
+    if not layer.source or not Path(layer.source).is_file():
+        return []
+    return [d for d in ResultStore(layer.source, readonly=True).sweeps() if d.get("kind") != "measure"]
 
 
 def _defense_subset(k: KB, defenses: Iterable[str] | str | None) -> list[str] | None:

@@ -1,8 +1,8 @@
 """Typed results of the API: enums for directions and verdicts, and result objects over the ``--json`` documents.
 
 Every result keeps the document it was built from: ``to_dict()`` is exactly what the command line prints
-with ``--json``. ``repr`` is one line, ``str`` a few readable lines, ``_repr_html_`` a table for notebooks.
-Torch-free.
+with ``--json``. ``repr`` is one line, ``str`` a few readable lines, ``_repr_html_`` a table for notebooks,
+``to_frame()`` a tidy pandas DataFrame (:mod:`interplay.frames`, columns in docs/api.md). Torch-free.
 """
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ import html
 import json
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from interplay import frames
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class _Word(str, Enum):
@@ -157,6 +163,17 @@ class Validation(Result):
     def title(self) -> str:
         return f"{self.defense} -> {self.risk}"
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the cell (columns :data:`interplay.frames.CELL_COLUMNS`)."""
+        return frames.cells([self.doc])
+
+    def seeds_frame(self, store: str | Path | None = None) -> pd.DataFrame:
+        """One row per seed: the paired scores the effect was computed on, read from the results ``store`` (default:
+        the default store) that holds the run."""
+        from interplay.validators.store import ResultStore
+
+        return frames.seeds(self.doc, ResultStore(store, readonly=True).runs(self.doc.get("config_hash", "")))
+
     def __repr__(self) -> str:
         return f"Validation({self.defense} -> {self.risk}: {self.verdict})"
 
@@ -211,6 +228,10 @@ class ValidationMatrix(Result):
 
     def to_dict(self) -> Any:
         return copy.deepcopy(self.doc)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per cell (columns :data:`interplay.frames.CELL_COLUMNS`); ``interplay results --csv``."""
+        return frames.cells(self.doc)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -320,6 +341,10 @@ class Sweep(Result):
     def title(self) -> str:
         return f"sweep of {self.factor}: {self.defense} -> {self.risk}"
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per value of the factor (columns :data:`interplay.frames.SWEEP_COLUMNS`)."""
+        return frames.sweep(self.doc)
+
     def __repr__(self) -> str:
         return f"Sweep({self.factor} for {self.defense} -> {self.risk}: {self.verdict})"
 
@@ -351,6 +376,10 @@ class FactorMeasurement(Result):
 
     def title(self) -> str:
         return f"factors of {self.defense}"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per factor (columns :data:`interplay.frames.FACTOR_COLUMNS`)."""
+        return frames.factors(self.doc)
 
     def __repr__(self) -> str:
         verdicts = [f["verdict"] for f in self.doc["factors"].values() if f["verdict"]]
@@ -422,3 +451,11 @@ class Status(Result):
 
     def rows(self) -> list[tuple[str, Any]]:
         return list(self.summary.items())
+
+
+class Evaluation(dict):
+    """A reasoner evaluation (``interplay eval loo --json``): the document itself, plus ``to_frame()``."""
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per method, the evaluated one first (columns :data:`interplay.frames.EVALUATION_COLUMNS`)."""
+        return frames.evaluation(self)

@@ -2,4 +2,5 @@
 
 from interplay.cli.app import main
 
-main()
+if __name__ == "__main__":  # a spawned seed worker imports this module again: it must not run the command
+    main()

@@ -13,7 +13,6 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
@@ -21,6 +20,7 @@ from typer.core import TyperGroup
 from interplay import api
 from interplay.errors import UsageError
 from interplay.kb import KB, KBError
+from interplay.progress import rich_bar
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -254,14 +254,7 @@ class ProgressBar:
     """The API's progress sink as a transient rich progress bar on stderr."""
 
     def __init__(self) -> None:
-        self.bar = Progress(
-            TextColumn("{task.description}", markup=False),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-        )
+        self.bar = rich_bar(err_console)
         self.task: Any = None
 
     def __enter__(self) -> ProgressBar:
@@ -269,7 +262,7 @@ class ProgressBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(*exc)  # type: ignore[arg-type]
+        self.bar.__exit__(*exc)
 
     def start(self, total: int, description: str) -> None:
         self.task = self.bar.add_task(description, total=total)

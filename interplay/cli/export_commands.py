@@ -11,11 +11,18 @@ from rich.markup import escape
 from interplay import api
 from interplay.cli.common import Defenses, KBDir, Overlay, Store, err_console, errors, open_kb
 from interplay.export import FORMATS, RENDERERS
+from interplay.export.result_figures import FIGURES
 
 
 def export_command(
-    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write (csv: a .csv file or a folder).")],
+    fmt: Annotated[
+        str,
+        typer.Argument(metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}; or a figure: {', '.join(FIGURES)}."),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Where to write (csv: a .csv file or a folder; a figure: png, pdf, svg)."),
+    ],
     method: Annotated[str, typer.Option("--method", help="Prediction method: graph, guideline, shortest-path.")] = (
         "graph"
     ),
@@ -31,12 +38,17 @@ def export_command(
     renderer: Annotated[
         str, typer.Option("--renderer", help=f"svg, pdf: {', '.join(RENDERERS)} (graphviz needs its dot program).")
     ] = "auto",
+    cell: Annotated[
+        str | None, typer.Option("--cell", help="forest, sweep: the cell DEFENSE,RISK (slugs, codes, aliases).")
+    ] = None,
+    factor: Annotated[str | None, typer.Option("--factor", help="sweep: the factor swept (D1..D4, M1).")] = None,
     defenses: Defenses = "sok",
     store: Store = None,
     kb: KBDir = None,
     overlay: Overlay = None,
 ) -> None:
-    """Export as latex, bib, dot, svg, pdf, tikz, graphml, gexf, json, mermaid or csv."""
+    """Export as latex, bib, dot, svg, pdf, tikz, graphml, gexf, json, mermaid or csv; or draw a figure of the stored
+    results: heatmap, forest (--cell), sweep (--cell, --factor) (docs/figures.md)."""
     k = open_kb(kb, overlay)
     with errors():
         result = api.export(
@@ -50,6 +62,8 @@ def export_command(
             store=store,
             kb=k,
             defenses=defenses,
+            cell=cell,
+            factor=factor,
         )
     for note in result.notes:
         err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

@@ -46,6 +46,7 @@ from interplay.cli.common import (
     parse_seeds,
     preset_of,
 )
+from interplay.errors import UsageError
 from interplay.validators.store import StoreWriteWarning
 from interplay.verdicts import accounting_line
 
@@ -250,10 +251,20 @@ def _fact(value: dict) -> str:
     return f"{value['value']} [{value['ref']}, {value['locator']}]"
 
 
-def results(store: Store = None, json: Json = False) -> None:
+def results(
+    store: Store = None,
+    json: Json = False,
+    csv: Annotated[bool, typer.Option("--csv", help="Write the table as CSV, one row per cell (docs/api.md).")] = False,
+) -> None:
     """List the stored validations, newest first."""
     with errors(json):
-        rows = api.results(store).to_dict()
+        if json and csv:
+            raise UsageError("--json and --csv are two formats of one table: choose one")
+        matrix = api.results(store)
+    if csv:
+        typer.echo(matrix.to_frame().to_csv(index=False), nl=False)
+        return
+    rows = matrix.to_dict()
     if json:
         emit_json(rows)
         return

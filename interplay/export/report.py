@@ -5,7 +5,9 @@ of :mod:`interplay.interactions.status`, so its verdicts are those of ``interpla
 exports. Sections: the matrix as a heat map (colour = predicted direction, intensity = confidence; each cell
 shows the prediction P, the literature L and the verdict V, its border the agreement), the cells where
 something disagrees, every cell's explanation (paths with evidence and sweep marks, the experiment with its
-plots) and the references. Every KB and store string is escaped for HTML.
+plots), the factor sweeps and the references. The figures of :mod:`.charts` are embedded as PNG data URIs: the
+matrix heat map once a cell is validated, each validated cell's forest plot and each cell's newest sweep per
+factor. Every KB and store string is escaped for HTML.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ table.facts,table.list{border-collapse:collapse;font-size:.9em;margin:6px 0}
 .cell-detail{border:1px solid #ddd;border-radius:6px;padding:10px 14px;margin:12px 0}
 .cell-detail.disagree{border-color:#B00020}
 .plots{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-end}.plots figure{margin:4px 0}
-figcaption{font-size:.8em;color:#666;max-width:230px}
+figcaption{font-size:.8em;color:#666;max-width:230px}figure.chart img{max-width:100%;height:auto}
+figure.chart figcaption{max-width:none}
 ol.paths li{margin-bottom:6px}ul.edges{margin:2px 0 0 0;font-size:.88em;color:#444}
 .confirmed{color:#1B7F3B;font-weight:600}.refuted,.contradicted{color:#B00020;font-weight:600}
 .inconclusive{color:#8A6D00}.sign{font-weight:700}
@@ -155,6 +158,52 @@ def _validation_html(cell: Cell, status: dict) -> str:
     return f'<table class="facts">{facts}</table><div class="plots">{plots}</div>'
 
 
+def _figure_html(uri: str, caption: str, width: int) -> str:
+    return (f'<figure class="chart"><img src="{uri}" width="{width}" alt="{esc(caption)}">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")  # fmt: skip
+
+
+def _forest_html(cell: Cell) -> str:
+    """The cell's forest plot (:func:`.charts.forest`) when its per-seed scores reproduce its effect."""
+    from interplay import frames
+    from interplay.export import charts
+
+    v = cell.record
+    if v is None or not v.effect.get("ci95") or not frames.reproduces([(b, d) for _, b, d in v.seed_scores], v.effect):
+        return ""
+    seeds = [{"seed": s, "difference": d - b} for s, b, d in v.seed_scores]
+    fig = charts.forest(seeds, v.effect, f"{cell.defense} → {cell.risk}")
+    return _figure_html(charts.data_uri(fig), "per-seed differences, mean and 95% CI; grey: smallest effect of "
+                        "interest (interplay export forest)", 340)  # fmt: skip
+
+
+def _heatmap_figure(model: ExportModel, records: list[dict]) -> str:
+    """The matrix figure (:func:`.charts.heatmap`; ``interplay export heatmap``) once any cell was validated."""
+    from interplay.export import charts
+
+    if not any(s["validation"] for s in records):
+        return ""
+    uri = charts.data_uri(charts.heatmap(model, records))
+    return _figure_html(uri, "literature, prediction and observed effect with its verdict (interplay export "
+                        "heatmap)", 760)  # fmt: skip
+
+
+def _sweeps_html(model: ExportModel, sweeps: list[dict]) -> str:
+    """The newest sweep of each cell and factor in the report (:func:`.charts.sweep_curves`)."""
+    from interplay.export import charts
+
+    shown: dict[tuple, dict] = {}
+    for doc in sweeps:  # newest first
+        key = (doc.get("defense"), doc.get("risk"), doc.get("factor"))
+        if doc.get("points") and key[0] in model.nodes and key[1] in model.nodes:
+            shown.setdefault(key, doc)
+    if not shown:
+        return '<p class="note">No factor swept: run <code>interplay sweep DEFENSE RISK --factor F</code>.</p>'
+    return "".join(_figure_html(charts.data_uri(charts.sweep_curves(doc)), f"{d} → {r}: sweep of {f} "
+                                f"(interplay export sweep --cell {d},{r} --factor {f})", 600)
+                   for (d, r, f), doc in shown.items())  # fmt: skip
+
+
 def _cell_html(model: ExportModel, cell: Cell, status: dict) -> str:
     d, r, p = model.node(cell.defense), model.node(cell.risk), cell.prediction
     assert p is not None, "the report's model includes predictions"
@@ -177,7 +226,7 @@ def _cell_html(model: ExportModel, cell: Cell, status: dict) -> str:
     return (
         f'<section class="cell-detail {esc(status["agreement"].replace(" ", "-"))}" id="{_anchor(d.id, r.id)}">'
         f'<h3>{esc(d.label)} → {esc(r.label)}</h3><table class="facts">{rows}</table>'
-        f"<h4>Experiment</h4>{_validation_html(cell, status)}"
+        f"<h4>Experiment</h4>{_validation_html(cell, status)}{_forest_html(cell)}"
         f"<details><summary>{len(p.paths)} signed path(s) and their evidence</summary>"
         f'<ol class="paths">{paths}</ol></details></section>'
     )
@@ -226,8 +275,9 @@ def _reference_html(key: str, ref) -> str:
     return f'<li id="ref-{esc(key)}"><code>{esc(key)}</code>: {text}</li>'
 
 
-def render(model: ExportModel, records: list[dict], source: str = "") -> str:
-    """The page for ``model`` and the status ``records`` of its cells."""
+def render(model: ExportModel, records: list[dict], source: str = "", sweeps: list[dict] | None = None) -> str:
+    """The page for ``model`` and the status ``records`` of its cells (and the stored ``sweeps``' documents)."""
+    sweeps = sweeps or []
     status = {(s["defense"], s["risk"]): s for s in records}
     c = summary(records)
     counts = (f"{c['cells']} cells: {c['validated']} validated ({c['confirmed']} confirmed, {c['refuted']} refuted, "
@@ -243,9 +293,10 @@ def render(model: ExportModel, records: list[dict], source: str = "") -> str:
         "<h1>Unintended interactions: defenses × risks</h1>"
         f'<p class="meta">interplay {esc(VERSION)}; method <code>{esc(model.method)}</code>; results '
         f"{esc(source or 'none')}. {esc(counts)}.</p>{notes}"
-        f"<h2>Matrix</h2>{_heatmap(model, status)}"
+        f"<h2>Matrix</h2>{_heatmap(model, status)}{_heatmap_figure(model, records)}"
         f"<h2>Disagreements</h2>{_disagreements(model, records)}"
         f"<h2>Measured factors</h2>{_factors_html(model)}"
+        f"<h2>Factor sweeps</h2>{_sweeps_html(model, sweeps)}"
         f"<h2>Cells</h2>{cells}"
         f'<h2>References</h2><ol class="refs" id="references">{refs}</ol>'
         "</body></html>\n"
@@ -258,14 +309,15 @@ def write_report(
     method: str = "graph",
     validations: Validations | None = None,
     subset: list[str] | None = None,
+    sweeps: list[dict] | None = None,
 ) -> Path:
-    """Write the report of ``kb`` (with the validated-here layer ``validations``; of the defenses and risks in
-    ``subset``, or all) to ``path``."""
+    """Write the report of ``kb`` (with the validated-here layer ``validations`` and the stored ``sweeps``'
+    documents; of the defenses and risks in ``subset``, or all) to ``path``."""
     layer = validations if validations is not None else Validations()
     model = build_export_model(kb, method, subset, include=INCLUDES, validations=layer)
     out = Path(path)
     check_output_file(out)
-    page = render(model, cell_status(kb, layer, method, model.defenses), layer.source)
+    page = render(model, cell_status(kb, layer, method, model.defenses), layer.source, sweeps)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(page, encoding="utf-8")

@@ -5,7 +5,9 @@ The unit of work is a :class:`Job`, one seed of one configuration (its store key
 process, which alone writes the results store (:func:`.experiment.run_seeds`). Two implementations:
 
 - :class:`LocalExecutor` (``--executor local``, the default): this process, or ``workers`` spawned processes
-  (``--jobs``). A seed that raises stops the run at once, as it always did.
+  (``--jobs``). A seed that raises stops the run at once, as it always did. A spawned process re-runs the main
+  module; where that would run the caller again (a script's unguarded top level, code read from standard input)
+  the seeds are measured in this process instead, with a warning (:func:`main_not_reimportable`).
 - :class:`RayExecutor` (``--executor ray``, the optional extra ``pip install -e ".[ray]"``): a Ray cluster
   (``--address HOST:PORT``, ``auto`` for the cluster this machine belongs to, ``ray://HOST:PORT`` for Ray Client;
   none starts a local Ray). Ray is imported only in a helper process that this module starts (:func:`main`): it is
@@ -36,6 +38,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from abc import ABC, abstractmethod
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -156,12 +159,68 @@ class LocalExecutor(Executor):
         self.workers = workers
 
     def run(self, jobs: Sequence[Job], finish: Finish) -> list[Failure]:
-        if self.workers > 1 and len(jobs) > 1:
+        why = main_not_reimportable() if self.workers > 1 and len(jobs) > 1 else None
+        if why is not None:
+            warnings.warn(
+                f"measuring the seeds in this process, not in {self.workers}: {why} (the records are the same)",
+                UserWarning,
+                stacklevel=_caller_level(),
+            )
+        if self.workers > 1 and len(jobs) > 1 and why is None:
             _measure_in_processes(jobs, self.workers, finish)
         else:
             for job in jobs:
                 finish(job, job.measure(job.seed))
         return []
+
+
+def main_not_reimportable() -> str | None:
+    """Why a spawned worker could not re-import the main module without running this call again, or None.
+
+    A worker re-runs the main module's top level (as ``__mp_main__``): harmless for a notebook kernel, an
+    interactive prompt or ``python -c`` (no file to re-run) and for a call under ``if __name__ == "__main__":``;
+    fatal for code read from standard input (no file) and for a call at a script's unguarded top level."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None:
+        return None
+    if not os.path.isfile(path):
+        return f"the main module ({path}) is no file a worker could re-import"
+    frame: Any = sys._getframe(1)
+    while frame is not None and not (frame.f_globals is main.__dict__ and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:
+        return None  # not called while the main module's top level runs: re-running it does not reach this call
+    if _under_main_guard(Path(path), frame.f_lineno):
+        return None
+    guard = 'if __name__ == "__main__":'
+    return f"{Path(path).name} calls interplay outside an `{guard}` block, which workers would re-run"
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first caller outside interplay (where a warning is the user's to read)."""
+    level, frame = 2, sys._getframe(2)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("interplay"):
+        level, frame = level + 1, frame.f_back
+    return level
+
+
+def _under_main_guard(path: Path, line: int) -> bool:
+    """Whether ``line`` of the module at ``path`` lies inside a top-level ``if __name__ == "__main__":``."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test).replace("'", '"') in (
+            '__name__ == "__main__"',
+            '"__main__" == __name__',
+        ):
+            if node.lineno <= line <= (node.end_lineno or node.lineno):
+                return True
+    return False
 
 
 def _measure_in_processes(jobs: Sequence[Job], workers: int, finish: Finish) -> None:

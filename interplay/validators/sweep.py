@@ -19,10 +19,8 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
 from scipy.stats import spearmanr
 
 from interplay.errors import UsageError
@@ -157,33 +155,3 @@ def run_sweep(
     summary["config_hash"] = key
     store.save_sweep(key, edges, summary)
     return summary
-
-
-def plot_sweep(summary: dict, stem: Path) -> list[Path]:
-    """Baseline and defended susceptibility, and the effect with its 95% CI, against the factor (PNG and PDF)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    values = [str(p["value"]) for p in summary["points"]]
-    eff = [p["effect"] for p in summary["points"]]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
-    a.plot(values, [e["baseline"] for e in eff], "o-", label="baseline")
-    a.plot(values, [e["defended"] for e in eff], "s-", label=summary["defense"])
-    a.set(xlabel=f"{summary['factor']} ({summary['knob']})", ylabel=f"{summary['risk']} ({eff[0]['metric']})")
-    a.set_title(f"KB claims {summary['claim']['direction']}; sweep {summary['verdict']}", fontsize=9)
-    a.legend(fontsize=8)
-    mid = np.array([e["difference"] for e in eff])
-    lo, hi = np.array([e["ci95"][0] for e in eff]), np.array([e["ci95"][1] for e in eff])
-    b.errorbar(values, mid, yerr=[mid - lo, hi - mid], fmt="o-", capsize=3)
-    b.axhline(0, color="grey", lw=0.8)
-    b.set(xlabel=f"{summary['factor']} ({summary['knob']})", ylabel="defended - baseline")
-    b.set_title(f"effect of {summary['defense']} (95% CI)", fontsize=9)
-    fig.tight_layout()
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    out = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    for p in out:
-        fig.savefig(p, dpi=120)
-    plt.close(fig)
-    return out
