@@ -65,10 +65,15 @@ def test_the_label_only_adversary_beats_chance_only_where_the_predictions_carry_
     assert soft.raw["imputation_auc"] != 0.5 and soft.raw["attack_auc"] > leaking.raw["attack_auc"]
 
 
-def test_the_outputs_context_sets_the_attack_and_is_checked():
+def test_the_outputs_context_sets_the_attack_and_is_checked(kb):
+    from interplay.interactions.graph import ContextError, full_context
+
     assert overrides([], {"outputs": "label"}) == (("attribute-inference", "outputs", "label"),)
+    assert full_context(kb, {"outputs": "label"})["outputs"] == "label"  # a key the KB knows, for the reasoner too
     with pytest.raises(ParamError, match="logits, label"):
         overrides([], {"outputs": "confidences"})
+    with pytest.raises(ContextError, match="logits, label"):
+        full_context(kb, {"outputs": "confidences"})
 
 
 def _onion(task: Task, frac: float = 0.1) -> OutlierRemoval:
