@@ -34,6 +34,12 @@ def test_declared_facts_set_the_data_the_attack_the_notion_the_metric_and_the_th
     assert set(run.overrides) == {("poisoning", "kind", "label-flip"), ("group-fairness", "notion", "equalized-odds")}
     theft = compile_setting({"threat": {"theft": fact("extraction")}}, "adversarial-training", "model-ownership")
     assert theft.overrides == (("model-ownership", "theft", "extraction"),)
+    label = compile_setting({"threat": {"outputs": fact("label")}}, "group-fairness", "attribute-inference")
+    assert label.overrides == (("attribute-inference", "outputs", "label"),) and label.regime == "privacy"
+    onion = compile_setting(
+        {"removal": fact("membership"), "metric": fact("tpr_at_1pct_fpr")}, "outlier-removal", "membership-inference"
+    )
+    assert onion.overrides == (("outlier-removal", "criterion", "membership"),) and onion.metric == "tpr_at_1pct_fpr"
 
 
 def test_a_subgroup_restricts_the_metric_and_implies_the_disparity_regime():
@@ -46,6 +52,8 @@ def test_a_subgroup_restricts_the_metric_and_implies_the_disparity_regime():
 def test_a_setting_that_does_not_fit_its_cell_is_refused():
     with pytest.raises(UnknownMetric, match="choose from"):
         compile_setting({"metric": fact("no_such_metric")}, "differential-privacy", "discrimination")
+    with pytest.raises(SettingError, match="for outlier removal"):
+        compile_setting({"removal": fact("membership")}, "differential-privacy", "membership-inference")
     with pytest.raises(SettingError, match="poisoning cells only"):
         compile_setting({"attack": fact("availability")}, "differential-privacy", "evasion")
     with pytest.raises(UnknownRegime):
@@ -74,15 +82,16 @@ def test_the_privacy_regime_trains_the_baseline_alone_on_pilot_seeds_until_it_me
 def test_the_kb_vocabularies_are_the_ones_the_validators_compile():
     from interplay.kb.schema import SETTING_VOCABULARY, THREAT_VOCABULARY
     from interplay.validators.defenses.group_fairness import NOTIONS
+    from interplay.validators.defenses.outlier_removal import CRITERIA
     from interplay.validators.literature import ATTACKS, DATA_KINDS, SUBGROUPS
     from interplay.validators.params import describe
     from interplay.validators.regimes import REGIMES
-    from interplay.validators.registry import RISKS
+    from interplay.validators.registry import DEFENSES, RISKS
 
     assert set(DATA_KINDS) == set(SETTING_VOCABULARY["data"]) and set(ATTACKS) == set(SETTING_VOCABULARY["attack"])
     assert set(SUBGROUPS) == set(SETTING_VOCABULARY["subgroup"]) and set(REGIMES) == set(SETTING_VOCABULARY["regime"])
-    assert set(NOTIONS) == set(SETTING_VOCABULARY["fairness"])
-    rows = describe(RISKS["model-ownership"].Params)
+    assert set(NOTIONS) == set(SETTING_VOCABULARY["fairness"]) and set(CRITERIA) == set(SETTING_VOCABULARY["removal"])
+    rows = [row for cls in [*DEFENSES.values(), *RISKS.values()] for row in describe(cls.Params)]
     contexts = {row["context"]: set(row["choices"]) - {"any"} for row in rows if row["context"]}
     assert all(set(values) == contexts[key] for key, values in THREAT_VOCABULARY.items())
 

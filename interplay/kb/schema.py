@@ -128,10 +128,12 @@ SETTING_VOCABULARY: dict[str, tuple[str, ...]] = {
     "fairness": ("demographic-parity", "equalized-odds"),
     "data": ("image", "census", "tabular"),
     "regime": ("privacy", "disparity"),
+    "removal": ("isolation-forest", "membership"),
 }
 THREAT_VOCABULARY: dict[str, tuple[str, ...]] = {
     "adversary": ("malicious-suspect", "malicious-accuser"),
     "theft": ("extraction", "fine-tuning"),
+    "outputs": ("logits", "label"),
 }
 NUMERIC_KNOB = "numeric knobs come from regimes or headroom rules, not from a cell"
 
@@ -188,6 +190,9 @@ class LiteratureSetting(_Strict):
     fairness: SettingFact | None = None
     data: SettingFact | None = None
     regime: SettingFact | None = None
+    removal: SettingFact | None = Field(
+        None, description="which records an outlier-removal defense drops (the most anomalous, the most exposed)"
+    )
 
     @model_validator(mode="before")
     @classmethod

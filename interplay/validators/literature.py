@@ -8,7 +8,8 @@ generator); ``regime`` (else the column's, :data:`~interplay.validators.regimes.
 ``theft``); ``attack`` (the poisoning kind: availability -> label-flip); ``fairness`` (the group-fairness
 defense's notion; on the discrimination column, the equalized-odds difference as the metric); ``subgroup``
 (the metric restricted to the unprivileged ``s = 1`` or privileged ``s = 0`` group); ``metric`` (a raw metric
-the risk's probe declares).
+the risk's probe declares); ``removal`` (outlier removal's criterion: the most anomalous records, or those most
+exposed to the auditor's membership attack).
 """
 
 from __future__ import annotations
@@ -50,12 +51,16 @@ def _value(facts: dict, name: str) -> str | None:
 def compile_setting(facts: dict, defense: str, risk: str) -> LiteratureRun:
     """The run ``facts`` (a KB ``setting`` block as a dict; empty for a cell without one) declare for the cell."""
     data, attack, fairness = _value(facts, "data"), _value(facts, "attack"), _value(facts, "fairness")
-    subgroup, metric = _value(facts, "subgroup"), _value(facts, "metric")
+    subgroup, metric, removal = _value(facts, "subgroup"), _value(facts, "metric"), _value(facts, "removal")
     chosen: list[tuple[str, str, Any]] = []
     if attack is not None:
         if risk != "poisoning":
             raise SettingError(f"{defense} -> {risk}: an attack kind ({attack}) is declared for poisoning cells only")
         chosen.append(("poisoning", "kind", ATTACKS[attack]))
+    if removal is not None:
+        if defense != "outlier-removal":
+            raise SettingError(f"{defense} -> {risk}: a removal criterion ({removal}) is declared for outlier removal")
+        chosen.append(("outlier-removal", "criterion", removal))
     if fairness is not None:
         if defense == "group-fairness":
             chosen.append(("group-fairness", "notion", fairness))

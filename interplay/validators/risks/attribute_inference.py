@@ -1,23 +1,51 @@
 """Attribute inference: infer the sensitive attribute of training records from what the deployment releases
-about them (its logits; its attributions too when explanations are exposed, as in Duddu and Boutet 2022) and
-the label, against an imputation baseline that sees the label but no model (Jayaraman and Evans 2022). The
-adversary fits both on its own population data; the score is the attack's AUC advantage over imputation."""
+about them, against an imputation baseline that sees what the adversary knows of the record but no model
+(Jayaraman and Evans 2022). The adversary fits both on its own population data; the score is the attack's AUC
+advantage over imputation.
+
+What the adversary sees is the ``outputs`` parameter (``--context outputs=...``):
+
+- ``logits`` (default): the released logits, the attributions too when explanations are exposed (as in Duddu
+  and Boutet 2022), and the record's label, which imputation sees as well;
+- ``label``: the predicted label only, neither confidences nor the record's label (the black-box, output-only
+  adversary of Aalmoes, Duddu and Boutet 2022, on hard labels). Imputation then sees nothing and scores chance
+  (AUC 0.5), so the advantage is the attack's AUC above chance. A model whose predictions do not depend on the
+  attribute (demographic parity) leaves this adversary at chance.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
 from interplay.validators.defenses.explanations import released
+from interplay.validators.params import param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, RiskProbe
+from interplay.validators.training import logits
+
+OUTPUTS = ("logits", "label")
+
+
+@dataclass(frozen=True)
+class AttributeInferenceParams:
+    outputs: str = param(
+        "logits",
+        "what the adversary sees of a record: logits (released logits and attributions, and its label) or label "
+        "(the predicted label only: a hard-label, output-only adversary)",
+        choices=OUTPUTS,
+        context="outputs",
+    )
 
 
 @register_risk("attribute-inference")
 class AttributeInference(RiskProbe):
     """Infer the sensitive attribute of training records; the score is the AUC advantage over imputation."""
 
+    Params = AttributeInferenceParams
     metric = "auc_advantage"
     ceiling = 0.5  # an attack's AUC of 1 over imputation's, which learns at least chance (0.5) from the label
     needs = ("sensitive",)
@@ -25,12 +53,17 @@ class AttributeInference(RiskProbe):
     reads = ("explanations",)
 
     def _features(self, deployment, split, with_model: bool) -> np.ndarray:
-        label = np.eye(self.task.n_classes)[split.y.numpy()]
+        eye = np.eye(self.task.n_classes)
+        if self.params.outputs == "label":
+            return eye[logits(deployment.model, split.x).argmax(1).numpy()]
+        label = eye[split.y.numpy()]
         if not with_model:
             return label
         return np.c_[label, released(deployment.model, deployment.observables.get("explanations"), split.x).numpy()]
 
     def _auc(self, deployment, train, seed, with_model: bool) -> float:
+        if not with_model and self.params.outputs == "label":
+            return 0.5  # nothing to impute from: the adversary knows no attribute of the record
         aux = self.task.aux
         clf = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
         clf.fit(self._features(deployment, aux, with_model), aux.s.numpy())
