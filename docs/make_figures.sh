@@ -17,7 +17,6 @@ mkdir -p "$(dirname "$STORE")" docs/figures
 "$INTERPLAY" export heatmap --defenses "$ROWS" --store "$STORE" -o docs/figures/heatmap.png
 "$INTERPLAY" export forest --cell AT,evasion --store "$STORE" -o docs/figures/forest.png
 "$INTERPLAY" export sweep --cell DP,MIA --factor D3 --store "$STORE" -o docs/figures/sweep.png
-# The reasoner's risk-coverage curve under leave-one-paper-out, from records of (confidence, correct); until
-# `eval loo` reports them, docs/loo_records.py computes them the way `eval loo` predicts.
-"$PYTHON" docs/loo_records.py docs/figures/risk-coverage.png
+# The reasoner's risk-coverage curves under leave-one-paper-out, as `interplay eval loo` scores them.
+"$INTERPLAY" export risk-coverage -o docs/figures/risk-coverage.png
 echo "wrote docs/figures/heatmap.png forest.png sweep.png risk-coverage.png"

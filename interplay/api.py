@@ -1239,7 +1239,8 @@ def figure(
 ) -> Figure:
     """A matplotlib figure of the results in ``store`` (docs/figures.md): ``heatmap`` (the matrix of ``defenses``:
     literature, prediction, observed effect with its verdict), ``forest`` (``cell``'s per-seed differences, CI and
-    smallest effect of interest) or ``sweep`` (``cell``'s sweep over ``factor``). ``cell``: (defense, risk) or
+    smallest effect of interest), ``sweep`` (``cell``'s sweep over ``factor``) or ``risk-coverage`` (the reasoner's
+    methods under leave-one-paper-out, as ``eval loo`` scores them; no store needed). ``cell``: (defense, risk) or
     ``"DEFENSE,RISK"``; names resolve through the KB."""
     from interplay.export import ExportError, result_figures
 
@@ -1247,10 +1248,12 @@ def figure(
         raise ExportError(f"unknown figure {kind!r}; choose one of {', '.join(result_figures.FIGURES)}")
     _check_method(method)
     k = _kb(kb)
+    if kind in result_figures.WHOLE_MATRIX and (cell is not None or factor is not None):
+        raise UsageError(f"the {kind} figure shows every cell: --cell and --factor go with forest, sweep")
+    if kind == "risk-coverage":
+        return result_figures.risk_coverage(k)
     layer = read_validations(store)
     if kind == "heatmap":
-        if cell is not None or factor is not None:
-            raise UsageError("the heatmap shows every cell: cell (--cell) and factor (--factor) go with forest, sweep")
         return result_figures.heatmap(k, layer, method, _defense_subset(k, defenses))
     if cell is None:
         raise UsageError(f"a {kind} figure is of one cell: give cell (--cell DEFENSE,RISK)")

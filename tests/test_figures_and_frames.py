@@ -86,6 +86,7 @@ def test_report_embeds_the_figures(store, tmp_path):
         (["export", "heatmap", "-o", "{d}/x.txt", "--store", "{store}"], "a figure is written as .png"),
         (["export", "heatmap", "-o", "{d}/blocker/x.png", "--store", "{store}"], "is a file, not a folder"),
         (["results", "--csv", "--json", "--store", "{store}"], "choose one"),
+        (["export", "risk-coverage", "-o", "{d}/x.png", "--cell", "DP,MIA"], "shows every cell"),
     ],
 )
 def test_bad_figure_requests_exit_2_and_write_nothing(cli, store, tmp_path, args, message):
@@ -165,3 +166,17 @@ def test_risk_coverage_answers_the_most_confident_first_and_keeps_ties_together(
     assert list(xs) == [0.25, 0.75, 1.0] and ys[-1] == 0.5
     abstained = [*records, {"confidence": None, "correct": False}]  # answered never, counted in the coverage
     assert charts.selective_points(abstained) == [(0.2, 0.0), (0.6, pytest.approx(1 / 3)), (0.8, 0.5)]
+
+
+def test_risk_coverage_figure_draws_eval_loo_selective_answers(cli, tmp_path):
+    """The figure's point at eval loo's default threshold is the coverage and error rate ``eval loo`` reports."""
+    selective = interplay.evaluate_loo(method="graph")["selective"]
+    fig = interplay.figure("risk-coverage")
+    xs, ys = fig.axes[0].lines[0].get_data()
+    at = [y for x, y in zip(xs, ys, strict=True) if x == pytest.approx(selective["coverage"])]
+    assert at == [pytest.approx(1 - selective["accuracy"])]
+    out = tmp_path / "rc.png"
+    r = cli("export", "risk-coverage", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    with Image.open(out) as im:
+        assert im.width >= 900 and len(im.getcolors(1 << 24)) > 50

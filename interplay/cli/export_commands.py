@@ -48,7 +48,7 @@ def export_command(
     overlay: Overlay = None,
 ) -> None:
     """Export as latex, bib, dot, svg, pdf, tikz, graphml, gexf, json, mermaid or csv; or draw a figure of the stored
-    results: heatmap, forest (--cell), sweep (--cell, --factor) (docs/figures.md)."""
+    results: heatmap, forest (--cell), sweep (--cell, --factor), risk-coverage (the reasoner; docs/figures.md)."""
     k = open_kb(kb, overlay)
     with errors():
         result = api.export(

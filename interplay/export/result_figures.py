@@ -1,5 +1,6 @@
 """Which results each figure of :mod:`.charts` draws, read from a results store (``interplay export heatmap|forest|
-sweep -o FILE``). A store with no validation, a cell never validated, a sweep never run and an output that is not a
+sweep -o FILE``), or, for ``risk-coverage``, from the reasoner's leave-one-paper-out evaluation. A store with no
+validation, a cell never validated, a sweep never run and an output that is not a
 writable .png, .pdf or .svg are :class:`~.model.ExportError` (exit 2) before anything is written."""
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from interplay.kb import KB
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-FIGURES = ("heatmap", "forest", "sweep")
+FIGURES = ("heatmap", "forest", "sweep", "risk-coverage")
+WHOLE_MATRIX = ("heatmap", "risk-coverage")  # figures of every cell: no --cell, no --factor
 
 
 def _no_results(layer: Validations) -> ExportError:
@@ -72,6 +74,18 @@ def sweep(layer: Validations, defense: str, risk: str, factor: str | None, store
     if factor is None and len(factors) > 1:
         raise ExportError(f"{defense} -> {risk} was swept over {', '.join(factors)}: choose one with --factor")
     return charts.sweep_curves(docs[0])
+
+
+def risk_coverage(kb: KB, methods: tuple[str, ...] = ("graph", "guideline", "shortest-path")) -> Figure:
+    """The reasoner's risk-coverage curves under leave-one-paper-out, as ``interplay eval loo`` scores them: each
+    held-out cell answered in order of its calibrated probability of being right."""
+    from interplay.interactions.evaluate import leave_one_paper_out
+
+    curves = {}
+    for m in methods:
+        cases = leave_one_paper_out(kb, m).cases
+        curves[m] = [{"confidence": getattr(c, "probability", None), "correct": c.correct} for c in cases]
+    return charts.risk_coverage(curves, "leave-one-paper-out, the SoK's directed cells")
 
 
 def check_figure_output(path: Path) -> None:
