@@ -18,7 +18,7 @@ from sklearn.ensemble import IsolationForest
 
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
 
@@ -37,8 +37,8 @@ def outlier_scores(x: np.ndarray, seed: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class OutlierRemovalParams:
-    frac: float = param(0.1, "share of the training set dropped as the most anomalous records")
+class OutlierRemovalParams(PluginParams):
+    frac: float = param(0.1, "share of the training set dropped as the most anomalous records", gt=0, lt=1)
 
 
 @register_defense("outlier-removal")

@@ -26,7 +26,7 @@ class _NoisyInputs(TrainingHooks):
 
 @dataclass(frozen=True)
 class GaussianNoiseParams:
-    sigma: float = param(0.3, "standard deviation of the input noise, in input units")
+    sigma: float = param(0.3, "standard deviation of the input noise, in input units", ge=0, le=10)
 
 
 @register_defense("example-gaussian-noise")
