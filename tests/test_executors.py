@@ -304,8 +304,6 @@ def ray_driver():
     ray.shutdown()
 
 
-@cluster
-@pytest.mark.ray_cluster
 def _finishes_after_a_worker_is_killed(run: subprocess.Popen, store: Path, ray) -> str:
     """Kill one of ``run``'s Ray workers once a seed is stored; the run must still finish, and nothing it had stored be
     lost or measured again. Its stdout."""
@@ -326,6 +324,8 @@ def _finishes_after_a_worker_is_killed(run: subprocess.Popen, store: Path, ray) 
     return out
 
 
+@cluster
+@pytest.mark.ray_cluster
 def test_a_matrix_on_the_cluster_survives_a_killed_worker_and_equals_the_local_run(tmp_path, ray_driver):
     run = _matrix(tmp_path / "ray.sqlite", "--executor", "ray", "--address", str(ADDRESS))
     out = _finishes_after_a_worker_is_killed(run, tmp_path / "ray.sqlite", ray_driver)
