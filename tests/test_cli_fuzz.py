@@ -2,11 +2,12 @@
 
 Whatever the input, a command exits 0, 1 or 2, never with a traceback or an uncaught exception, and with
 ``--json`` its stdout is exactly one JSON document (an object or a list), an error included. Reproducible
-(``derandomize``); about 340 examples in all, well under a minute.
+(``derandomize``); about 420 examples in all, well under a minute.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import string
 import tempfile
@@ -203,10 +204,11 @@ def _param_names() -> list[str]:
     return [f"{p['slug']}.{q['name']}" for p in catalogue() for q in p["params"]]
 
 
-def _choices() -> set[str]:
+@functools.cache
+def _choices() -> frozenset[str]:
     from interplay.validators.registry import catalogue
 
-    return {c for p in catalogue() for q in p["params"] for c in q["choices"] or []}
+    return frozenset(c for p in catalogue() for q in p["params"] for c in q["choices"] or [])
 
 
 non_finite = st.sampled_from(["nan", "NaN", "-nan", "inf", "-inf", "Infinity", "1e999", "-1e999"])
