@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Ray executor on a real cluster (docs/cluster.md): start a head node on 127.0.0.1 with two CPUs, run the tests
 # marked ray_cluster against it (a small matrix through Ray with one worker killed mid-run, its records against a
-# local run's, a resumed run, a raising seed, Ctrl-C), then stop the cluster. Needs the ray extra installed.
+# local run's, the same for a sweep, a resumed run, a raising seed, Ctrl-C), then stop the cluster. Needs the ray extra
+# installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Ray >= 2.5x turns token authentication on for a cluster started where ~/.ray/auth_token exists (a local ray.init()

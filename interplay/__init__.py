@@ -32,7 +32,7 @@ from interplay.api import (
     validate_matrix,
 )
 from interplay.dataset import Dataset
-from interplay.errors import UsageError
+from interplay.errors import ArgumentError, ArgumentValueError, UsageError
 from interplay.interactions.prediction import Prediction
 from interplay.kb import KB, KBError, UnknownName
 from interplay.results import (
@@ -53,6 +53,8 @@ from interplay.version import VERSION
 __version__ = VERSION
 __all__ = [
     "KB",
+    "ArgumentError",
+    "ArgumentValueError",
     "ComboValidation",
     "Dataset",
     "Direction",

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import interplay.extensions as extensions
-from interplay.errors import UsageError
+from interplay.arguments import checked
+from interplay.errors import ArgumentValueError, UsageError
 from interplay.interactions import predict as _predict
 from interplay.interactions import predict_all
 from interplay.interactions.claims import claimed_edges
@@ -94,6 +95,7 @@ def _progress(progress: Progress | None) -> Progress:
 # --- the knowledge base and the reasoner --------------------------------------------------------------------
 
 
+@checked
 def load_kb(kb_dir: str | Path | None = None, overlays: Iterable[str | Path] = (), *, plugins: bool = True) -> KB:
     """The KB at ``kb_dir`` (default: the built-in one) plus ``overlays`` and, with ``plugins``, the overlays of
     installed third-party plugins."""
@@ -128,6 +130,7 @@ def read_validations(store: StoreLike = None) -> Validations:
         raise UsageError(f"cannot read the results store {store}: {exc}") from None
 
 
+@checked
 def predict(
     defense: str,
     risk: str,
@@ -151,6 +154,7 @@ def predict(
     return _predict(k, defense, risk, method, dict(context or {}), validations=validations, evidence=evidence)
 
 
+@checked
 def explain(
     defense: str,
     risk: str,
@@ -170,14 +174,14 @@ def _check_evidence(evidence: str) -> None:
     from interplay.interactions.graph import EVIDENCE
 
     if evidence not in EVIDENCE:
-        raise UsageError(f"unknown evidence {evidence!r}; choose one of {', '.join(EVIDENCE)}")
+        raise ArgumentValueError(f"unknown evidence {evidence!r}; choose one of {', '.join(EVIDENCE)}")
 
 
 def _check_method(method: str) -> None:
     from interplay.interactions.reasoner import METHODS
 
     if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        raise ArgumentValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
 def agreement(p: Prediction) -> str | None:
@@ -187,6 +191,7 @@ def agreement(p: Prediction) -> str | None:
     return "agree" if p.direction == p.known["direction"] else "disagree"
 
 
+@checked
 def matrix(
     *,
     method: str = "graph",
@@ -220,6 +225,7 @@ def matrix_document(predictions: list[Prediction]) -> list[dict]:
     ]
 
 
+@checked
 def conflicts(*, method: str = "graph", context: Mapping[str, str] | None = None, kb: KBLike = None) -> list[dict]:
     """Cells whose paths disagree, most balanced first (``interplay conflicts --json``)."""
     rows = []
@@ -252,6 +258,7 @@ def combo_agreement(p: ComboPrediction) -> str | None:
     return None
 
 
+@checked
 def predict_pair(a: str, b: str, *, context: Mapping[str, str] | None = None, kb: KBLike = None) -> ComboPrediction:
     """Whether defenses ``a`` and ``b`` each stay effective when deployed in one model."""
     k = _kb(kb)
@@ -266,6 +273,7 @@ def combo_matrix(
     return predict_all_combos(k, dict(context or {}), _select(k, defenses, "defense"))
 
 
+@checked
 def evaluate_loo(
     *,
     method: str = "graph",
@@ -291,6 +299,7 @@ def evaluate_loo(
     return Evaluation({**doc, "baselines": [leave_one_paper_out(k, b).to_dict() for b in BASELINES if b != method]})
 
 
+@checked
 def evaluate_file(path: str | Path, *, method: str = "graph", kb: KBLike = None) -> dict:
     """Score predictions against a YAML/CSV file of records with fields defense, risk, direction. A file with no
     records, without those columns, or with no record that names a known cell and direction is a usage error."""
@@ -344,6 +353,7 @@ def _cli_value(v: Any) -> str:
     return ",".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
 
 
+@checked
 def settings(
     dataset: str = "synthetic",
     preset: str = "default",
@@ -447,9 +457,9 @@ def _count(value: Any, name: str, low: int, high: int, why: str) -> int:
     try:
         n = operator.index(value)
     except TypeError:
-        raise UsageError(f"{name} must be a whole number from {low} to {high}, not {value!r}") from None
+        raise ArgumentValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}") from None
     if not low <= n <= high:
-        raise UsageError(f"{name} must be at least {low} and at most {high} ({why}; got {n})")
+        raise ArgumentValueError(f"{name} must be at least {low} and at most {high} ({why}; got {n})")
     return n
 
 
@@ -471,9 +481,11 @@ def _seed_plan(seeds: int | str | None, max_seeds: int | None, preset: str) -> A
         why = "a paired comparison needs 2; each seed trains models"
         return Auto(_count(n, "max_seeds (--max-seeds)", MIN_MAX_SEEDS, MAX_MAX_SEEDS, why))
     if max_seeds is not None:
-        raise UsageError("max_seeds (--max-seeds) is the budget of seeds='auto' (--seeds auto); give both or neither")
+        raise ArgumentValueError(
+            "max_seeds (--max-seeds) is the budget of seeds='auto' (--seeds auto); give both or neither"
+        )
     if isinstance(seeds, str):
-        raise UsageError(f"seeds must be a whole number from 2 to 1000 or 'auto', not {seeds!r}")
+        raise ArgumentValueError(f"seeds must be a whole number from 2 to 1000 or 'auto', not {seeds!r}")
     return _seeds(seeds, preset)
 
 
@@ -560,6 +572,7 @@ def _local_jobs(jobs: int | None) -> Callable[[], int]:
     return lambda: 1 if jobs is None else _count(jobs, "jobs", 1, 256, "one process per seed at most")
 
 
+@checked
 def validate(
     defense: str,
     risk: str,
@@ -729,6 +742,7 @@ def _cell_config(k: KB, d: str, r: str, s: Settings, run: Any, path: str | None,
     return ValidationConfig(d, r, s, tuple(k.defenses[d].targets), path, metric, regime, record["name"])
 
 
+@checked
 def select_defenses(names: Iterable[str] | str | None = "sok", *, kb: KBLike = None) -> list[str]:
     """Defense slugs in KB order: ``sok`` (the SoK's seven), ``all`` (or None), or names (slugs, SoK codes,
     aliases; a comma-separated string or a list)."""
@@ -751,6 +765,7 @@ def _select(k: KB, names: Iterable[str] | str | None, kind: str) -> list[str]:
     return [slug for slug in every if slug in wanted]
 
 
+@checked
 def validate_matrix(
     *,
     defenses: Iterable[str] | str | None = "sok",
@@ -839,6 +854,7 @@ def validate_matrix(
     return ValidationMatrix.from_records(records)
 
 
+@checked
 def validate_combo(
     a: str,
     b: str,
@@ -911,6 +927,7 @@ def validate_combo(
     return ComboValidation.from_dict(doc)
 
 
+@checked
 def sweep(
     defense: str,
     risk: str,
@@ -1044,6 +1061,7 @@ def _entity_id(k: KB, name: str) -> str:
         return name
 
 
+@checked
 def measure(
     defense: str,
     *,
@@ -1088,6 +1106,7 @@ def measure(
     return FactorMeasurement.from_dict(doc)
 
 
+@checked
 def reproduce(
     name: str,
     *,
@@ -1145,6 +1164,7 @@ def _add_q_values(effects: list[dict]) -> None:
         e["q_value"] = q
 
 
+@checked
 def results(store: StoreLike = None) -> ValidationMatrix:
     """Every validation the store holds, newest first (``interplay results --json``); the store is opened
     read-only (the default store, when it does not exist yet, holds none)."""
@@ -1155,6 +1175,7 @@ def results(store: StoreLike = None) -> ValidationMatrix:
     return ValidationMatrix.from_records(ResultStore(store, readonly=True).validations())
 
 
+@checked
 def plugins() -> list[dict]:
     """Every registered defense and risk probe with its parameters and defaults (``interplay plugins --json``)."""
     from interplay.validators.registry import catalogue
@@ -1165,6 +1186,7 @@ def plugins() -> list[dict]:
 # --- status, exports and the report ------------------------------------------------------------------------
 
 
+@checked
 def status(
     *, store: StoreLike = None, method: str = "graph", kb: KBLike = None, defenses: Iterable[str] | str | None = "sok"
 ) -> Status:
@@ -1175,6 +1197,7 @@ def status(
     return Status(records, summary(records))
 
 
+@checked
 def export(
     fmt: str,
     output: str | Path,
@@ -1227,6 +1250,7 @@ def export(
     )
 
 
+@checked
 def figure(
     kind: str,
     *,
@@ -1268,6 +1292,7 @@ def figure(
     return result_figures.sweep(layer, d, r, factor, store)
 
 
+@checked
 def report(
     output: str | Path,
     *,

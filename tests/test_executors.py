@@ -304,25 +304,31 @@ def ray_driver():
     ray.shutdown()
 
 
-@cluster
-@pytest.mark.ray_cluster
-def test_a_matrix_on_the_cluster_survives_a_killed_worker_and_equals_the_local_run(tmp_path, ray_driver):
-    ray = ray_driver
-    run = _matrix(tmp_path / "ray.sqlite", "--executor", "ray", "--address", str(ADDRESS))
+def _finishes_after_a_worker_is_killed(run: subprocess.Popen, store: Path, ray) -> str:
+    """Kill one of ``run``'s Ray workers once a seed is stored; the run must still finish, and nothing it had stored be
+    lost or measured again. Its stdout."""
     deadline = time.monotonic() + 300
-    while not _seeds_stored(tmp_path / "ray.sqlite"):
+    while not _seeds_stored(store):
         assert run.poll() is None, run.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    stored = _runs(tmp_path / "ray.sqlite", created=True)
+    stored = _runs(store, created=True)
     names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == "interplay"]
     worker = ray.get_actor(sorted(names)[0], namespace=executors.NAMESPACE)
     os.kill(ray.get(worker.describe.remote())["pid"], signal.SIGKILL)
-    assert run.poll() is None, "the run ended before a worker could be killed: give it more cells"
+    assert run.poll() is None, "the run ended before a worker could be killed: give it more work"
     out, err = run.communicate(timeout=300)
     assert run.returncode == 0, err
-    after = _runs(tmp_path / "ray.sqlite", created=True)
-    assert all(after[key] == when for key, when in stored.items())  # nothing finished was lost or measured again
+    after = _runs(store, created=True)
+    assert all(after[key] == when for key, when in stored.items())
+    return out
+
+
+@cluster
+@pytest.mark.ray_cluster
+def test_a_matrix_on_the_cluster_survives_a_killed_worker_and_equals_the_local_run(tmp_path, ray_driver):
+    run = _matrix(tmp_path / "ray.sqlite", "--executor", "ray", "--address", str(ADDRESS))
+    out = _finishes_after_a_worker_is_killed(run, tmp_path / "ray.sqlite", ray_driver)
 
     import interplay
 
@@ -331,6 +337,32 @@ def test_a_matrix_on_the_cluster_survives_a_killed_worker_and_equals_the_local_r
     )
     assert _runs(tmp_path / "ray.sqlite") == _runs(tmp_path / "local.sqlite")  # the records are identical
     assert _strip(json.loads(out)) == _strip(json.loads(json.dumps(local.to_dict(), default=str)))
+
+
+# A sweep of three training-set sizes through DP-SGD and membership inference (reference models): long enough to
+# kill a worker mid-run.
+SWEEP = ["sweep", "differential-privacy", "membership-inference", "--factor", "D1", "--values", "300,400,500",
+         "--preset", "tiny", "--seeds", "2", "--setting", "generic"]  # fmt: skip
+
+
+@cluster
+@pytest.mark.ray_cluster
+def test_a_sweep_on_the_cluster_survives_a_killed_worker_and_equals_the_local_run(tmp_path, ray_driver):
+    store = tmp_path / "ray.sqlite"
+    cmd = [sys.executable, "-m", "interplay.cli", *SWEEP, "--store", str(store), "--out", str(tmp_path), "--json",
+           "--executor", "ray", "--address", str(ADDRESS)]  # fmt: skip
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = _finishes_after_a_worker_is_killed(run, store, ray_driver)
+
+    from typer.testing import CliRunner
+
+    from interplay.cli.app import app
+
+    local_store = tmp_path / "local.sqlite"
+    local = CliRunner().invoke(app, [*SWEEP, "--store", str(local_store), "--out", str(tmp_path), "--json"])
+    assert local.exit_code == 0, local.output
+    assert _runs(store) == _runs(local_store)  # the records are identical
+    assert _strip(json.loads(out)) == _strip(json.loads(local.stdout))
 
 
 @cluster

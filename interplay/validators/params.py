@@ -58,8 +58,28 @@ def check_domain(f: dataclasses.Field, value: Any, where: str) -> None:
             raise ParamError(f"{where}: {v!r} is outside the domain {domain_text(f)}")
 
 
+def check_params(params: Any, where: str) -> None:
+    """Raise :class:`ParamError` unless every field of ``params`` (a plugin's ``Params``) has its declared type
+    (an int for a float), choice and domain; ``where`` names the plugin in the message."""
+    hints = typing.get_type_hints(type(params))
+    for f in fields_of(type(params)):
+        value = getattr(params, f.name)
+        typed = coerce(type(params), f.name, value, f"{where}.{f.name}")
+        if typed != value or (type(typed) is not type(value) and not isinstance(typed, float)):
+            raise ParamError(f"{where}.{f.name}: {value!r} is not a valid {_type_name(hints[f.name])}")
+
+
 @dataclass(frozen=True)
-class NoParams:
+class PluginParams:
+    """The base of a plugin's ``Params``: constructing one checks every field (:func:`check_params`), so a plugin's
+    own parameters built from Python meet the domain the command line enforces."""
+
+    def __post_init__(self) -> None:
+        check_params(self, type(self).__name__)
+
+
+@dataclass(frozen=True)
+class NoParams(PluginParams):
     """A plugin without parameters."""
 
 
@@ -88,7 +108,8 @@ def describe(params_cls: type, defaults: dict[str, Any] | None = None) -> list[d
 
 
 def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+    name = None if typing.get_origin(tp) else getattr(tp, "__name__", None)
+    return name or str(tp).replace("typing.", "")
 
 
 def coerce(params_cls: type, name: str, value: Any, where: str) -> Any:
@@ -110,13 +131,22 @@ def coerce(params_cls: type, name: str, value: Any, where: str) -> Any:
 
 
 def _convert(tp: Any, value: Any) -> Any:
+    if isinstance(value, bool) and tp is not bool:
+        raise TypeError(value)
+    if typing.get_origin(tp) is tuple:
+        args = typing.get_args(tp)
+        items = (
+            tuple(_convert(args[0], v.strip()) for v in value.split(",") if v.strip())
+            if isinstance(value, str)
+            else _tuple(args[0], value)
+        )
+        if Ellipsis not in args and len(items) != len(args):
+            raise ValueError(value)
+        return items
     if not isinstance(value, str):
-        if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        if tp is float and isinstance(value, int):
             return float(value)
-        origin = typing.get_origin(tp)
-        if origin is tuple and isinstance(value, list | tuple):
-            return tuple(_convert(typing.get_args(tp)[0], v) for v in value)
-        if (origin or tp) is type(value) or (isinstance(tp, type) and isinstance(value, tp)):
+        if tp is type(value) or (isinstance(tp, type) and isinstance(value, tp)):
             return value
         raise TypeError(value)
     if tp is bool:
@@ -127,10 +157,13 @@ def _convert(tp: Any, value: Any) -> Any:
         raise ValueError(value)
     if tp in (int, float, str):
         return tp(value)
-    if typing.get_origin(tp) is tuple:
-        inner = typing.get_args(tp)[0]
-        return tuple(_convert(inner, v.strip()) for v in value.split(",") if v.strip())
     raise TypeError(value)
+
+
+def _tuple(inner: Any, value: Any) -> tuple:
+    if not isinstance(value, list | tuple):
+        raise TypeError(value)
+    return tuple(_convert(inner, v) for v in value)
 
 
 def parse_assignments(items: list[str] | None) -> list[tuple[str, str, str]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from interplay.validators import data, user_data
 from interplay.validators.data import DATASETS, DataError, SyntheticFactors, Task
+from interplay.validators.params import check_params, coerce
 from interplay.validators.training import TrainSpec
 from interplay.validators.user_data import DataSource
 
@@ -66,7 +67,11 @@ class Settings:
         """The parameters of ``plugin`` (a registered defense or probe class) under these settings."""
         values = dict(plugin.dataset_defaults.get(self.dataset, {}))
         values |= {key: value for slug, key, value in self.overrides if slug == plugin.slug}
-        return plugin.Params(**values)
+        for key, value in values.items():  # named as --param names them, also for a Params without a check
+            coerce(plugin.Params, key, value, f"{plugin.slug}.{key}")
+        params = plugin.Params(**values)
+        check_params(params, plugin.slug)
+        return params
 
     def with_params(self, slug: str, **values: Any) -> Settings:
         """These settings with parameters of plugin ``slug`` overridden (values already typed)."""

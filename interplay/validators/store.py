@@ -14,6 +14,8 @@ or folder, a full disk) does not stop a run: the first failed write warns once (
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import time
 import warnings
@@ -37,6 +39,10 @@ CREATE TABLE IF NOT EXISTS sweeps (
     config_hash TEXT PRIMARY KEY, edges TEXT NOT NULL, summary TEXT NOT NULL, updated REAL NOT NULL);
 """
 SWEEP_VERDICTS = ("confirms", "contradicts", "inconclusive")
+# The crash tests' fault injection (tests/test_crash_consistency.py): ``TABLE:N:STAGE`` kills this process (SIGKILL) at
+# its N-th write to TABLE (runs, validations, sweeps), ``during`` it (the row written, not committed) or ``after`` it.
+CRASH_ENV = "INTERPLAY_CRASH_AT"
+_writes: dict[str, int] = {}
 # The tables that make a SQLite file an interplay store (``sweeps`` came later: a store without it has none).
 STORE_TABLES = ("runs", "validations")
 # The keys every stored validation summary has (what ``results``, ``status`` and the exports read).
@@ -127,18 +133,22 @@ class ResultStore:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot read the results store {self.path}: {_why(exc)}") from None
 
-    def _write(self, sql: str, params: tuple) -> bool:
-        """Run one write; False (after warning once) when the store cannot be written."""
+    def _write(self, table: str, sql: str, params: tuple) -> bool:
+        """Run one write to ``table`` in one transaction; False (after warning once) when the store cannot be
+        written."""
         if self.readonly:
             raise StoreError(f"the results store {self.path} was opened read-only")
         if self.write_error:
             return False
+        _writes[table] = _writes.get(table, 0) + 1
         try:
             with self._transaction() as db:
                 db.execute(sql, params)
+                _crash_point(table, "during")
         except (OSError, sqlite3.Error) as exc:
             self._write_failed(exc)
             return False
+        _crash_point(table, "after")
         return True
 
     def _write_failed(self, exc: BaseException) -> None:
@@ -179,11 +189,12 @@ class ResultStore:
         return out
 
     def save_run(self, config_hash: str, seed: int, record: dict) -> bool:
-        return self._write("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
+        return self._write("runs", "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
                            (config_hash, seed, json.dumps(record), time.time()))  # fmt: skip
 
     def save_validation(self, config_hash: str, config: dict, summary: dict) -> bool:
         return self._write(
+            "validations",
             "INSERT OR REPLACE INTO validations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 config_hash,
@@ -224,7 +235,7 @@ class ResultStore:
         for e in edge_ids:
             if per_edge.get(e, {}).get("verdict") not in SWEEP_VERDICTS:
                 raise ValueError(f"sweep summary: edges[{e!r}].verdict must be one of {', '.join(SWEEP_VERDICTS)}")
-        return self._write("INSERT OR REPLACE INTO sweeps VALUES (?, ?, ?, ?)",
+        return self._write("sweeps", "INSERT OR REPLACE INTO sweeps VALUES (?, ?, ?, ?)",
                            (config_hash, json.dumps(list(edge_ids)), json.dumps(summary), time.time()))  # fmt: skip
 
     def sweeps(self) -> list[dict]:
@@ -238,3 +249,11 @@ class ResultStore:
                 raise self._bad_row(where, "the summary's edges are not an object")
             out.append(doc | {"config_hash": key, "edge_ids": edge_ids, "updated": updated})
         return out
+
+
+def _crash_point(table: str, stage: str) -> None:
+    """SIGKILL this process here if ``$INTERPLAY_CRASH_AT`` names this write of ``table`` and ``stage``
+    (:data:`CRASH_ENV`); nothing when it is unset."""
+    spec = os.environ.get(CRASH_ENV, "").split(":")
+    if len(spec) == 3 and spec[0] == table and spec[2] == stage and spec[1] == str(_writes.get(table)):
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from interplay.validators.attacks import pgd, pgd_many
 from interplay.validators.batched import Plain, Stack
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
 
@@ -42,11 +42,14 @@ class AdversarialRecipe(Plain):
 
 
 @dataclass(frozen=True)
-class AdversarialTrainingParams:
+class AdversarialTrainingParams(PluginParams):
     eps: float = param(
-        0.25, "L-infinity budget of the training attack, in input units (standardized features or [0, 1] pixels)"
+        0.25,
+        "L-infinity budget of the training attack, in input units (standardized features or [0, 1] pixels)",
+        gt=0,
+        le=1,
     )
-    pgd_steps: int = param(5, "PGD steps per training example")
+    pgd_steps: int = param(5, "PGD steps per training example", ge=1, le=100)
 
 
 @register_defense("adversarial-training")

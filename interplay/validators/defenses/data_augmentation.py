@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
 
@@ -36,8 +36,10 @@ class Mixup(TrainingHooks):
 
 
 @dataclass(frozen=True)
-class DataAugmentationParams:
-    alpha: float = param(0.2, "mixup's Beta(alpha, alpha) parameter for the mixing weight (Zhang et al.: 0.1-0.4)")
+class DataAugmentationParams(PluginParams):
+    alpha: float = param(
+        0.2, "mixup's Beta(alpha, alpha) parameter for the mixing weight (Zhang et al.: 0.1-0.4)", gt=0, le=100
+    )
 
 
 @register_defense("data-augmentation")

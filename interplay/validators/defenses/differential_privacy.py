@@ -32,7 +32,7 @@ from interplay.validators.batched import Stack, Trained, mlp_plan, stacked
 from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.models import build_model, is_builtin
 from interplay.validators.needs import ProbeUnsupported
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks, TrainSpec
 
@@ -244,10 +244,12 @@ class DPSGD:
 
 
 @dataclass(frozen=True)
-class DifferentialPrivacyParams:
-    epsilon: float = param(2.0, "target privacy budget epsilon (RDP accountant); the noise is searched to reach it")
-    delta: float = param(1e-5, "target delta")
-    clip: float = param(1.0, "per-sample gradient clipping norm (max_grad_norm)")
+class DifferentialPrivacyParams(PluginParams):
+    epsilon: float = param(
+        2.0, "target privacy budget epsilon (RDP accountant); the noise is searched to reach it", gt=0, le=1000
+    )
+    delta: float = param(1e-5, "target delta", gt=0, lt=1)
+    clip: float = param(1.0, "per-sample gradient clipping norm (max_grad_norm)", gt=0, le=100)
 
 
 @register_defense("differential-privacy")

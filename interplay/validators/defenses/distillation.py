@@ -19,7 +19,7 @@ from torch import nn
 
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import DefensePlugin, Deployment
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks, fit
 
@@ -43,9 +43,11 @@ class SoftLabels(TrainingHooks):
 
 
 @dataclass(frozen=True)
-class DistillationParams:
-    temperature: float = param(4.0, "softmax temperature T of the teacher's soft labels and the student's fit to them")
-    alpha: float = param(0.0, "weight of the hard-label cross-entropy (0: soft labels only)")
+class DistillationParams(PluginParams):
+    temperature: float = param(
+        4.0, "softmax temperature T of the teacher's soft labels and the student's fit to them", gt=0, le=100
+    )
+    alpha: float = param(0.0, "weight of the hard-label cross-entropy (0: soft labels only)", ge=0, le=1)
 
 
 @register_defense("distillation")

@@ -14,7 +14,7 @@ from torch import nn
 from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.models import is_builtin
 from interplay.validators.needs import ProbeUnsupported
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
 
@@ -28,9 +28,9 @@ class _Dropped(TrainingHooks):
 
 
 @dataclass(frozen=True)
-class DropoutParams:
-    p: float = param(0.5, "drop probability of a fully connected hidden unit (Srivastava et al.: 0.5)")
-    conv_p: float = param(0.25, "drop probability of a convolutional unit (Srivastava et al.: 0.25)")
+class DropoutParams(PluginParams):
+    p: float = param(0.5, "drop probability of a fully connected hidden unit (Srivastava et al.: 0.5)", ge=0, lt=1)
+    conv_p: float = param(0.25, "drop probability of a convolutional unit (Srivastava et al.: 0.25)", ge=0, lt=1)
 
 
 @register_defense("dropout")

@@ -18,7 +18,7 @@ from captum.attr import DeepLift, IntegratedGradients, NoiseTunnel
 from torch import nn
 
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import logits
 
@@ -71,7 +71,7 @@ class Explainer:
 
 
 @dataclass(frozen=True)
-class ExplanationsParams:
+class ExplanationsParams(PluginParams):
     method: str = param("integrated-gradients", "the attribution method released", choices=METHODS)
 
 

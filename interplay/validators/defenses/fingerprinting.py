@@ -20,7 +20,7 @@ import torch
 from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.models import build_model
 from interplay.validators.ownership import OwnershipKey, boundary_points, extract
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks, fit, logits, seed_everything
 
@@ -29,10 +29,12 @@ CANDIDATES = 3  # candidate points per fingerprint query
 
 
 @dataclass(frozen=True)
-class FingerprintingParams:
-    queries: int = param(100, "fingerprint size: conferrable boundary points kept")
-    margin: float = param(1.0, "logit lead of the runner-up class at a fingerprint point")
-    threshold: float = param(0.5, "matching rate on the fingerprint from which a suspect model is judged a copy")
+class FingerprintingParams(PluginParams):
+    queries: int = param(100, "fingerprint size: conferrable boundary points kept", ge=1, le=10000)
+    margin: float = param(1.0, "logit lead of the runner-up class at a fingerprint point", ge=0, le=100)
+    threshold: float = param(
+        0.5, "matching rate on the fingerprint from which a suspect model is judged a copy", ge=0, le=1
+    )
 
 
 @register_defense("fingerprinting")

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
 
@@ -58,8 +58,8 @@ class _ParityHooks(TrainingHooks):
 
 
 @dataclass(frozen=True)
-class GroupFairnessParams:
-    lam: float = param(1.0, "weight of the parity penalty in the training loss")
+class GroupFairnessParams(PluginParams):
+    lam: float = param(1.0, "weight of the parity penalty in the training loss", ge=0, le=1000)
     notion: str = param("demographic-parity", "the fairness notion the penalty enforces", choices=NOTIONS)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
 
@@ -27,8 +27,10 @@ class _Smoothed(TrainingHooks):
 
 
 @dataclass(frozen=True)
-class LabelSmoothingParams:
-    eps: float = param(0.1, "share of the label mass spread uniformly over the classes (Szegedy et al.: 0.1)")
+class LabelSmoothingParams(PluginParams):
+    eps: float = param(
+        0.1, "share of the label mass spread uniformly over the classes (Szegedy et al.: 0.1)", ge=0, lt=1
+    )
 
 
 @register_defense("label-smoothing")

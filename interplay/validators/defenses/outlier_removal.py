@@ -27,7 +27,7 @@ from sklearn.ensemble import IsolationForest
 
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.risks.membership_inference import MembershipInference, rmia_scores, true_label_log_probs
 from interplay.validators.training import TrainingHooks
@@ -50,8 +50,8 @@ def outlier_scores(x: np.ndarray, seed: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class OutlierRemovalParams:
-    frac: float = param(0.1, "share of the training set dropped as the most anomalous records")
+class OutlierRemovalParams(PluginParams):
+    frac: float = param(0.1, "share of the training set dropped as the most anomalous records", ge=0, lt=1)
     criterion: str = param(
         "isolation-forest",
         "which records are dropped: the most anomalous (isolation-forest) or the most exposed to the auditor's "

@@ -20,7 +20,7 @@ from torch.nn.utils import prune
 
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks, fit
 
@@ -42,9 +42,11 @@ class _Pruned(TrainingHooks):
 
 
 @dataclass(frozen=True)
-class PruningParams:
-    sparsity: float = param(0.8, "share of the Linear/convolution weights removed (global L1 magnitude)")
-    finetune_epochs: int = param(10, "epochs of the plain recipe that retrain the remaining weights after pruning")
+class PruningParams(PluginParams):
+    sparsity: float = param(0.8, "share of the Linear/convolution weights removed (global L1 magnitude)", ge=0, lt=1)
+    finetune_epochs: int = param(
+        10, "epochs of the plain recipe that retrain the remaining weights after pruning", ge=1, le=100
+    )
 
 
 @register_defense("pruning")

@@ -20,8 +20,7 @@ from torch import nn
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.defenses.pruning import WeightLayer, weight_layers
-from interplay.validators.needs import ProbeUnsupported
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks, logits
 
@@ -85,8 +84,10 @@ class _Quantized(TrainingHooks):
 
 
 @dataclass(frozen=True)
-class QuantizationParams:
-    bits: int = param(8, "integer width of the weights and of the layers' inputs (8: int8, Jacob et al. 2018)")
+class QuantizationParams(PluginParams):
+    bits: int = param(
+        8, "integer width of the weights and of the layers' inputs (8: int8, Jacob et al. 2018)", ge=2, le=16
+    )
 
 
 @register_defense("quantization")
@@ -94,10 +95,6 @@ class Quantization(DefensePlugin):
     """Post-training integer quantization (Jacob et al. 2018): weights per channel, layer inputs per tensor."""
 
     Params = QuantizationParams
-
-    def check(self, task) -> None:
-        if not 2 <= self.params.bits <= 16:
-            raise ProbeUnsupported(f"quantization takes 2 to 16 bits, not {self.params.bits}")
 
     def hooks(self) -> TrainingHooks:
         return _Quantized(self.params.bits)

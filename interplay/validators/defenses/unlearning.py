@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import DefensePlugin, Deployment
 from interplay.validators.deployment_cache import deploy
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks, fit
 
@@ -63,14 +63,14 @@ def forget_indices(n: int, frac: float, seed: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class UnlearningParams:
+class UnlearningParams(PluginParams):
     method: str = param(
         "exact", "how the deletion is honoured: retrain without the records, or gradient ascent on them",
         choices=("exact", "gradient-ascent"),
     )  # fmt: skip
-    forget_frac: float = param(0.05, "share of the training records deleted")
-    ascent_epochs: int = param(5, "gradient-ascent passes over the deleted records")
-    ascent_lr: float = param(1e-3, "gradient-ascent learning rate (Adam; the plain recipe's)")
+    forget_frac: float = param(0.05, "share of the training records deleted", gt=0, lt=1)
+    ascent_epochs: int = param(5, "gradient-ascent passes over the deleted records", ge=1, le=100)
+    ascent_lr: float = param(1e-3, "gradient-ascent learning rate (Adam; the plain recipe's)", gt=0, le=1)
 
 
 @register_defense("unlearning")

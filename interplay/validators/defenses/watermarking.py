@@ -17,7 +17,7 @@ import torch
 from interplay.validators.data import Split
 from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.ownership import OwnershipKey
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.triggers import make_trigger
 
@@ -25,10 +25,10 @@ OWNER_SALT = 20180813  # fixes the owner's tabular trigger attributes (Adi et al
 
 
 @dataclass(frozen=True)
-class WatermarkingParams:
-    key_frac: float = param(0.025, "trigger-set size as a share of the training set (50 records of 2000)")
-    repeats: int = param(10, "copies of the trigger set mixed into the training data")
-    threshold: float = param(0.5, "trigger accuracy from which a suspect model is judged a copy")
+class WatermarkingParams(PluginParams):
+    key_frac: float = param(0.025, "trigger-set size as a share of the training set (50 records of 2000)", gt=0, le=0.5)
+    repeats: int = param(10, "copies of the trigger set mixed into the training data", ge=1, le=100)
+    threshold: float = param(0.5, "trigger accuracy from which a suspect model is judged a copy", ge=0, le=1)
 
 
 @register_defense("watermarking")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
 
@@ -37,9 +37,12 @@ class _AdamW(TrainingHooks):
 
 
 @dataclass(frozen=True)
-class WeightDecayParams:
+class WeightDecayParams(PluginParams):
     normalized: float = param(
-        0.025, "normalized weight decay lambda_norm: each step decays the weights by lambda_norm / sqrt(total steps)"
+        0.025,
+        "normalized weight decay lambda_norm: each step decays the weights by lambda_norm / sqrt(total steps)",
+        gt=0,
+        le=1,
     )
 
 

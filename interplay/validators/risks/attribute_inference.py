@@ -22,7 +22,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
 from interplay.validators.defenses.explanations import released
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, RiskProbe
 from interplay.validators.training import logits
@@ -31,7 +31,7 @@ OUTPUTS = ("logits", "label")
 
 
 @dataclass(frozen=True)
-class AttributeInferenceParams:
+class AttributeInferenceParams(PluginParams):
     outputs: str = param(
         "logits",
         "what the adversary sees of a record: logits (released logits and attributions, and its label) or label "

@@ -12,15 +12,17 @@ from fairlearn.metrics import MetricFrame, demographic_parity_difference, equali
 from sklearn.metrics import accuracy_score
 
 from interplay.validators.attacks import pgd
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, Metric, ProbeUnsupported, RiskProbe
 from interplay.validators.training import logits
 
 
 @dataclass(frozen=True)
-class DiscriminationParams:
-    eps: float = param(0.25, "L-infinity budget of the PGD attack behind the robust-accuracy gap, in input units")
+class DiscriminationParams(PluginParams):
+    eps: float = param(
+        0.25, "L-infinity budget of the PGD attack behind the robust-accuracy gap, in input units", gt=0, le=1
+    )
 
 
 @register_risk("discrimination")

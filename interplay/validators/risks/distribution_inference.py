@@ -36,7 +36,7 @@ from interplay.validators.batched import train_batched
 from interplay.validators.calibration import Headroom
 from interplay.validators.data import Split
 from interplay.validators.defenses.explanations import Explainer
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
 from interplay.validators.training import logits
@@ -69,11 +69,11 @@ def describe(model: nn.Module, explainer: Explainer | None, queries: torch.Tenso
 
 
 @dataclass(frozen=True)
-class DistributionInferenceParams:
-    ratios: tuple[float, float] = param((0.5, 0.2), "share of s = 1 in the training data of the two worlds")
-    shadow_models: int = param(32, "shadow models per world, trained by the adversary (batched)")
+class DistributionInferenceParams(PluginParams):
+    ratios: tuple[float, float] = param((0.5, 0.2), "share of s = 1 in the training data of the two worlds", ge=0, le=1)
+    shadow_models: int = param(32, "shadow models per world, trained by the adversary (batched)", ge=2, le=256)
     # 16: the AUC on 8 victims a world had a per-seed SD of 0.11-0.17 (fidelity_audit_t3 §4), as large as the effects
-    victim_models: int = param(16, "victim models per world, trained with the deployment's recipe")
+    victim_models: int = param(16, "victim models per world, trained with the deployment's recipe", ge=1, le=256)
 
 
 @register_risk("distribution-inference")

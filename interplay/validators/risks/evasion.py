@@ -36,7 +36,7 @@ from interplay.validators.attacks import nes, pgd
 from interplay.validators.data import Split
 from interplay.validators.defenses.explanations import Explainer
 from interplay.validators.ownership import OwnershipKey, extract
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, Metric, RiskProbe
 from interplay.validators.training import logits
@@ -47,10 +47,14 @@ SURROGATE_SEED = 1299709
 
 
 @dataclass(frozen=True)
-class EvasionParams:
-    eps: float = param(0.25, "L-infinity budget of the attack, in input units (standardized features or [0, 1] pixels)")
-    pgd_steps: int = param(10, "PGD steps")
-    queries: int = param(200, "query budget per record of the black-box attacks (one input's logits or attribution)")
+class EvasionParams(PluginParams):
+    eps: float = param(
+        0.25, "L-infinity budget of the attack, in input units (standardized features or [0, 1] pixels)", gt=0, le=1
+    )
+    pgd_steps: int = param(10, "PGD steps", ge=1, le=1000)
+    queries: int = param(
+        200, "query budget per record of the black-box attacks (one input's logits or attribution)", ge=1, le=100000
+    )
 
 
 @register_risk("evasion")

@@ -34,7 +34,7 @@ import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from interplay.validators.data import Split
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, Metric, RiskProbe
 from interplay.validators.training import logits
@@ -59,10 +59,15 @@ def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: float = 0.01) -> flo
 
 
 @dataclass(frozen=True)
-class MembershipInferenceParams:
-    reference_models: int = param(4, "reference models the adversary trains, with the deployment's recipe")
+class MembershipInferenceParams(PluginParams):
+    reference_models: int = param(
+        4, "reference models the adversary trains, with the deployment's recipe", ge=1, le=128
+    )
     offline_a: float = param(
-        0.3, "RMIA's offline coefficient a (the default of the open RMIA implementations, e.g. ML Privacy Meter)"
+        0.3,
+        "RMIA's offline coefficient a (the default of the open RMIA implementations, e.g. ML Privacy Meter)",
+        ge=0,
+        le=1,
     )
 
 

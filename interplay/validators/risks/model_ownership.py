@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from interplay.validators.defenses.explanations import Explainer
 from interplay.validators.models import build_model
 from interplay.validators.ownership import KEY_OBSERVABLES, OwnershipKey, boundary_points, extract, keys_of
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, Metric, RiskProbe
 from interplay.validators.training import TrainingHooks, accuracy, fit, full_steps, logits, seed_everything
@@ -45,7 +45,7 @@ FORGE_STEPS = 50
 
 
 @dataclass(frozen=True)
-class ModelOwnershipParams:
+class ModelOwnershipParams(PluginParams):
     adversary: str = param("malicious-suspect", "the SoK's adversary model", choices=ADVERSARIES, context="adversary")
     theft: str = param(
         "any",
@@ -53,14 +53,16 @@ class ModelOwnershipParams:
         choices=THEFTS,
         context="theft",
     )
-    queries: int = param(1000, "the adversary's query budget (its own records)")
+    queries: int = param(1000, "the adversary's query budget (its own records)", ge=1, le=100000)
     low_budget_share: float = param(
         0.1, "share of the query budget the low-budget extractions beside the score use (0: none)", ge=0, le=1
     )
-    finetune_epochs: int = param(10, "epochs of the fine-tuning thief on its own records (all layers, FTAL)")
-    forged_queries: int = param(100, "size of the malicious accuser's forged fingerprint")
-    forged_margin: float = param(1.0, "logit lead of the runner-up class at a forged fingerprint point")
-    claim_threshold: float = param(0.5, "matching rate from which the accuser's claim is accepted")
+    finetune_epochs: int = param(
+        10, "epochs of the fine-tuning thief on its own records (all layers, FTAL)", ge=1, le=100
+    )
+    forged_queries: int = param(100, "size of the malicious accuser's forged fingerprint", ge=1, le=10000)
+    forged_margin: float = param(1.0, "logit lead of the runner-up class at a forged fingerprint point", ge=0, le=100)
+    claim_threshold: float = param(0.5, "matching rate from which the accuser's claim is accepted", ge=0, le=1)
 
 
 @register_risk("model-ownership")

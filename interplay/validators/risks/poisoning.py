@@ -24,7 +24,7 @@ import torch
 
 from interplay.validators.calibration import Headroom
 from interplay.validators.data import Split
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_risk
 from interplay.validators.risks.base import Measurement, Metric, RiskProbe
 from interplay.validators.training import accuracy, logits
@@ -35,10 +35,10 @@ KINDS = ("backdoor", "label-flip")
 
 
 @dataclass(frozen=True)
-class PoisoningParams:
+class PoisoningParams(PluginParams):
     kind: str = param("backdoor", "the adversary's goal: a backdoor, or availability by label flipping", choices=KINDS)
-    frac: float = param(0.05, "backdoor: share of the training set stamped with the trigger and relabelled")
-    flip_frac: float = param(0.2, "label-flip: share of the training set whose labels the adversary flips")
+    frac: float = param(0.05, "backdoor: share of the training set stamped with the trigger and relabelled", gt=0, lt=1)
+    flip_frac: float = param(0.2, "label-flip: share of the training set whose labels the adversary flips", gt=0, lt=1)
 
 
 @register_risk("poisoning")

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.params import param
+from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_defense
 from interplay.validators.training import TrainingHooks
 
@@ -25,8 +25,8 @@ class _NoisyInputs(TrainingHooks):
 
 
 @dataclass(frozen=True)
-class GaussianNoiseParams:
-    sigma: float = param(0.3, "standard deviation of the input noise, in input units")
+class GaussianNoiseParams(PluginParams):
+    sigma: float = param(0.3, "standard deviation of the input noise, in input units", ge=0, le=10)
 
 
 @register_defense("example-gaussian-noise")
