@@ -146,3 +146,19 @@ def test_a_cnn_on_28x28_images_trains_the_same_alone_and_in_a_batch(plugin, samp
     assert any(
         (p != q).any() for p, q in zip(together[0].model.parameters(), together[1].model.parameters(), strict=True)
     )
+
+
+def test_flip_crop_augmentation_is_the_image_default_and_needs_images(sample):
+    from interplay.validators.defenses.data_augmentation import DataAugmentation, FlipCrop
+
+    task = load_task(TINY, 0, sample)
+    defense = DataAugmentation(TINY, task)
+    assert isinstance(defense.hooks(), FlipCrop)
+    x = task.train.x[:4]
+    seen = []
+    FlipCrop(2).loss(lambda batch: seen.append(batch) or batch.flatten(1)[:, :10], x, task.train.y[:4], None)
+    assert seen[0].shape == x.shape and not (seen[0] == x).all()  # flipped or shifted, same size
+    assert (seen[0].sum((1, 2, 3)) <= x.sum((1, 2, 3)) + 1e-4).all()  # a crop keeps or cuts pixels, adds none
+    tabular = default_settings("synthetic", "tiny").with_overrides((("data-augmentation", "kind", "flip-crop"),))
+    with pytest.raises(ProbeUnsupported, match="needs images"):
+        DataAugmentation(tabular, load_task(tabular, 0))
