@@ -14,6 +14,7 @@ and, for a disagreement or a cell that did not run, what the record says about i
 cores: ``--cells D/R,D/R`` runs only those cells (of the part), ``--quick`` the quick preset. Usage:
 
     .venv/bin/python benchmarks/bench_images.py [--cost] [--part sok|beyond] [--cells D/R,...] [--quick] [--seeds N]
+        [--store PATH]
 """
 
 from __future__ import annotations
@@ -105,10 +106,11 @@ def matrix(args: argparse.Namespace) -> None:
     records, start, cpu = [], time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        store = args.store or Path(tmp) / "bench.sqlite"
         for d, r in cells:
             m = interplay.validate_matrix(
                 defenses=[d], risks=[r], dataset=dataset, preset="quick" if args.quick else "default",
-                seeds=args.seeds, setting="literature", store=Path(tmp) / "bench.sqlite",
+                seeds=args.seeds, setting="literature", store=store,
             )  # fmt: skip
             records += m.to_dict()
             print(_line(records[-1]), flush=True)
@@ -128,6 +130,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="synthetic", help="the data of the SoK part's cells without image data")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int)
+    parser.add_argument("--store", type=Path, help="a results store to reuse (default: a fresh temporary one)")
     args = parser.parse_args()
     if args.cost:
         cost()

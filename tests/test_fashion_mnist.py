@@ -162,3 +162,17 @@ def test_flip_crop_augmentation_is_the_image_default_and_needs_images(sample):
     tabular = default_settings("synthetic", "tiny").with_overrides((("data-augmentation", "kind", "flip-crop"),))
     with pytest.raises(ProbeUnsupported, match="needs images"):
         DataAugmentation(tabular, load_task(tabular, 0))
+
+
+def test_an_image_cell_without_the_data_is_unsupported_not_a_stopped_matrix(tmp_path, monkeypatch):
+    import interplay
+
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "absent")
+    m = interplay.validate_matrix(
+        defenses=["adversarial-training"], risks=["discrimination", "poisoning"], preset="tiny", seeds=2,
+        store=tmp_path / "s.db", setting="literature",
+    )  # fmt: skip
+    cells = {c.risk: c.to_dict() for c in m.cells}
+    image, other = cells["discrimination"], cells["poisoning"]
+    assert image["verdict"] == "unsupported" and fashion_mnist.INSTALL in image["reason"]
+    assert other["verdict"] != "unsupported" and other["observed"] is not None
