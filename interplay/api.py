@@ -372,7 +372,8 @@ def settings(
     (``{"adversarial-training.eps": 0.1}`` or ``["adversarial-training.eps=0.1"]``) and the threat-model
     ``context`` keys that plugin parameters declare. Checked before anything is trained.
 
-    ``dataset``: ``synthetic``, ``digits``, ``adult``, or a user's file ``csv:PATH``, ``parquet:PATH``, ``npz:PATH``
+    ``dataset``: ``synthetic``, ``digits``, ``adult``, ``fashion-mnist``, or a user's file ``csv:PATH``,
+    ``parquet:PATH``, ``npz:PATH``
     (or a :class:`~interplay.dataset.Dataset`), with ``label`` (the column to predict), ``sensitive`` (a binary
     column, optional) and ``drop`` (columns to leave out) for tables; ``n_train``: the training records (else the
     preset's); ``model``: a capacity preset, ``mlp:W1,W2,...``, ``cnn[:C1,C2]``, a plugin's model name, or a factory
@@ -626,7 +627,6 @@ def validate(
     data and model, see :func:`settings` and docs/your-data.md.
     """
     from interplay.interactions.path_effects import compare as compare_effects
-    from interplay.validators.data import DataError
     from interplay.validators.experiment import run_validation
     from interplay.validators.registry import DEFENSES, RISKS
 
@@ -634,8 +634,7 @@ def validate(
     d, r = k.resolve(defense, "defense"), k.resolve(risk, "risk")
     ctx = dict(context or {})
     prediction = _predict(k, d, r, "graph", ctx).direction
-    if data_path is not None and dataset != "adult":
-        raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
+    _check_data_path(dataset, data_path)
     choice = _DataChoice(label, sensitive, drop, n_train, model)
     s, run, path, record = _cell_run(k, d, r, setting, dataset, preset, params, ctx, data_path, choice)
     cfg = _cell_config(k, d, r, s, run, path, record)
@@ -728,10 +727,20 @@ def _cell_run(
         return settings(dataset, preset, params, ctx, data_path, k, **kw), None, path, {"name": "generic"}
     run: LiteratureRun = compile_setting(facts or {}, d, r)
     cell_dataset = dataset if is_user_dataset(dataset) else run.dataset or dataset
-    path = path if cell_dataset == "adult" else None
+    path = path if cell_dataset == dataset else None  # the folder given is the data the user named
     s = settings(cell_dataset, preset, params, ctx, path, k, **kw)
     s = s.with_overrides(run.overrides).with_overrides(s.overrides)  # declared facts, then the user's choices
     return s, run, path, {"name": "literature", "facts": run.facts, "dataset": s.data_name}
+
+
+def _check_data_path(dataset: Any, data_path: str | Path | None) -> None:
+    """A :class:`DataError` when ``data_path`` is given for a dataset that reads no files."""
+    from interplay.validators.data import FILE_DATASETS, DataError
+
+    if data_path is not None and dataset not in FILE_DATASETS:
+        raise DataError(
+            f"data_path (--data-path) is the folder of the Adult or Fashion-MNIST files; dataset {dataset!r} has none"
+        )
 
 
 def _cell_config(k: KB, d: str, r: str, s: Settings, run: Any, path: str | None, record: dict) -> Any:
@@ -802,15 +811,13 @@ def validate_matrix(
     cluster at once; each worker keeps the models of the seeds it is given, and a cell whose seed raised is a
     ``failed`` record while the others complete (docs/cluster.md). ``jobs`` is the Ray workers': the local run
     is one process."""
-    from interplay.validators.data import DataError
     from interplay.validators.matrix import CellSetting, MatrixCell, run_matrix
 
     k = _kb(kb)
     ctx = dict(context or {})
     choice = _DataChoice(label, sensitive, drop, n_train, model)
     s = settings(dataset, preset, params, ctx, data_path, k, **choice.as_kwargs())
-    if data_path is not None and dataset != "adult":
-        raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
+    _check_data_path(dataset, data_path)
     plan = _seed_plan(seeds, max_seeds, preset)
     cells = []
     for d in _select(k, defenses, "defense"):
@@ -882,7 +889,6 @@ def validate_combo(
     anything is trained or stored. The user's data and model, ``jobs``, ``executor`` and ``address`` as for
     :func:`validate`."""
     from interplay.validators.combination import ComboConfig, run_combo
-    from interplay.validators.data import DataError
     from interplay.validators.registry import DEFENSES, RISKS
     from interplay.validators.risks.base import ProbeUnsupported
 
@@ -892,8 +898,7 @@ def validate_combo(
     p = predict_combo(k, da, db, ctx)
     choice = _DataChoice(label, sensitive, drop, n_train, model)
     s = settings(dataset, preset, params, ctx, data_path, k, **choice.as_kwargs())
-    if data_path is not None and dataset != "adult":
-        raise DataError(f"data_path (--data-path) is the folder of the Adult files; dataset {dataset!r} has none")
+    _check_data_path(dataset, data_path)
     cfg = ComboConfig(
         da,
         db,

@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from interplay.validators import fashion_mnist  # noqa: E402
 from interplay.validators.calibration import PILOT_SEEDS  # noqa: E402
 from interplay.validators.defenses.base import DefensePlugin  # noqa: E402
 from interplay.validators.experiment import ValidationConfig, in_regime  # noqa: E402
@@ -30,7 +31,7 @@ def test_declared_facts_set_the_data_the_attack_the_notion_the_metric_and_the_th
         "group-fairness",
         "poisoning",
     )
-    assert run.dataset == "digits" and run.regime is None
+    assert run.dataset == "fashion-mnist" and run.regime is None
     assert set(run.overrides) == {("poisoning", "kind", "label-flip"), ("group-fairness", "notion", "equalized-odds")}
     theft = compile_setting({"threat": {"theft": fact("extraction")}}, "adversarial-training", "model-ownership")
     assert theft.overrides == (("model-ownership", "theft", "extraction"),)
@@ -96,6 +97,9 @@ def test_the_kb_vocabularies_are_the_ones_the_validators_compile():
     assert all(set(values) == contexts[key] for key, values in THREAT_VOCABULARY.items())
 
 
+@pytest.mark.skipif(
+    not fashion_mnist.installed(), reason="an image cell reads Debian's Fashion-MNIST (dataset-fashion-mnist)"
+)
 def test_a_literature_cell_runs_under_its_declared_facts_and_says_so(tmp_path):
     import interplay
 
@@ -109,7 +113,7 @@ def test_a_literature_cell_runs_under_its_declared_facts_and_says_so(tmp_path):
     assert poisoning["effect"]["metric"] == "accuracy_drop" and poisoning["params"]["poisoning"]["kind"] == "label-flip"
     assert poisoning["params"]["group-fairness"]["notion"] == "equalized-odds"
     assert poisoning["setting"]["name"] == "literature" and poisoning["setting"]["facts"]["attack"]["locator"]
-    assert evasion["dataset"] == "digits" and evasion["setting"]["facts"]["data"]["value"] == "image"
+    assert evasion["dataset"] == "fashion-mnist" and evasion["setting"]["facts"]["data"]["value"] == "image"
     generic = interplay.validate(
         "group-fairness", "poisoning", preset="tiny", seeds=2, store=tmp_path / "s.db", setting="generic"
     ).to_dict()

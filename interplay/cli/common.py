@@ -50,7 +50,9 @@ Store = Annotated[
 Dataset = Annotated[
     str,
     typer.Option(
-        "--dataset", help="synthetic, digits, adult, or a file: csv:PATH, parquet:PATH, npz:PATH (docs/your-data.md)."
+        "--dataset",
+        help="synthetic, digits, adult, fashion-mnist (docs/images.md), or a file: csv:PATH, parquet:PATH, npz:PATH "
+        "(docs/your-data.md).",
     ),
 ]
 # Options of a user's data and model (docs/your-data.md).
@@ -119,7 +121,10 @@ Defenses = Annotated[
         help="sok (the SoK's seven defenses), all (with the eight beyond it), or names separated by commas.",
     ),
 ]
-DataPath = Annotated[Path | None, typer.Option("--data-path", help="Folder with adult.data and adult.test.")]
+DataPath = Annotated[
+    Path | None,
+    typer.Option("--data-path", help="Folder with adult.data and adult.test, or with the Fashion-MNIST IDX files."),
+]
 Jobs = Annotated[
     int | None,
     typer.Option(

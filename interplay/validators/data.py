@@ -24,7 +24,8 @@ from interplay.errors import UsageError
 ADULT_ENV = "INTERPLAY_ADULT_DIR"
 ADULT_FILES = ("adult.data", "adult.test")
 ADULT_URL = "https://archive.ics.uci.edu/dataset/2/adult"
-DATASETS = ("synthetic", "digits", "adult")
+DATASETS = ("synthetic", "digits", "adult", "fashion-mnist")
+FILE_DATASETS = ("adult", "fashion-mnist")  # read from files (--data-path), not generated or bundled
 
 
 class DataError(UsageError, ValueError):

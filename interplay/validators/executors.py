@@ -525,7 +525,9 @@ class RayExecutor(Executor):
         cfg = config_of(job.measure)
         settings, data_path = getattr(cfg, "settings", None), getattr(cfg, "data_path", None)
         data_id = None
-        if settings is not None and (settings.dataset == "adult" or settings.source is not None):
+        from interplay.validators.data import FILE_DATASETS
+
+        if settings is not None and (settings.dataset in FILE_DATASETS or settings.source is not None):
             key = (settings, job.seed, data_path)
             if key not in self._data:
                 from interplay.validators.settings import load_task

@@ -43,13 +43,18 @@ Judge = Callable[[dict], dict]
 
 def data_digest(settings: Settings, data_path: str | None = None) -> str | None:
     """A digest of the data a configuration reads that the code does not generate or ship: the contents of the
-    Adult files (``data_path``, else ``$INTERPLAY_ADULT_DIR`` or the default folder), or of a user's file with its
+    Adult files (``data_path``, else ``$INTERPLAY_ADULT_DIR`` or the default folder), of the Fashion-MNIST files
+    (``data_path``, else Debian's folder), or of a user's file with its
     column choices (:func:`.user_data.digest`), None for the other datasets. Two folders holding the same files give
     the same digest; other files, another."""
     if settings.source is not None:
         from interplay.validators.user_data import digest
 
         return digest(settings.source)
+    if settings.dataset == "fashion-mnist":
+        from interplay.validators import fashion_mnist
+
+        return fashion_mnist.digest(data_path)
     if settings.dataset != "adult":
         return None
     from interplay.validators.data import adult_digest

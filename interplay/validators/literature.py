@@ -2,7 +2,7 @@
 block, as plain data) become a dataset, a regime, plugin choices and a primary metric; never a numeric knob
 (those come from the regime's rule or the headroom calibration).
 
-Facts and what they set: ``data`` (image -> digits with the CNN, census -> Adult, tabular -> the synthetic
+Facts and what they set: ``data`` (image -> Fashion-MNIST with the CNN, census -> Adult, tabular -> the synthetic
 generator); ``regime`` (else the column's, :data:`~interplay.validators.regimes.COLUMN_REGIME`, and
 ``disparity`` for a subgroup attack); ``threat`` (the threat-model context keys plugins declare, e.g.
 ``theft``); ``attack`` (the poisoning kind: availability -> label-flip); ``fairness`` (the group-fairness
@@ -21,7 +21,7 @@ from interplay.errors import UsageError
 from interplay.validators.regimes import COLUMN_REGIME
 from interplay.validators.registry import RISKS, check_metric, overrides
 
-DATA_KINDS = {"image": "digits", "census": "adult", "tabular": "synthetic"}
+DATA_KINDS = {"image": "fashion-mnist", "census": "adult", "tabular": "synthetic"}
 ATTACKS = {"availability": "label-flip", "backdoor": "backdoor"}
 SUBGROUPS = {"unprivileged": 1, "privileged": 0}
 SETTINGS = ("auto", "literature", "generic")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from interplay.validators.data import DataError
 from interplay.validators.deployment_cache import DeploymentCache
 from interplay.validators.executors import Workers, as_executor, run_batched
 from interplay.validators.experiment import Judge, ValidationConfig, run_validation, sharing_deployments
@@ -122,6 +123,16 @@ def _look(
             tasks[s, path] = load_task(s, 0, Path(path) if path else None)
         return tasks[s, path]
 
+    def cell_task(own: CellSetting, cache: DeploymentCache | None) -> Any:
+        """The cell's first task; data its literature setting chose that cannot be read (Fashion-MNIST not installed)
+        makes the cell unsupported, with the reason, rather than stopping the matrix."""
+        try:
+            return first_task(own.settings, own.data_path, cache)
+        except DataError as exc:
+            if own.settings.dataset == settings.dataset:
+                raise
+            raise ProbeUnsupported(f"its literature setting runs it on {own.settings.data_name}: {exc}") from None
+
     def cell_run(c: MatrixCell, base: dict, cache: DeploymentCache | None) -> Callable[[Workers, Any], dict]:
         def run(w: Workers, on_seed: Callable[[int, bool], None] | None) -> dict:
             if not c.registered:
@@ -136,7 +147,7 @@ def _look(
 
             try:
                 own = c.setting or CellSetting(settings, data_path)
-                task = first_task(own.settings, own.data_path, cache)
+                task = cell_task(own, cache)
                 DEFENSES[c.defense](own.settings, task)  # what each needs from the data, before any training
                 RISKS[c.risk](own.settings, task)
                 cfg = ValidationConfig(

@@ -8,8 +8,10 @@ cell ran, computed on the baseline arm alone on the calibration pilot seeds, and
 - ``disparity`` (the fairness column and subgroup attacks): a small under-represented group with its own
   labelling rule. Synthetic data: the minority is 10% of the records (``minority_frac`` 0.1; its labelling rule
   is shifted as always, ``minority_shift``). Adult: race is the sensitive attribute, on the White and Black
-  records (the SoK's Sec. 5.1 subset; Black about 10% of it). Digits has no natural group: the regime changes
-  nothing there and its record says so.
+  records (the SoK's Sec. 5.1 subset; Black about 10% of it). Digits has no natural group, and Fashion-MNIST's
+  groups are its classes (class-wise disparity): the regime changes nothing there and its record says so. On images
+  the grid's capacity presets are the CNN's (:data:`~interplay.validators.models.CNN_CAPACITY`): on 2000 Fashion-MNIST
+  images the medium CNN (16, 32) reaches 0.99 training accuracy at 60 epochs (test 0.85).
 """
 
 from __future__ import annotations
@@ -73,5 +75,8 @@ def apply_regime(
             races, sensitive = ("White", "Black"), ("race",)
             record = {"regime": regime, "adult_races": races, "adult_sensitive": sensitive}
             return replace(settings, adult_races=races, adult_sensitive=sensitive), record
+        if settings.dataset == "fashion-mnist":
+            why = "its groups are the classes (class-wise accuracy disparity, Benz et al. 2021): no subgroup to shrink"
+            return settings, {"regime": regime, "applied": False, "why": why}
         return settings, {"regime": regime, "applied": False, "why": f"{settings.dataset} has no natural group"}
     raise UnknownRegime(f"unknown regime {regime!r}; choose from {', '.join(REGIMES)}")

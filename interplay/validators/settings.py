@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from interplay.validators import data, user_data
+from interplay.validators import data, fashion_mnist, user_data
 from interplay.validators.data import DATASETS, DataError, SyntheticFactors, Task
 from interplay.validators.params import check_params, coerce
 from interplay.validators.training import TrainSpec
@@ -94,8 +94,9 @@ def default_settings(dataset: str, preset: str = "default") -> Settings:
     ``default``: an MLP with more parameters than training records (M1 vs D1) trained to near-zero training
     error on noisy labels with a rare subgroup (D2), the regime in which membership inference and subgroup
     disparities are known to appear (Shokri et al. 2017; Song et al. 2019; Bagdasaryan et al. 2019).
-    ``quick``: a smoke run: fewer epochs (and, for digits and Adult, less data; for synthetic data the small
-    MLP, since DP-SGD at epsilon 2 no longer learns on fewer than 2000 records and its per-sample gradients
+    Fashion-MNIST: the CNN on 2000 images in batches of 64 (1000 at ``quick``).
+    ``quick``: a smoke run: fewer epochs (and, for digits, Fashion-MNIST and Adult, less data; for synthetic data
+    the small MLP, since DP-SGD at epsilon 2 no longer learns on fewer than 2000 records and its per-sample gradients
     dominate the time). ``tiny``: the smallest run that exercises every code path (plugin tests, the contract
     test); too small to conclude anything from. It also shrinks distribution inference's model counts and
     calibrates nothing (:mod:`.calibration`).
@@ -106,7 +107,7 @@ def default_settings(dataset: str, preset: str = "default") -> Settings:
         raise DataError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     quick = preset == "quick"
     if preset == "tiny":  # batches of 64: DP-SGD still samples below 1 on distribution inference's subsets
-        n = {"synthetic": 600, "digits": 300, "adult": 600}.get(dataset, 0)
+        n = {"synthetic": 600, "digits": 300, "adult": 600, "fashion-mnist": 300}.get(dataset, 0)
         s = Settings(
             dataset,
             n,
@@ -120,6 +121,8 @@ def default_settings(dataset: str, preset: str = "default") -> Settings:
         s = Settings(dataset, 2000, train, SyntheticFactors(n_train=2000))
     elif dataset == "digits":
         s = Settings(dataset, 400 if quick else 500, TrainSpec(epochs=20 if quick else 30, batch_size=64))
+    elif dataset == fashion_mnist.NAME:
+        s = Settings(dataset, 1000 if quick else 2000, TrainSpec(epochs=20 if quick else 30, batch_size=64))
     else:
         s = Settings(dataset, 1000 if quick else 2000, TrainSpec(epochs=15 if quick else 30))
     return s
@@ -153,4 +156,6 @@ def load_task(s: Settings, seed: int, data_path: Path | None = None) -> Task:
         return data.synthetic(s.synthetic, seed)
     if s.dataset == "digits":
         return data.digits(s.n_train, seed)
+    if s.dataset == fashion_mnist.NAME:
+        return fashion_mnist.load(s.n_train, seed, data_path)
     return data.adult(s.n_train, seed, data_path, s.adult_k, s.adult_races, s.adult_sensitive)

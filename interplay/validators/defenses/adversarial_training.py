@@ -57,7 +57,7 @@ class AdversarialTraining(DefensePlugin):
     """Adversarial training (Madry et al. 2018): minimise the loss on PGD examples inside the eps-ball."""
 
     Params = AdversarialTrainingParams
-    dataset_defaults = {"digits": {"eps": 0.1}, "adult": {"eps": 0.1}}
+    dataset_defaults = {"digits": {"eps": 0.1}, "adult": {"eps": 0.1}, "fashion-mnist": {"eps": 0.1}}
 
     def hooks(self) -> TrainingHooks:
         return _PGDHooks(self.params.eps, self.params.pgd_steps, self.task.bounds)

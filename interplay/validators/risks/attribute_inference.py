@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 from interplay.validators.defenses.explanations import released
 from interplay.validators.params import PluginParams, param
 from interplay.validators.registry import register_risk
-from interplay.validators.risks.base import Measurement, RiskProbe
+from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
 from interplay.validators.training import logits
 
 OUTPUTS = ("logits", "label")
@@ -51,6 +51,13 @@ class AttributeInference(RiskProbe):
     needs = ("sensitive",)
     requires = ("logits",)
     reads = ("explanations",)
+
+    def check(self, task):
+        if task.info.get("s_from_label"):
+            raise ProbeUnsupported(
+                f"attribute inference has nothing to infer on {task.name}: its sensitive attribute, "
+                f"{task.info.get('sensitive', 's')}, is a function of the label, which the adversary knows"
+            )
 
     def _features(self, deployment, split, with_model: bool) -> np.ndarray:
         eye = np.eye(self.task.n_classes)

@@ -62,7 +62,7 @@ class Evasion(RiskProbe):
     """White-box L-infinity PGD; the success rate on held-out records every compared model classifies correctly."""
 
     Params = EvasionParams
-    dataset_defaults = {"digits": {"eps": 0.1}, "adult": {"eps": 0.1}}
+    dataset_defaults = {"digits": {"eps": 0.1}, "adult": {"eps": 0.1}, "fashion-mnist": {"eps": 0.1}}
     metric = "attack_success_rate"
     requires = ("white_box",)
     metrics = {
