@@ -274,7 +274,10 @@ def test_a_repeated_context_key_with_the_same_value_is_fine():
 @pytest.mark.parametrize(
     "args,fragment",
     [
-        (["validate", "group-fairness", "discrimination", "--dataset", "digits"], "discrimination needs a binary task"),
+        (
+            ["validate", "group-fairness", "discrimination", "--dataset", "digits"],
+            "discrimination between sensitive groups needs a binary task",
+        ),
         (["validate-combo", "group-fairness", "explanations", "--dataset", "digits"], "no target risk"),
     ],
 )

@@ -208,7 +208,7 @@ def test_probes_that_need_a_sensitive_attribute_say_so_before_any_training(cli, 
     assert [r["verdict"] for r in records] == ["unsupported"] * 3
     assert all("needs a sensitive attribute (--sensitive COL)" in r["reason"] for r in records)
     one = cli("validate", "DP", "discrimination", *data_args)
-    assert one.exit_code == 2 and "discrimination needs a sensitive attribute (--sensitive COL)" in one.stderr
+    assert one.exit_code == 2 and "groups needs a sensitive attribute (--sensitive COL)" in one.stderr
     fair = cli("validate", "group-fairness", "evasion", *data_args)  # a defense's needs too
     assert fair.exit_code == 2 and "group-fairness needs a sensitive attribute" in fair.stderr
 
