@@ -86,7 +86,8 @@ def per_cell_compute(store: Path) -> dict[tuple[str, str], float]:
 
 def scheduling_overhead(args: argparse.Namespace) -> dict:
     """Start-up of the Ray executor, then trivial seeds through it: seconds per seed on the driver's side."""
-    from interplay.validators.executors import Job, RayExecutor
+    from interplay.validators.executors import Job
+    from interplay.validators.ray_executor import RayExecutor
 
     start = time.perf_counter()
     ex = RayExecutor(args.address, args.jobs)

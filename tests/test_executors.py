@@ -1,5 +1,6 @@
-"""Executors (:mod:`interplay.validators.executors`): the local one unchanged, Ray's without a cluster (the install
-message, addresses, the dispatch policy, batching many configurations, failures), and with a real cluster.
+"""Executors (:mod:`interplay.validators.executors`, :mod:`~interplay.validators.ray_executor`): the local one
+unchanged, Ray's without a cluster (the install message, addresses, the dispatch policy, batching many
+configurations, failures), and with a real cluster.
 
 The tests marked ``ray_cluster`` need one: ``.ci/ray_check.sh`` starts it (``ray start --head`` on 127.0.0.1, two
 CPUs) and runs them with ``INTERPLAY_TEST_RAY_ADDRESS=127.0.0.1:PORT``; without that variable they are skipped.
@@ -22,21 +23,20 @@ import pytest
 import tomllib
 
 from interplay.errors import UsageError
-from interplay.validators import executors
+from interplay.validators import ray_executor as ray_module
 from interplay.validators.executors import (
-    INSTALL,
-    Dispatcher,
     Executor,
     ExecutorError,
     Failure,
     Job,
     LocalExecutor,
     RunFailed,
-    check_address,
     raise_failures,
     run_batched,
 )
 from interplay.validators.experiment import run_seeds
+from interplay.validators.ray_driver import Dispatcher
+from interplay.validators.ray_executor import INSTALL, check_address
 from interplay.validators.store import ResultStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,9 +96,9 @@ def test_without_ray_the_ray_executor_exits_2_with_the_install_command(tmp_path)
 
 
 def test_ray_missing_is_a_usage_error_naming_the_install(monkeypatch):
-    monkeypatch.setattr(executors, "ray_installed", lambda: False)
+    monkeypatch.setattr(ray_module, "ray_installed", lambda: False)
     with pytest.raises(ExecutorError, match=r'pip install -e "\.\[ray\]"'):
-        executors.RayExecutor()
+        ray_module.RayExecutor()
 
 
 def test_addresses_are_checked_before_anything_runs(monkeypatch):
@@ -299,7 +299,7 @@ def ray_driver():
     import ray
 
     check_address(ADDRESS)  # a cluster that is not there fails at once (ray.init would retry for minutes)
-    ray.init(address=ADDRESS, namespace=executors.NAMESPACE, log_to_driver=False, logging_level="ERROR")
+    ray.init(address=ADDRESS, namespace=ray_module.NAMESPACE, log_to_driver=False, logging_level="ERROR")
     yield ray
     ray.shutdown()
 
@@ -314,7 +314,7 @@ def _finishes_after_a_worker_is_killed(run: subprocess.Popen, store: Path, ray) 
         time.sleep(0.1)
     stored = _runs(store, created=True)
     names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == "interplay"]
-    worker = ray.get_actor(sorted(names)[0], namespace=executors.NAMESPACE)
+    worker = ray.get_actor(sorted(names)[0], namespace=ray_module.NAMESPACE)
     os.kill(ray.get(worker.describe.remote())["pid"], signal.SIGKILL)
     assert run.poll() is None, "the run ended before a worker could be killed: give it more work"
     out, err = run.communicate(timeout=300)
@@ -369,7 +369,7 @@ def test_a_sweep_on_the_cluster_survives_a_killed_worker_and_equals_the_local_ru
 @pytest.mark.ray_cluster
 def test_on_the_cluster_a_raising_seed_is_reported_and_ctrl_c_keeps_what_finished(ray_driver):
     seen: dict[int, object] = {}
-    with executors.RayExecutor(ADDRESS, 2) as ray_executor:  # measures the workers can import: divmod, time.sleep
+    with ray_module.RayExecutor(ADDRESS, 2) as ray_executor:  # measures the workers can import: divmod, time.sleep
         jobs = [Job("k", seed, functools.partial(divmod, 12)) for seed in range(4)]
         failures = ray_executor.run(jobs, lambda job, rec: seen.__setitem__(job.seed, rec))
         assert seen == {1: (12, 0), 2: (6, 0), 3: (4, 0)} and [f.job.seed for f in failures] == [0]

@@ -20,10 +20,9 @@ from interplay.validators.batched import Stack
 from interplay.validators.data import DataError
 from interplay.validators.defenses.adversarial_training import AdversarialTraining
 from interplay.validators.defenses.base import DefensePlugin
-from interplay.validators.experiment import data_digest
 from interplay.validators.needs import ProbeUnsupported
 from interplay.validators.registry import RISKS
-from interplay.validators.settings import default_settings, load_task
+from interplay.validators.settings import data_digest, default_settings, load_task
 
 TINY = default_settings("fashion-mnist", "tiny")
 

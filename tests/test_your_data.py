@@ -13,6 +13,7 @@ from torch import nn
 
 import interplay
 from interplay import api
+from interplay.api.runs import _workers
 from interplay.dataset import Dataset
 from interplay.validators import data, experiment, models, user_data
 from interplay.validators.experiment import ValidationConfig
@@ -244,11 +245,11 @@ def test_a_factory_a_worker_process_cannot_import_runs_in_one_process_with_a_war
 
     s = api.settings(f"csv:{bc_csv}", "tiny", label="target", model=local)
     with pytest.warns(UserWarning, match="defined inside a function"):
-        assert api._workers(2, s) == 1
+        assert _workers(2, s) == 1
     importable = api.settings(f"csv:{bc_csv}", "tiny", label="target", model=narrow_mlp)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert api._workers(2, importable) == 2
+        assert _workers(2, importable) == 2
     assert importable.train.capacity in models.shipment()  # sent to the workers (pickled by reference)
     assert s.train.capacity not in models.shipment()
 

@@ -41,8 +41,6 @@ from interplay.validators.experiment import (
     calibrated,
     code_version,
     compare,
-    data_digest,
-    data_record,
     plugin_params,
     plugin_versions,
     run_seeds,
@@ -50,7 +48,7 @@ from interplay.validators.experiment import (
 )
 from interplay.validators.registry import DEFENSES, RISKS, UnregisteredPair
 from interplay.validators.risks.base import ProbeUnsupported, RiskProbe
-from interplay.validators.settings import Settings
+from interplay.validators.settings import Settings, data_digest, data_record
 from interplay.validators.stats import PairedEffect, direction, min_effect_band, paired_effect
 from interplay.validators.store import ResultStore
 from interplay.validators.training import TrainingHooks, accuracy

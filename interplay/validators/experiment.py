@@ -31,7 +31,7 @@ from interplay.validators.regimes import REGIMES, UnknownRegime, apply_regime
 from interplay.validators.registry import DEFENSES, RISKS, check_metric, check_pair, source_digest
 from interplay.validators.risks.base import Measurement, ProbeUnsupported, RiskProbe
 from interplay.validators.sequential import Auto, decision, looks, sequential_effect
-from interplay.validators.settings import Settings, load_task
+from interplay.validators.settings import Settings, data_digest, data_record, load_task
 from interplay.validators.stats import PairedEffect, direction, evidence, in_direction, min_effect_band, paired_effect
 from interplay.validators.store import ResultStore
 from interplay.validators.training import accuracy, parameter_digest
@@ -39,37 +39,6 @@ from interplay.validators.versions import code_version
 
 # Adds the prediction and the verdict to a measurement document (supplied by the API layer).
 Judge = Callable[[dict], dict]
-
-
-def data_digest(settings: Settings, data_path: str | None = None) -> str | None:
-    """A digest of the data a configuration reads that the code does not generate or ship: the contents of the
-    Adult files (``data_path``, else ``$INTERPLAY_ADULT_DIR`` or the default folder), of the Fashion-MNIST files
-    (``data_path``, else Debian's folder), or of a user's file with its
-    column choices (:func:`.user_data.digest`), None for the other datasets. Two folders holding the same files give
-    the same digest; other files, another."""
-    if settings.source is not None:
-        from interplay.validators.user_data import digest
-
-        return digest(settings.source)
-    if settings.dataset == "fashion-mnist":
-        from interplay.validators import fashion_mnist
-
-        return fashion_mnist.digest(data_path)
-    if settings.dataset != "adult":
-        return None
-    from interplay.validators.data import adult_digest
-
-    return adult_digest(data_path)
-
-
-def data_record(settings: Settings) -> dict:
-    """``{"data": ...}``, what a user's file was made into (columns, classes, the sensitive mapping, imputed values,
-    split sizes; :func:`.user_data.describe`), for a result document; empty for the built-in datasets."""
-    if settings.source is None:
-        return {}
-    from interplay.validators.user_data import describe
-
-    return {"data": describe(settings.source, settings.n_train)}
 
 
 def plugin_params(settings: Settings, plugins: Iterable[Any]) -> dict[str, dict]:

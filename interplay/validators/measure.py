@@ -23,7 +23,6 @@ from interplay.validators.defenses.base import DefensePlugin
 from interplay.validators.executors import Workers
 from interplay.validators.experiment import (
     code_version,
-    data_digest,
     plugin_params,
     plugin_versions,
     run_seeds,
@@ -31,7 +30,7 @@ from interplay.validators.experiment import (
 )
 from interplay.validators.factors import ESTIMATORS, Context, UnknownFactor, estimate
 from interplay.validators.registry import DEFENSES
-from interplay.validators.settings import Settings
+from interplay.validators.settings import Settings, data_digest
 from interplay.validators.stats import paired_effect, scale_free_band
 from interplay.validators.store import ResultStore
 from interplay.verdicts import benjamini_hochberg, classify

@@ -159,3 +159,24 @@ def load_task(s: Settings, seed: int, data_path: Path | None = None) -> Task:
     if s.dataset == fashion_mnist.NAME:
         return fashion_mnist.load(s.n_train, seed, data_path)
     return data.adult(s.n_train, seed, data_path, s.adult_k, s.adult_races, s.adult_sensitive)
+
+
+def data_digest(settings: Settings, data_path: str | None = None) -> str | None:
+    """A digest of the data a configuration reads that the code does not generate or ship: the contents of the
+    Adult files (``data_path``, else ``$INTERPLAY_ADULT_DIR`` or the default folder), of the Fashion-MNIST files
+    (``data_path``, else Debian's folder), or of a user's file with its
+    column choices (:func:`.user_data.digest`), None for the other datasets. Two folders holding the same files give
+    the same digest; other files, another."""
+    if settings.source is not None:
+        return user_data.digest(settings.source)
+    if settings.dataset == "fashion-mnist":
+        return fashion_mnist.digest(data_path)
+    return data.adult_digest(data_path) if settings.dataset == "adult" else None
+
+
+def data_record(settings: Settings) -> dict:
+    """``{"data": ...}``, what a user's file was made into (columns, classes, the sensitive mapping, imputed values,
+    split sizes; :func:`.user_data.describe`), for a result document; empty for the built-in datasets."""
+    if settings.source is None:
+        return {}
+    return {"data": user_data.describe(settings.source, settings.n_train)}
